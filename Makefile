@@ -1,0 +1,41 @@
+# a2qgen: the two commands a new machine needs are `make demo` and `make test`.
+
+CARGO ?= cargo
+HDL_TOOLS := verilator yosys iverilog
+DEMO_MODEL ?= examples/mlp3.toml
+
+.PHONY: all build demo test deps lint bench
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+## Install Verilator, Yosys and Icarus Verilog from Debian's packages when missing.
+deps:
+	@missing=""; \
+	for tool in $(HDL_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "error: missing:$$missing. Install them as root: apt-get update && apt-get install -y $(HDL_TOOLS)" >&2; \
+	  exit 1; \
+	fi; \
+	echo "installing$$missing with apt-get"; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(HDL_TOOLS)
+
+## The main job on the bundled example.
+demo: deps build
+	./target/release/a2qgen info $(DEMO_MODEL)
+
+## Every test: unit, property, snapshot and integration.
+test: deps
+	$(CARGO) test --all-targets
+
+## Formatting check and clippy with warnings as errors.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## Benchmarks: each prints its figures.
+bench:
+	$(CARGO) bench

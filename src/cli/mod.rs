@@ -1,0 +1,76 @@
+//! The command line: argument parsing, one module per subcommand, and the
+//! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
+//! input or usage).
+
+mod info;
+
+use clap::{Parser, Subcommand};
+use std::fmt;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "a2qgen",
+    version,
+    about = "Prove accumulator widths of accumulator-aware quantized models and generate their hardware"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Summarize a model: one row per layer with shapes, widths, folding and sizes.
+    Info(info::InfoArgs),
+}
+
+/// A command's failure and the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input or usage: exit code 2.
+    pub fn input(message: impl fmt::Display) -> Self {
+        CliError {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+
+    /// A verdict that failed (e.g. an unproven width): exit code 1.
+    pub fn verdict(message: impl fmt::Display) -> Self {
+        CliError {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<crate::model::ModelError> for CliError {
+    fn from(e: crate::model::ModelError) -> Self {
+        CliError::input(e)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Info(args) => info::run(&args),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! a2qgen: from an accumulator-aware quantized model to proven accumulator
+//! widths, a bit-exact reference, and streaming dataflow hardware.
+//!
+//! Data flows `model` → `bounds` → `arch` → (`reference`, `sim`, `rtl`,
+//! `estimate`); see `DESIGN.md` in the project documentation.
+
+pub mod cli;
+pub mod model;
+pub mod npyio;
+pub mod table;

@@ -1,0 +1,748 @@
+//! Reading a model: TOML syntax, the schema, the referenced arrays, and every
+//! consistency rule of DESIGN.md sections 3-5.
+
+use super::error::{LayerRef, ModelError};
+use super::spec::*;
+use super::types::*;
+use crate::npyio;
+use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
+use std::path::{Path, PathBuf};
+
+/// Widest data value (inputs, weights, activations) in bits.
+pub const MAX_DATA_BITS: u32 = 32;
+/// Accumulator widths allowed, in bits.
+pub const ACCUMULATOR_BITS: std::ops::RangeInclusive<u32> = 2..=64;
+/// Widest threshold activation: `2^16 - 1` thresholds per channel.
+pub const MAX_THRESHOLD_BITS: u32 = 16;
+
+/// Reads and validates the model at `path`.
+pub fn load_model(path: &Path) -> Result<Model, ModelError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ModelError::new(path, format!("cannot read model file: {e}")))?;
+    parse_model(&text, path)
+}
+
+/// Validates a model given as TOML text; arrays in files are looked up
+/// relative to the directory of `path`.
+pub fn parse_model(text: &str, path: &Path) -> Result<Model, ModelError> {
+    let reader = Reader {
+        file: path.to_path_buf(),
+        base_dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+    };
+    reader.read(text)
+}
+
+struct Reader {
+    file: PathBuf,
+    base_dir: PathBuf,
+}
+
+/// Where we are while validating one layer, for error messages.
+struct LayerContext<'a> {
+    reader: &'a Reader,
+    layer: LayerRef,
+}
+
+impl LayerContext<'_> {
+    fn error(&self, field: &str, message: impl Into<String>) -> ModelError {
+        self.reader.error(field, message).layer(self.layer.clone())
+    }
+}
+
+impl Reader {
+    fn error(&self, field: &str, message: impl Into<String>) -> ModelError {
+        ModelError::new(&self.file, message).field(field)
+    }
+
+    fn read(&self, text: &str) -> Result<Model, ModelError> {
+        let mut document: toml::Table =
+            toml::from_str(text).map_err(|e| self.syntax_error(text, &e))?;
+        for key in document.keys() {
+            if !["model", "input", "layers"].contains(&key.as_str()) {
+                return Err(self.error(
+                    key,
+                    "unknown top-level key (expected `model`, `input` or `layers`)",
+                ));
+            }
+        }
+        let model: ModelSection = self.section(&mut document, "model")?;
+        check_identifier(&model.name).map_err(|m| self.error("model.name", m))?;
+        let input: InputSection = self.section(&mut document, "input")?;
+        if input.length == 0 {
+            return Err(self.error("input.length", "must be at least 1"));
+        }
+        check_data_bits(input.bits).map_err(|m| self.error("input.bits", m))?;
+        let input_type = IntType {
+            bits: input.bits,
+            signed: input.signed,
+        };
+
+        let layer_tables = match document.remove("layers") {
+            Some(toml::Value::Array(items)) if !items.is_empty() => items,
+            Some(toml::Value::Array(_)) | None => {
+                return Err(self.error(
+                    "layers",
+                    "the model has no layers (add at least one `[[layers]]` table)",
+                ));
+            }
+            Some(_) => return Err(self.error("layers", "must be an array of tables `[[layers]]`")),
+        };
+        let mut layers: Vec<Layer> = Vec::with_capacity(layer_tables.len());
+        let mut length = input.length;
+        for (index, value) in layer_tables.into_iter().enumerate() {
+            let layer = self.read_layer(index, value, length, &layers)?;
+            length = match &layer.kind {
+                LayerKind::Dense(d) => d.out_features,
+                LayerKind::Hadamard(_) => length,
+            };
+            layers.push(layer);
+        }
+        Ok(Model {
+            name: model.name,
+            description: model.description,
+            source: self.file.clone(),
+            input_length: input.length,
+            input: input_type,
+            layers,
+        })
+    }
+
+    fn syntax_error(&self, text: &str, e: &toml::de::Error) -> ModelError {
+        let mut error = ModelError::new(
+            &self.file,
+            format!("TOML syntax error: {}", e.message().trim()),
+        );
+        if let Some(span) = e.span() {
+            error.0.position = Some(line_column(text, span.start));
+        }
+        error
+    }
+
+    /// Removes and deserializes a required top-level table.
+    fn section<T: serde::de::DeserializeOwned>(
+        &self,
+        document: &mut toml::Table,
+        key: &str,
+    ) -> Result<T, ModelError> {
+        let value = document
+            .remove(key)
+            .ok_or_else(|| self.error(key, format!("missing `[{key}]` table")))?;
+        deserialize(value).map_err(|(field, message)| self.error(&join(key, &field), message))
+    }
+
+    fn read_layer(
+        &self,
+        index: usize,
+        value: toml::Value,
+        input_length: usize,
+        earlier: &[Layer],
+    ) -> Result<Layer, ModelError> {
+        let toml::Value::Table(mut table) = value else {
+            return Err(self.error("layers", format!("entry {index} is not a table")));
+        };
+        let name = table
+            .get("name")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let context = LayerContext {
+            reader: self,
+            layer: LayerRef { index, name },
+        };
+        let kind = match table.remove("kind") {
+            Some(toml::Value::String(kind)) => kind,
+            Some(_) => {
+                return Err(context.error("kind", "must be a string: \"dense\" or \"hadamard\""));
+            }
+            None => return Err(context.error("kind", "missing: \"dense\" or \"hadamard\"")),
+        };
+        let value = toml::Value::Table(table);
+        let from_serde = |(field, message): (String, String)| context.error(&field, message);
+        let layer = match kind.as_str() {
+            "dense" => {
+                let spec: DenseSpec = deserialize(value).map_err(from_serde)?;
+                let dense = context.dense(&spec, input_length, earlier)?;
+                Layer {
+                    name: spec.name,
+                    kind: LayerKind::Dense(Box::new(dense)),
+                }
+            }
+            "hadamard" => {
+                let spec: HadamardSpec = deserialize(value).map_err(from_serde)?;
+                let hadamard = context.hadamard(&spec, input_length)?;
+                Layer {
+                    name: spec.name,
+                    kind: LayerKind::Hadamard(hadamard),
+                }
+            }
+            other => {
+                return Err(context.error(
+                    "kind",
+                    format!("unknown layer kind \"{other}\" (expected \"dense\" or \"hadamard\")"),
+                ));
+            }
+        };
+        check_identifier(&layer.name).map_err(|m| context.error("name", m))?;
+        if earlier.iter().any(|l| l.name == layer.name) {
+            return Err(context.error(
+                "name",
+                format!("`{}` names an earlier layer too", layer.name),
+            ));
+        }
+        Ok(layer)
+    }
+}
+
+impl LayerContext<'_> {
+    fn dense(
+        &self,
+        spec: &DenseSpec,
+        input_length: usize,
+        earlier: &[Layer],
+    ) -> Result<Dense, ModelError> {
+        if spec.in_features != input_length {
+            let source = match earlier.last() {
+                Some(l) => format!(
+                    "the output length of layer {} (`{}`)",
+                    earlier.len() - 1,
+                    l.name
+                ),
+                None => "the input length".to_string(),
+            };
+            return Err(self.error(
+                "in_features",
+                format!("is {} but {source} is {input_length}", spec.in_features),
+            ));
+        }
+        if spec.out_features == 0 {
+            return Err(self.error("out_features", "must be at least 1"));
+        }
+        check_data_bits(spec.weight_bits).map_err(|m| self.error("weight_bits", m))?;
+        let accumulator = self.accumulator(&spec.accumulator, spec.in_features)?;
+        let hardware = self.hardware(spec, accumulator.tile)?;
+
+        let weights = self.matrix(
+            &spec.weights,
+            "weights",
+            [spec.out_features, spec.in_features],
+        )?;
+        let weight_type = IntType::signed(spec.weight_bits);
+        if let Some(((c, i), &w)) = weights
+            .indexed_iter()
+            .find(|(_, w)| !weight_type.contains(**w as i128))
+        {
+            return Err(self.error(
+                "weights",
+                format!(
+                    "weight [{c}][{i}] = {w} does not fit signed {} bits ({}..={})",
+                    spec.weight_bits,
+                    weight_type.min(),
+                    weight_type.max()
+                ),
+            ));
+        }
+        let bias = match &spec.bias {
+            None => None,
+            Some(value) => {
+                let bias = self.vector(value, "bias", spec.out_features)?;
+                let acc_type = IntType::signed(accumulator.bits);
+                if let Some((c, &b)) = bias
+                    .indexed_iter()
+                    .find(|(_, b)| !acc_type.contains(**b as i128))
+                {
+                    return Err(self.error(
+                        "bias",
+                        format!(
+                            "bias [{c}] = {b} does not fit the {}-bit accumulator it initialises",
+                            accumulator.bits
+                        ),
+                    ));
+                }
+                Some(bias)
+            }
+        };
+        let activation = self.activation(spec.activation.as_ref(), spec.out_features)?;
+        Ok(Dense {
+            in_features: spec.in_features,
+            out_features: spec.out_features,
+            weight_bits: spec.weight_bits,
+            weights,
+            bias,
+            accumulator,
+            activation,
+            hardware,
+        })
+    }
+
+    fn accumulator(
+        &self,
+        spec: &AccumulatorSpec,
+        in_features: usize,
+    ) -> Result<Accumulator, ModelError> {
+        check_accumulator_bits(spec.bits).map_err(|m| self.error("accumulator.bits", m))?;
+        let tile = match &spec.tile {
+            None => None,
+            Some(tile) => {
+                if tile.size == 0 || !in_features.is_multiple_of(tile.size) {
+                    return Err(self.error(
+                        "accumulator.tile.size",
+                        format!("{} does not divide in_features = {in_features}", tile.size),
+                    ));
+                }
+                check_accumulator_bits(tile.inner_bits)
+                    .map_err(|m| self.error("accumulator.tile.inner_bits", m))?;
+                Some(Tile {
+                    size: tile.size,
+                    inner_bits: tile.inner_bits,
+                })
+            }
+        };
+        let overflow = match spec.overflow {
+            None | Some(OverflowSpec::Wrap) => OverflowMode::Wrap,
+            Some(OverflowSpec::Saturate) => OverflowMode::Saturate,
+        };
+        // A proven width never overflows, so saturation logic would be dead
+        // hardware: it is only meaningful when overflow is allowed.
+        if overflow == OverflowMode::Saturate && !spec.allow_overflow {
+            return Err(self.error(
+                "accumulator.overflow",
+                "\"saturate\" needs allow_overflow = true (a proven width never overflows; use \"wrap\")",
+            ));
+        }
+        Ok(Accumulator {
+            bits: spec.bits,
+            tile,
+            overflow,
+            allow_overflow: spec.allow_overflow,
+        })
+    }
+
+    fn hardware(&self, spec: &DenseSpec, tile: Option<Tile>) -> Result<HardwareHints, ModelError> {
+        let Some(hw) = &spec.hardware else {
+            return Ok(HardwareHints::default());
+        };
+        if let Some(pe) = hw.pe
+            && (pe == 0 || !spec.out_features.is_multiple_of(pe))
+        {
+            return Err(self.error(
+                "hardware.pe",
+                format!("{pe} does not divide out_features = {}", spec.out_features),
+            ));
+        }
+        if let Some(simd) = hw.simd {
+            if simd == 0 || !spec.in_features.is_multiple_of(simd) {
+                return Err(self.error(
+                    "hardware.simd",
+                    format!("{simd} does not divide in_features = {}", spec.in_features),
+                ));
+            }
+            if let Some(tile) = tile
+                && tile.size % simd != 0
+            {
+                return Err(self.error(
+                    "accumulator.tile.size",
+                    format!("{} is not a multiple of hardware.simd = {simd}", tile.size),
+                ));
+            }
+        }
+        Ok(HardwareHints {
+            pe: hw.pe,
+            simd: hw.simd,
+            multiplier: match hw.multiplier {
+                None | Some(MultiplierSpec::Lut) => MultiplierStyle::Lut,
+                Some(MultiplierSpec::Dsp) => MultiplierStyle::Dsp,
+            },
+        })
+    }
+
+    fn activation(
+        &self,
+        spec: Option<&ActivationSpec>,
+        out_features: usize,
+    ) -> Result<Activation, ModelError> {
+        let Some(spec) = spec else {
+            return Ok(Activation::None);
+        };
+        if spec.kind == ActivationKind::None {
+            for (present, key) in [
+                (spec.bits.is_some(), "bits"),
+                (spec.signed.is_some(), "signed"),
+                (spec.thresholds.is_some(), "thresholds"),
+            ] {
+                if present {
+                    return Err(self.error(
+                        &format!("activation.{key}"),
+                        "only applies to kind = \"thresholds\"",
+                    ));
+                }
+            }
+            return Ok(Activation::None);
+        }
+        let bits = spec.bits.ok_or_else(|| {
+            self.error("activation.bits", "missing (output bits of the thresholds)")
+        })?;
+        if !(1..=MAX_THRESHOLD_BITS).contains(&bits) {
+            return Err(self.error(
+                "activation.bits",
+                format!("{bits} is out of range 1..={MAX_THRESHOLD_BITS}"),
+            ));
+        }
+        let value = spec.thresholds.as_ref().ok_or_else(|| {
+            self.error(
+                "activation.thresholds",
+                "missing (array [out_features, 2^bits - 1])",
+            )
+        })?;
+        let count = (1usize << bits) - 1;
+        let thresholds = self.matrix(value, "activation.thresholds", [out_features, count])?;
+        for (c, row) in thresholds.outer_iter().enumerate() {
+            if let Some(k) = (1..count).find(|&k| row[k] < row[k - 1]) {
+                return Err(self.error(
+                    "activation.thresholds",
+                    format!(
+                        "channel {c} is not non-decreasing: t[{c}][{}] = {} > t[{c}][{k}] = {}",
+                        k - 1,
+                        row[k - 1],
+                        row[k]
+                    ),
+                ));
+            }
+        }
+        Ok(Activation::Thresholds {
+            output: IntType {
+                bits,
+                signed: spec.signed.unwrap_or(false),
+            },
+            thresholds,
+        })
+    }
+
+    fn hadamard(&self, spec: &HadamardSpec, length: usize) -> Result<Hadamard, ModelError> {
+        if spec.block < 2 || !spec.block.is_power_of_two() {
+            return Err(self.error(
+                "block",
+                format!("{} is not a power of two >= 2", spec.block),
+            ));
+        }
+        if !length.is_multiple_of(spec.block) {
+            return Err(self.error(
+                "block",
+                format!("{} does not divide the vector length {length}", spec.block),
+            ));
+        }
+        if let Some(shift) = spec.shift
+            && !(1..=62).contains(&shift)
+        {
+            return Err(self.error("shift", format!("{shift} is out of range 1..=62")));
+        }
+        if let Some(bits) = spec.out_bits {
+            check_data_bits(bits).map_err(|m| self.error("out_bits", m))?;
+        }
+        Ok(Hadamard {
+            block: spec.block,
+            shift: spec.shift,
+            out_bits: spec.out_bits,
+        })
+    }
+
+    fn matrix(
+        &self,
+        value: &toml::Value,
+        field: &str,
+        shape: [usize; 2],
+    ) -> Result<Array2<i64>, ModelError> {
+        let array = self.array(value, field)?;
+        let found = array.shape().to_vec();
+        array
+            .into_dimensionality::<Ix2>()
+            .ok()
+            .filter(|a| a.shape() == shape)
+            .ok_or_else(|| {
+                self.error(
+                    field,
+                    format!("has shape {found:?}, expected [{}, {}]", shape[0], shape[1]),
+                )
+            })
+    }
+
+    fn vector(
+        &self,
+        value: &toml::Value,
+        field: &str,
+        length: usize,
+    ) -> Result<Array1<i64>, ModelError> {
+        let array = self.array(value, field)?;
+        let found = array.shape().to_vec();
+        array
+            .into_dimensionality::<Ix1>()
+            .ok()
+            .filter(|a| a.len() == length)
+            .ok_or_else(|| self.error(field, format!("has shape {found:?}, expected [{length}]")))
+    }
+
+    /// An array given inline or as a path to an `.npy` file.
+    fn array(&self, value: &toml::Value, field: &str) -> Result<ArrayD<i64>, ModelError> {
+        match value {
+            toml::Value::String(relative) => {
+                let path = self.reader.base_dir.join(relative);
+                if !path.is_file() {
+                    return Err(
+                        self.error(field, format!("file `{}` does not exist", path.display()))
+                    );
+                }
+                npyio::read_int_array(&path).map_err(|e| self.error(field, e.to_string()))
+            }
+            toml::Value::Array(_) => inline_array(value).map_err(|m| self.error(field, m)),
+            _ => Err(self.error(
+                field,
+                "must be a path to an .npy file or an inline array of integers",
+            )),
+        }
+    }
+}
+
+/// A rectangular inline TOML array of integers, of any rank.
+fn inline_array(value: &toml::Value) -> Result<ArrayD<i64>, String> {
+    fn walk(
+        value: &toml::Value,
+        depth: usize,
+        shape: &mut Vec<usize>,
+        data: &mut Vec<i64>,
+    ) -> Result<(), String> {
+        match value {
+            toml::Value::Integer(v) => {
+                if depth != shape.len() {
+                    return Err("inline array is not rectangular".into());
+                }
+                data.push(*v);
+                Ok(())
+            }
+            toml::Value::Array(items) => {
+                if depth == shape.len() {
+                    if !data.is_empty() {
+                        return Err("inline array is not rectangular".into());
+                    }
+                    shape.push(items.len());
+                } else if shape.get(depth) != Some(&items.len()) {
+                    return Err("inline array is not rectangular".into());
+                }
+                items
+                    .iter()
+                    .try_for_each(|item| walk(item, depth + 1, shape, data))
+            }
+            other => Err(format!(
+                "inline array holds a {}, expected integers",
+                other.type_str()
+            )),
+        }
+    }
+    let mut shape = Vec::new();
+    let mut data = Vec::new();
+    walk(value, 0, &mut shape, &mut data)?;
+    ArrayD::from_shape_vec(shape, data).map_err(|_| "inline array is not rectangular".to_string())
+}
+
+/// Runs serde on a TOML value; on failure returns the dotted field path and
+/// the message.
+fn deserialize<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, (String, String)> {
+    value.try_into().map_err(|e: toml::de::Error| {
+        let text = e.to_string();
+        let (message, mut path) = match text.split_once("\nin `") {
+            Some((message, rest)) => (
+                message.trim().to_string(),
+                rest.trim().trim_end_matches('`').to_string(),
+            ),
+            None => (text.trim().to_string(), String::new()),
+        };
+        for prefix in ["unknown field `", "missing field `"] {
+            if let Some(rest) = message.strip_prefix(prefix)
+                && let Some(key) = rest.split('`').next()
+            {
+                path = join(&path, key);
+            }
+        }
+        (path, message)
+    })
+}
+
+fn join(prefix: &str, field: &str) -> String {
+    match (prefix.is_empty(), field.is_empty()) {
+        (true, _) => field.to_string(),
+        (_, true) => prefix.to_string(),
+        _ => format!("{prefix}.{field}"),
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Names become Verilog module names and directory names.
+fn check_identifier(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{name}\" is not an identifier (letters, digits and `_`, not starting with a digit)"
+        ))
+    }
+}
+
+fn check_data_bits(bits: u32) -> Result<(), String> {
+    if (1..=MAX_DATA_BITS).contains(&bits) {
+        Ok(())
+    } else {
+        Err(format!("{bits} is out of range 1..={MAX_DATA_BITS}"))
+    }
+}
+
+fn check_accumulator_bits(bits: u32) -> Result<(), String> {
+    if ACCUMULATOR_BITS.contains(&bits) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{bits} is out of range {}..={}",
+            ACCUMULATOR_BITS.start(),
+            ACCUMULATOR_BITS.end()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+[model]
+name = "tiny"
+
+[input]
+length = 4
+bits = 2
+signed = false
+
+[[layers]]
+name = "fc"
+kind = "dense"
+in_features = 4
+out_features = 2
+weight_bits = 3
+weights = [[1, -2, 3, 0], [0, 0, -4, 1]]
+bias = [5, -5]
+accumulator = { bits = 8, tile = { size = 2, inner_bits = 6 } }
+activation = { kind = "thresholds", bits = 1, thresholds = [[0], [3]] }
+hardware = { pe = 2, simd = 2, multiplier = "dsp" }
+
+[[layers]]
+name = "had"
+kind = "hadamard"
+block = 2
+shift = 1
+out_bits = 3
+"#;
+
+    fn parse(text: &str) -> Result<Model, ModelError> {
+        parse_model(text, Path::new("m.toml"))
+    }
+
+    #[test]
+    fn parses_a_complete_model() {
+        let model = parse(SMALL).unwrap();
+        assert_eq!(model.name, "tiny");
+        assert_eq!(model.input, IntType::unsigned(2));
+        let dense = model.layers[0].as_dense().unwrap();
+        assert_eq!(dense.weights[[1, 2]], -4);
+        assert_eq!(dense.bias_of(1), -5);
+        assert_eq!(
+            dense.accumulator.tile,
+            Some(Tile {
+                size: 2,
+                inner_bits: 6
+            })
+        );
+        assert_eq!(dense.hardware.multiplier, MultiplierStyle::Dsp);
+        let LayerKind::Hadamard(h) = &model.layers[1].kind else {
+            panic!()
+        };
+        assert_eq!((h.block, h.shift, h.out_bits), (2, Some(1), Some(3)));
+        assert_eq!(model.output_length(1), 2);
+    }
+
+    fn error_of(edit: (&str, &str)) -> ModelError {
+        let text = SMALL.replacen(edit.0, edit.1, 1);
+        assert_ne!(text, SMALL, "edit {edit:?} did not apply");
+        parse(&text).unwrap_err()
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let e = error_of(("bits = 2\n", "bits = = 2\n"));
+        assert_eq!(e.position.map(|p| p.0), Some(7));
+    }
+
+    #[test]
+    fn unknown_nested_key_names_the_path() {
+        let e = error_of(("multiplier = \"dsp\"", "multipler = \"dsp\""));
+        assert_eq!(e.field.as_deref(), Some("hardware.multipler"));
+        assert_eq!(e.layer.as_ref().unwrap().name.as_deref(), Some("fc"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_path() {
+        let e = error_of(("inner_bits = 6", "inner_bits = \"six\""));
+        assert_eq!(e.field.as_deref(), Some("accumulator.tile.inner_bits"));
+    }
+
+    #[test]
+    fn descending_thresholds_are_refused() {
+        let e = error_of((
+            "bits = 1, thresholds = [[0], [3]]",
+            "bits = 2, thresholds = [[0, 1, 2], [3, 2, 4]]",
+        ));
+        assert_eq!(e.field.as_deref(), Some("activation.thresholds"));
+        assert!(e.message.contains("channel 1"), "{}", e.message);
+    }
+
+    #[test]
+    fn weights_out_of_range_are_refused() {
+        let e = error_of(("[[1, -2, 3, 0]", "[[1, -2, 4, 0]"));
+        assert!(e.message.contains("[0][2] = 4"), "{}", e.message);
+    }
+
+    #[test]
+    fn layer_chaining_is_checked() {
+        let e = error_of(("in_features = 4", "in_features = 5"));
+        assert_eq!(e.field.as_deref(), Some("in_features"));
+    }
+
+    #[test]
+    fn inline_arrays_must_be_rectangular() {
+        assert!(
+            inline_array(&toml::Value::Array(vec![
+                toml::Value::Array(vec![1.into()]),
+                toml::Value::Array(vec![1.into(), 2.into()]),
+            ]))
+            .is_err()
+        );
+        assert!(
+            inline_array(&toml::Value::Array(vec![
+                1.into(),
+                toml::Value::Array(vec![])
+            ]))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn line_column_counts_from_one() {
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("ab", 0), (1, 1));
+    }
+}

@@ -1,0 +1,304 @@
+//! Plain data types of a validated model: integer types, layers, accumulators.
+
+use ndarray::{Array1, Array2};
+use std::fmt;
+use std::path::PathBuf;
+
+/// An integer data type: `bits` wide, two's complement when `signed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IntType {
+    pub bits: u32,
+    pub signed: bool,
+}
+
+impl IntType {
+    pub const fn signed(bits: u32) -> Self {
+        IntType { bits, signed: true }
+    }
+
+    pub const fn unsigned(bits: u32) -> Self {
+        IntType {
+            bits,
+            signed: false,
+        }
+    }
+
+    /// Smallest representable value.
+    pub fn min(self) -> i128 {
+        if self.signed {
+            -(1i128 << (self.bits - 1))
+        } else {
+            0
+        }
+    }
+
+    /// Largest representable value.
+    pub fn max(self) -> i128 {
+        if self.signed {
+            (1i128 << (self.bits - 1)) - 1
+        } else {
+            (1i128 << self.bits) - 1
+        }
+    }
+
+    pub fn contains(self, value: i128) -> bool {
+        (self.min()..=self.max()).contains(&value)
+    }
+
+    /// The narrowest type holding every value of `[lo, hi]`: unsigned when
+    /// `lo >= 0`, otherwise signed. Never narrower than one bit.
+    pub fn containing(lo: i128, hi: i128) -> Self {
+        if lo >= 0 {
+            let mut bits = 1;
+            while IntType::unsigned(bits).max() < hi {
+                bits += 1;
+            }
+            IntType::unsigned(bits)
+        } else {
+            IntType::signed(min_signed_bits(lo, hi))
+        }
+    }
+}
+
+impl fmt::Display for IntType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = if self.signed { "int" } else { "uint" };
+        write!(f, "{prefix}{}", self.bits)
+    }
+}
+
+/// Least `P >= 1` with `-2^(P-1) <= lo` and `hi <= 2^(P-1) - 1`.
+pub fn min_signed_bits(lo: i128, hi: i128) -> u32 {
+    let mut bits = 1;
+    while !(IntType::signed(bits).contains(lo) && IntType::signed(bits).contains(hi)) {
+        bits += 1;
+    }
+    bits
+}
+
+/// What an accumulator does when a sum leaves its range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OverflowMode {
+    /// Two's complement wrap-around: the natural behaviour of an adder.
+    #[default]
+    Wrap,
+    /// Clamp to the representable range after every addition.
+    Saturate,
+}
+
+impl fmt::Display for OverflowMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OverflowMode::Wrap => "wrap",
+            OverflowMode::Saturate => "saturate",
+        })
+    }
+}
+
+/// Multi-stage accumulation: `size` inputs go into an inner accumulator of
+/// `inner_bits`; each finished tile is added to the outer accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    pub size: usize,
+    pub inner_bits: u32,
+}
+
+/// The accumulator of a dense layer. `bits` is the width of the (outer)
+/// accumulator, the one that starts at the bias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accumulator {
+    pub bits: u32,
+    pub tile: Option<Tile>,
+    pub overflow: OverflowMode,
+    /// Accept widths below the proven minimum (trade-off studies only).
+    pub allow_overflow: bool,
+}
+
+/// How a dense layer turns accumulators into outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Activation {
+    /// Output the raw accumulators.
+    None,
+    /// FINN-style multi-threshold: `out = base + #{k : acc >= t[c][k]}`.
+    Thresholds {
+        output: IntType,
+        /// `[out_features, 2^bits - 1]`, non-decreasing along each row.
+        thresholds: Array2<i64>,
+    },
+}
+
+/// Multiplier implementation style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MultiplierStyle {
+    #[default]
+    Lut,
+    Dsp,
+}
+
+impl fmt::Display for MultiplierStyle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MultiplierStyle::Lut => "lut",
+            MultiplierStyle::Dsp => "dsp",
+        })
+    }
+}
+
+/// Folding and implementation hints; `None` means chosen by the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HardwareHints {
+    pub pe: Option<usize>,
+    pub simd: Option<usize>,
+    pub multiplier: MultiplierStyle,
+}
+
+/// A fully connected layer with integer weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense {
+    pub in_features: usize,
+    pub out_features: usize,
+    pub weight_bits: u32,
+    /// `[out_features, in_features]`, each fitting signed `weight_bits`.
+    pub weights: Array2<i64>,
+    pub bias: Option<Array1<i64>>,
+    pub accumulator: Accumulator,
+    pub activation: Activation,
+    pub hardware: HardwareHints,
+}
+
+impl Dense {
+    pub fn weight_type(&self) -> IntType {
+        IntType::signed(self.weight_bits)
+    }
+
+    pub fn bias_of(&self, channel: usize) -> i64 {
+        self.bias.as_ref().map_or(0, |b| b[channel])
+    }
+
+    /// Number of zero weights over all weights, in `[0, 1]`.
+    pub fn zero_weight_fraction(&self) -> f64 {
+        let zeros = self.weights.iter().filter(|&&w| w == 0).count();
+        zeros as f64 / self.weights.len() as f64
+    }
+}
+
+/// A Walsh-Hadamard transform over blocks of `block` consecutive elements,
+/// with optional rounding shift and clamp to signed `out_bits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hadamard {
+    pub block: usize,
+    pub shift: Option<u32>,
+    pub out_bits: Option<u32>,
+}
+
+impl Hadamard {
+    /// Number of butterfly stages, `log2(block)`.
+    pub fn stages(&self) -> u32 {
+        self.block.trailing_zeros()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerKind {
+    Dense(Box<Dense>),
+    Hadamard(Hadamard),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub name: String,
+    pub kind: LayerKind,
+}
+
+impl Layer {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            LayerKind::Dense(_) => "dense",
+            LayerKind::Hadamard(_) => "hadamard",
+        }
+    }
+
+    pub fn as_dense(&self) -> Option<&Dense> {
+        match &self.kind {
+            LayerKind::Dense(d) => Some(d.as_ref()),
+            LayerKind::Hadamard(_) => None,
+        }
+    }
+}
+
+/// A validated quantized model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub description: Option<String>,
+    /// The TOML file the model was read from (for messages and rewriting).
+    pub source: PathBuf,
+    pub input_length: usize,
+    pub input: IntType,
+    pub layers: Vec<Layer>,
+}
+
+impl Model {
+    /// Length of the vector a layer produces.
+    pub fn output_length(&self, layer: usize) -> usize {
+        match &self.layers[layer].kind {
+            LayerKind::Dense(d) => d.out_features,
+            LayerKind::Hadamard(_) => self.input_length_of(layer),
+        }
+    }
+
+    /// Length of the vector a layer consumes.
+    pub fn input_length_of(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.input_length
+        } else {
+            self.output_length(layer - 1)
+        }
+    }
+
+    pub fn dense_layers(&self) -> impl Iterator<Item = (usize, &Layer, &Dense)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_dense().map(|d| (i, l, d)))
+    }
+
+    /// Index of the layer named `name`.
+    pub fn layer_index(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|l| l.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_type_ranges() {
+        assert_eq!(IntType::signed(4).min(), -8);
+        assert_eq!(IntType::signed(4).max(), 7);
+        assert_eq!(IntType::unsigned(4).max(), 15);
+        assert_eq!(IntType::signed(64).min(), i64::MIN as i128);
+        assert_eq!(IntType::unsigned(1).max(), 1);
+    }
+
+    #[test]
+    fn containing_picks_the_narrowest_type() {
+        assert_eq!(IntType::containing(0, 15), IntType::unsigned(4));
+        assert_eq!(IntType::containing(0, 16), IntType::unsigned(5));
+        assert_eq!(IntType::containing(0, 0), IntType::unsigned(1));
+        assert_eq!(IntType::containing(-8, 7), IntType::signed(4));
+        assert_eq!(IntType::containing(-9, 7), IntType::signed(5));
+        assert_eq!(IntType::containing(-1, 8), IntType::signed(5));
+    }
+
+    #[test]
+    fn min_signed_bits_matches_definition() {
+        assert_eq!(min_signed_bits(0, 0), 1);
+        assert_eq!(min_signed_bits(-1, 0), 1);
+        assert_eq!(min_signed_bits(0, 1), 2);
+        assert_eq!(min_signed_bits(-128, 127), 8);
+        assert_eq!(min_signed_bits(-129, 0), 9);
+        assert_eq!(min_signed_bits(0, 128), 9);
+    }
+}
