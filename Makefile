@@ -26,6 +26,7 @@ deps:
 ## The main job on the bundled example.
 demo: deps build
 	./target/release/a2qgen info $(DEMO_MODEL)
+	./target/release/a2qgen check $(DEMO_MODEL)
 
 ## Every test: unit, property, snapshot and integration.
 test: deps

@@ -4,7 +4,9 @@
 //! Data flows `model` → `bounds` → `arch` → (`reference`, `sim`, `rtl`,
 //! `estimate`); see `DESIGN.md` in the project documentation.
 
+pub mod bounds;
 pub mod cli;
 pub mod model;
 pub mod npyio;
+pub mod output;
 pub mod table;

@@ -2,6 +2,7 @@
 //! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
 //! input or usage).
 
+mod check;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub struct Cli {
 enum Command {
     /// Summarize a model: one row per layer with shapes, widths, folding and sizes.
     Info(info::InfoArgs),
+    /// Prove every accumulator width per layer and channel, or print the input that overflows it.
+    Check(check::CheckArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -60,6 +63,7 @@ impl From<crate::model::ModelError> for CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Check(args) => check::run(&args),
     }
 }
 

@@ -60,6 +60,12 @@ impl IntType {
     }
 }
 
+impl serde::Serialize for IntType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for IntType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let prefix = if self.signed { "int" } else { "uint" };
