@@ -83,10 +83,68 @@ pub fn write_int_array<D: ndarray::Dimension>(
     path: &Path,
     array: &ndarray::Array<i64, D>,
 ) -> std::io::Result<()> {
-    let file = BufWriter::new(File::create(path)?);
+    write_npy_file(path, array)
+}
+
+/// The signed integer dtypes an array is written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntDtype {
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+}
+
+impl IntDtype {
+    /// The narrowest dtype that holds every value; `Int8` for no values.
+    pub fn narrowest_for(values: impl IntoIterator<Item = i64>) -> Self {
+        let (lo, hi) = values
+            .into_iter()
+            .fold((0i64, 0i64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let fits = |min: i64, max: i64| min <= lo && hi <= max;
+        if fits(i8::MIN.into(), i8::MAX.into()) {
+            IntDtype::Int8
+        } else if fits(i16::MIN.into(), i16::MAX.into()) {
+            IntDtype::Int16
+        } else if fits(i32::MIN.into(), i32::MAX.into()) {
+            IntDtype::Int32
+        } else {
+            IntDtype::Int64
+        }
+    }
+}
+
+/// Writes an `i64` array as `.npy` in the narrowest signed dtype holding its
+/// values (small files, and numpy users see the integer width at a glance).
+/// Returns the dtype chosen; the file is synced to disk before returning.
+pub fn write_narrowest_int_array<D: ndarray::Dimension>(
+    path: &Path,
+    array: &ndarray::Array<i64, D>,
+) -> std::io::Result<IntDtype> {
+    let dtype = IntDtype::narrowest_for(array.iter().copied());
+    // The casts cannot truncate: `dtype` holds every value.
+    match dtype {
+        IntDtype::Int8 => write_npy_file(path, &array.mapv(|v| v as i8)),
+        IntDtype::Int16 => write_npy_file(path, &array.mapv(|v| v as i16)),
+        IntDtype::Int32 => write_npy_file(path, &array.mapv(|v| v as i32)),
+        IntDtype::Int64 => write_npy_file(path, array),
+    }?;
+    Ok(dtype)
+}
+
+/// Creates `path` and writes `array` to it, reporting errors that a dropped
+/// `BufWriter` would swallow, and syncs it so a later rename publishes
+/// complete contents.
+fn write_npy_file<A, D>(path: &Path, array: &ndarray::Array<A, D>) -> std::io::Result<()>
+where
+    A: ndarray_npy::WritableElement,
+    D: ndarray::Dimension,
+{
+    let mut writer = BufWriter::new(File::create(path)?);
     array
-        .write_npy(file)
-        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))
+        .write_npy(&mut writer)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+    writer.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 #[cfg(test)]
@@ -127,5 +185,47 @@ mod tests {
             .unwrap();
         let err = read_int_array(&path).unwrap_err();
         assert!(err.message.contains("<f8"), "{}", err.message);
+    }
+
+    #[test]
+    fn narrowest_dtype_is_chosen_at_each_boundary() {
+        use IntDtype::*;
+        let cases: [(&[i64], IntDtype); 11] = [
+            (&[], Int8),
+            (&[0], Int8),
+            (&[-128, 127], Int8),
+            (&[128], Int16),
+            (&[-129], Int16),
+            (&[-32768, 32767], Int16),
+            (&[32768], Int32),
+            (&[-32769, 5], Int32),
+            (&[i32::MIN as i64, i32::MAX as i64], Int32),
+            (&[i32::MAX as i64 + 1], Int64),
+            (&[i64::MIN, i64::MAX], Int64),
+        ];
+        for (values, dtype) in cases {
+            assert_eq!(
+                IntDtype::narrowest_for(values.iter().copied()),
+                dtype,
+                "{values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn narrowest_write_stores_that_dtype_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        for (array, dtype, descr) in [
+            (array![[1i64, -128], [127, 0]], IntDtype::Int8, "'|i1'"),
+            (array![[300i64, -2], [0, 0]], IntDtype::Int16, "'<i2'"),
+            (array![[1i64 << 20, 0], [0, 0]], IntDtype::Int32, "'<i4'"),
+            (array![[1i64 << 40, 0], [0, 0]], IntDtype::Int64, "'<i8'"),
+        ] {
+            assert_eq!(write_narrowest_int_array(&path, &array).unwrap(), dtype);
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(describe_dtype(&bytes), descr);
+            assert_eq!(read_int_array(&path).unwrap(), array.into_dyn());
+        }
     }
 }

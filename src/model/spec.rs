@@ -1,17 +1,19 @@
 //! The on-disk model description: TOML tables as serde types. Unknown keys
-//! are rejected everywhere so that a typo never passes silently.
+//! are rejected everywhere so that a typo never passes silently. The writer
+//! serializes the same types, so what it writes is what the reader expects;
+//! optional fields that are absent are left out rather than written empty.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct InputSection {
     pub length: usize,
@@ -19,7 +21,7 @@ pub struct InputSection {
     pub signed: bool,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct DenseSpec {
     pub name: String,
@@ -28,85 +30,103 @@ pub struct DenseSpec {
     pub weight_bits: u32,
     /// A `.npy` path (relative to the TOML file) or an inline 2-D array.
     pub weights: toml::Value,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias: Option<toml::Value>,
     pub accumulator: AccumulatorSpec,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<ActivationSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<HardwareSpec>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct AccumulatorSpec {
     pub bits: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile: Option<TileSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overflow: Option<OverflowSpec>,
     #[serde(default)]
     pub allow_overflow: bool,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub enum OverflowSpec {
     Wrap,
     Saturate,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct TileSpec {
     pub size: usize,
     pub inner_bits: u32,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ActivationSpec {
     pub kind: ActivationKind,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bits: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<toml::Value>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ActivationKind {
     Thresholds,
     None,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct HardwareSpec {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pe: Option<usize>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simd: Option<usize>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<MultiplierSpec>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Serialize, Deserialize, Debug, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 pub enum MultiplierSpec {
     Lut,
     Dsp,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct HadamardSpec {
     pub name: String,
     pub block: usize,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_bits: Option<u32>,
+}
+
+/// One `[[layers]]` table as the writer emits it: `kind` selects the layer
+/// type. The reader dispatches on `kind` by hand instead, so that its errors
+/// can name the layer.
+#[derive(Serialize, Debug)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LayerSpec {
+    Dense(DenseSpec),
+    Hadamard(HadamardSpec),
+}
+
+/// A whole model file as the writer emits it.
+#[derive(Serialize, Debug)]
+pub struct ModelFile {
+    pub model: ModelSection,
+    pub input: InputSection,
+    pub layers: Vec<LayerSpec>,
 }
