@@ -122,3 +122,30 @@ fn bad_model_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn tighten_writes_a_model_at_the_minimum_widths() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tight.toml");
+    let status = a2qgen()
+        .args(["check", "examples/hadamard_tiled.toml", "--tighten"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let tight = a2qgen::model::load_model(&out).unwrap();
+    let fc0 = tight.layers[1].as_dense().unwrap();
+    assert_eq!(fc0.accumulator.bits, 11);
+    assert_eq!(fc0.accumulator.tile.unwrap().inner_bits, 10);
+    assert_eq!(tight.layers[2].as_dense().unwrap().accumulator.bits, 8);
+    // The tightened model is itself proven, with zero slack everywhere.
+    let bounds = a2qgen::bounds::analyze(&tight);
+    assert!(bounds.all_proven());
+    assert!(
+        bounds
+            .layers
+            .iter()
+            .filter_map(|l| l.dense.as_ref())
+            .all(|d| d.declared_bits == d.min_bits)
+    );
+}

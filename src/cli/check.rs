@@ -6,7 +6,7 @@ use crate::bounds::{
     Counterexample, DenseBounds, LayerBounds, ModelBounds, NormSummary, Stage, WidthVerdict,
     analyze, counterexample,
 };
-use crate::model::{Model, load_model};
+use crate::model::{LayerKind, Model, load_model, write_model};
 use crate::npyio;
 use crate::output::{StagedDir, write_file_atomically};
 use crate::table::{Align, Table};
@@ -25,6 +25,10 @@ pub struct CheckArgs {
     /// vector as `<layer>.npy`.
     #[arg(long, value_name = "DIR")]
     counterexample: Option<PathBuf>,
+    /// Write a copy of the model with every accumulator (and tile) at its
+    /// minimum proven width; its arrays go beside it in `<stem>/`.
+    #[arg(long, value_name = "OUT.toml")]
+    tighten: Option<PathBuf>,
 }
 
 /// The JSON certificate: bounds of every layer with its verdict.
@@ -62,6 +66,9 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
     }
     if let Some(dir) = &args.counterexample {
         write_counterexamples(dir, &failures)?;
+    }
+    if let Some(path) = &args.tighten {
+        write_tightened(&model, &bounds, path)?;
     }
     let refused = bounds.refused().count();
     if refused > 0 {
@@ -159,6 +166,45 @@ fn write_counterexamples(
             .map_err(io_error)?;
     }
     staged.commit().map_err(io_error)?;
+    Ok(())
+}
+
+/// The model with every accumulator width set to its proven minimum.
+pub fn tightened(model: &Model, bounds: &ModelBounds) -> Model {
+    let mut tight = model.clone();
+    for (layer, b) in tight.layers.iter_mut().zip(&bounds.layers) {
+        let (LayerKind::Dense(dense), Some(proof)) = (&mut layer.kind, &b.dense) else {
+            continue;
+        };
+        dense.accumulator.bits = proof.min_bits;
+        if let (Some(tile), Some(inner)) = (dense.accumulator.tile.as_mut(), &proof.inner) {
+            tile.inner_bits = inner.min_bits;
+        }
+    }
+    tight
+}
+
+fn write_tightened(model: &Model, bounds: &ModelBounds, path: &Path) -> Result<(), CliError> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|_| path.extension().is_some_and(|e| e == "toml"))
+        .ok_or_else(|| {
+            CliError::input(format!(
+                "--tighten {}: expected a path ending in .toml",
+                path.display()
+            ))
+        })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let written = write_model(&tightened(model, bounds), dir, stem)
+        .map_err(|e| CliError::input(format!("--tighten {}: {e}", path.display())))?;
+    eprintln!(
+        "wrote {} with every accumulator at its minimum proven width",
+        written.display()
+    );
     Ok(())
 }
 
