@@ -4,6 +4,7 @@
 //! Data flows `model` → `bounds` → `arch` → (`reference`, `sim`, `rtl`,
 //! `estimate`); see `DESIGN.md` in the project documentation.
 
+pub mod arch;
 pub mod bounds;
 pub mod cli;
 pub mod model;

@@ -83,7 +83,8 @@ pub fn min_signed_bits(lo: i128, hi: i128) -> u32 {
 }
 
 /// What an accumulator does when a sum leaves its range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OverflowMode {
     /// Two's complement wrap-around: the natural behaviour of an adder.
     #[default]
@@ -134,7 +135,8 @@ pub enum Activation {
 }
 
 /// Multiplier implementation style.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MultiplierStyle {
     #[default]
     Lut,

@@ -1,0 +1,700 @@
+//! The plan's data types and how a model becomes a plan.
+
+use super::fold::{FoldingError, choose_folding};
+use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
+use crate::model::{
+    Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
+    min_signed_bits,
+};
+use serde::Serialize;
+
+/// Cycles from a fold step's issue to its output beat being valid.
+pub const MVAU_LATENCY: u64 = 4;
+
+/// Elements per beat and the element type of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct StreamShape {
+    pub elements: usize,
+    pub element: IntType,
+}
+
+impl StreamShape {
+    pub fn bits(&self) -> usize {
+        self.elements * self.element.bits as usize
+    }
+}
+
+/// The accumulator of one PE.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccumulatorPlan {
+    pub bits: u32,
+    pub overflow: OverflowMode,
+    pub inner: Option<InnerAccumulator>,
+}
+
+/// The per-tile accumulator of a tiled layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InnerAccumulator {
+    pub tile_size: usize,
+    /// Fold steps (chunks of SIMD inputs) per tile.
+    pub chunks_per_tile: usize,
+    pub bits: u32,
+}
+
+/// What the MVAU outputs per channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ActivationPlan {
+    /// The accumulator itself.
+    None,
+    /// `base + #{k : acc >= t[k]}`, compared at `compare_bits` (one more than
+    /// the accumulator, so that thresholds above its range stay exact).
+    Thresholds {
+        output: IntType,
+        count: usize,
+        compare_bits: u32,
+    },
+}
+
+/// A matrix-vector-activation unit for one dense layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Mvau {
+    pub name: String,
+    pub layer: usize,
+    pub in_features: usize,
+    pub out_features: usize,
+    pub pe: usize,
+    pub simd: usize,
+    /// Neuron folds `out / pe` and synapse folds `in / simd`.
+    pub nf: usize,
+    pub sf: usize,
+    pub input: IntType,
+    pub weight: IntType,
+    pub multiplier: MultiplierStyle,
+    /// Exact width of one product and of the sum of `simd` products.
+    pub product_bits: u32,
+    pub dot_bits: u32,
+    pub accumulator: AccumulatorPlan,
+    pub activation: ActivationPlan,
+    pub output: IntType,
+    /// `[pe][nf * sf + sf_index][simd]`: PE `p` at address `a` holds the
+    /// weights of channel `(a / sf) * pe + p`, inputs `(a % sf) * simd ..`.
+    #[serde(skip)]
+    pub weights: Vec<Vec<Vec<i64>>>,
+    /// `[pe][nf]` initial accumulator values.
+    #[serde(skip)]
+    pub bias: Option<Vec<Vec<i64>>>,
+    /// `[pe][nf][k]`, clamped into the comparator range.
+    #[serde(skip)]
+    pub thresholds: Option<Vec<Vec<Vec<i64>>>>,
+    /// Hull of the proven channel ranges, for headers and reports.
+    pub proven_range: ValueRange,
+    pub proven_tile_range: Option<ValueRange>,
+}
+
+impl Mvau {
+    pub fn cycles_per_vector(&self) -> u64 {
+        (self.nf * self.sf) as u64
+    }
+
+    pub fn input_shape(&self) -> StreamShape {
+        StreamShape {
+            elements: self.simd,
+            element: self.input,
+        }
+    }
+
+    pub fn output_shape(&self) -> StreamShape {
+        StreamShape {
+            elements: self.pe,
+            element: self.output,
+        }
+    }
+
+    /// Output channel of element `pe` of the beat of neuron fold `nf`.
+    pub fn channel(&self, nf: usize, pe: usize) -> usize {
+        nf * self.pe + pe
+    }
+}
+
+/// A Walsh-Hadamard unit: one block of `block` elements per beat.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HadamardUnit {
+    pub name: String,
+    pub layer: usize,
+    pub block: usize,
+    pub stages: u32,
+    /// Elements per vector.
+    pub length: usize,
+    pub input: IntType,
+    /// Width after stage `j` (index 0: the input made signed).
+    pub stage_bits: Vec<u32>,
+    pub shift: Option<u32>,
+    /// The clamp range, when the layer declares `out_bits`.
+    pub clamp: Option<IntType>,
+    pub output: IntType,
+}
+
+impl HadamardUnit {
+    pub fn cycles_per_vector(&self) -> u64 {
+        (self.length / self.block) as u64
+    }
+
+    pub fn latency(&self) -> u64 {
+        u64::from(self.stages) + 1
+    }
+
+    pub fn input_shape(&self) -> StreamShape {
+        StreamShape {
+            elements: self.block,
+            element: self.input,
+        }
+    }
+
+    pub fn output_shape(&self) -> StreamShape {
+        StreamShape {
+            elements: self.block,
+            element: self.output,
+        }
+    }
+}
+
+/// A stream FIFO between units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fifo {
+    pub name: String,
+    pub beat: StreamShape,
+    pub depth: usize,
+}
+
+/// A stream width converter (elements per beat in and out).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Converter {
+    pub name: String,
+    pub element: IntType,
+    pub input_elements: usize,
+    pub output_elements: usize,
+}
+
+impl Converter {
+    pub fn capacity(&self) -> usize {
+        self.input_elements + self.output_elements
+    }
+}
+
+/// One block of the pipeline, in stream order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Unit {
+    Mvau(Box<Mvau>),
+    Hadamard(HadamardUnit),
+    Fifo(Fifo),
+    Converter(Converter),
+}
+
+impl Unit {
+    pub fn name(&self) -> &str {
+        match self {
+            Unit::Mvau(u) => &u.name,
+            Unit::Hadamard(u) => &u.name,
+            Unit::Fifo(u) => &u.name,
+            Unit::Converter(u) => &u.name,
+        }
+    }
+
+    pub fn input_shape(&self) -> StreamShape {
+        match self {
+            Unit::Mvau(u) => u.input_shape(),
+            Unit::Hadamard(u) => u.input_shape(),
+            Unit::Fifo(u) => u.beat,
+            Unit::Converter(u) => StreamShape {
+                elements: u.input_elements,
+                element: u.element,
+            },
+        }
+    }
+
+    pub fn output_shape(&self) -> StreamShape {
+        match self {
+            Unit::Mvau(u) => u.output_shape(),
+            Unit::Hadamard(u) => u.output_shape(),
+            Unit::Fifo(u) => u.beat,
+            Unit::Converter(u) => StreamShape {
+                elements: u.output_elements,
+                element: u.element,
+            },
+        }
+    }
+}
+
+/// The whole accelerator.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub model: String,
+    pub input_length: usize,
+    pub output_length: usize,
+    pub units: Vec<Unit>,
+    /// Cycles between consecutive input vectors in steady state.
+    pub initiation_interval: u64,
+    /// Cycles from the first input beat to the first output beat, with no
+    /// gaps and no back-pressure.
+    pub latency: u64,
+}
+
+impl Plan {
+    pub fn input(&self) -> StreamShape {
+        self.units[0].input_shape()
+    }
+
+    pub fn output(&self) -> StreamShape {
+        self.units.last().expect("a plan has units").output_shape()
+    }
+
+    pub fn input_beats_per_vector(&self) -> usize {
+        self.input_length / self.input().elements
+    }
+
+    pub fn output_beats_per_vector(&self) -> usize {
+        self.output_length / self.output().elements
+    }
+
+    pub fn mvaus(&self) -> impl Iterator<Item = &Mvau> {
+        self.units.iter().filter_map(|u| match u {
+            Unit::Mvau(m) => Some(m.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+/// How the plan is to be built.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// Fold dense layers without `pe`/`simd` to meet this many cycles per vector.
+    pub target_cycles: Option<u64>,
+}
+
+/// Why a model has no plan.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchError {
+    #[error("layer {index} (`{name}`): {source}")]
+    Folding {
+        index: usize,
+        name: String,
+        source: FoldingError,
+    },
+    #[error(
+        "layer {index} (`{name}`): accumulator width not proven (run `a2qgen check`); set allow_overflow = true to build it anyway"
+    )]
+    Unproven { index: usize, name: String },
+}
+
+/// Builds the plan of `model` from its proven `bounds`.
+pub fn build_plan(
+    model: &Model,
+    bounds: &ModelBounds,
+    options: PlanOptions,
+) -> Result<Plan, ArchError> {
+    let mut compute = Vec::with_capacity(model.layers.len());
+    let mut element = model.input;
+    for (index, layer) in model.layers.iter().enumerate() {
+        let layer_bounds = &bounds.layers[index];
+        let unit = match &layer.kind {
+            LayerKind::Dense(dense) => {
+                let proof = layer_bounds
+                    .dense
+                    .as_ref()
+                    .expect("dense layers have bounds");
+                if proof.verdict() == WidthVerdict::TooNarrow {
+                    return Err(ArchError::Unproven {
+                        index,
+                        name: layer.name.clone(),
+                    });
+                }
+                let (pe, simd) =
+                    choose_folding(dense, options.target_cycles).map_err(|source| {
+                        ArchError::Folding {
+                            index,
+                            name: layer.name.clone(),
+                            source,
+                        }
+                    })?;
+                let mut mvau = mvau(&layer.name, index, dense, element, pe, simd);
+                mvau.proven_range = proof.range;
+                mvau.proven_tile_range = proof.inner.as_ref().map(|i| {
+                    let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
+                    ValueRange::new(t.lo, t.hi)
+                });
+                Unit::Mvau(Box::new(mvau))
+            }
+            LayerKind::Hadamard(h) => {
+                let range = ValueRange::hull(&layer_bounds.output_ranges);
+                Unit::Hadamard(hadamard(
+                    &layer.name,
+                    index,
+                    h,
+                    element,
+                    model.input_length_of(index),
+                    range,
+                ))
+            }
+        };
+        element = unit.output_shape().element;
+        compute.push(unit);
+    }
+    let units = link(compute, model);
+    let initiation_interval = initiation_interval(&units, model.input_length);
+    let mut plan = Plan {
+        model: model.name.clone(),
+        input_length: model.input_length,
+        output_length: model.output_length(model.layers.len() - 1),
+        units,
+        initiation_interval,
+        latency: 0,
+    };
+    plan.latency = first_output_cycle(&plan);
+    Ok(plan)
+}
+
+fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd: usize) -> Mvau {
+    let (nf, sf) = (dense.out_features / pe, dense.in_features / simd);
+    let weight = dense.weight_type();
+    let product = product_range(input, weight);
+    let dot = ValueRange::new(product.lo * simd as i128, product.hi * simd as i128);
+    let accumulator = AccumulatorPlan {
+        bits: dense.accumulator.bits,
+        overflow: dense.accumulator.overflow,
+        inner: dense.accumulator.tile.map(|t| InnerAccumulator {
+            tile_size: t.size,
+            chunks_per_tile: t.size / simd,
+            bits: t.inner_bits,
+        }),
+    };
+    let (activation, output) = match &dense.activation {
+        Activation::None => (
+            ActivationPlan::None,
+            IntType::signed(dense.accumulator.bits),
+        ),
+        Activation::Thresholds { output, thresholds } => (
+            ActivationPlan::Thresholds {
+                output: *output,
+                count: thresholds.ncols(),
+                compare_bits: dense.accumulator.bits + 1,
+            },
+            *output,
+        ),
+    };
+    let per_pe = |p: usize| (0..nf).map(move |n| n * pe + p);
+    let weights = (0..pe)
+        .map(|p| {
+            per_pe(p)
+                .flat_map(|c| {
+                    (0..sf).map(move |s| {
+                        dense
+                            .weights
+                            .row(c)
+                            .iter()
+                            .skip(s * simd)
+                            .take(simd)
+                            .copied()
+                            .collect()
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let bias = dense
+        .bias
+        .as_ref()
+        .map(|b| (0..pe).map(|p| per_pe(p).map(|c| b[c]).collect()).collect());
+    let acc = IntType::signed(dense.accumulator.bits);
+    // A threshold below the accumulator range always passes and one above it
+    // never does; clamping to [min, max + 1] keeps that with one extra bit.
+    let thresholds = match &dense.activation {
+        Activation::None => None,
+        Activation::Thresholds { thresholds, .. } => Some(
+            (0..pe)
+                .map(|p| {
+                    per_pe(p)
+                        .map(|c| {
+                            thresholds
+                                .row(c)
+                                .iter()
+                                .map(|&t| (t as i128).clamp(acc.min(), acc.max() + 1) as i64)
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect(),
+        ),
+    };
+    Mvau {
+        name: name.to_string(),
+        layer,
+        in_features: dense.in_features,
+        out_features: dense.out_features,
+        pe,
+        simd,
+        nf,
+        sf,
+        input,
+        weight,
+        multiplier: dense.hardware.multiplier,
+        product_bits: min_signed_bits(product.lo, product.hi),
+        dot_bits: min_signed_bits(dot.lo, dot.hi),
+        accumulator,
+        activation,
+        output,
+        weights,
+        bias,
+        thresholds,
+        proven_range: ValueRange::ZERO,
+        proven_tile_range: None,
+    }
+}
+
+/// Range of `w * x` over the two types.
+fn product_range(x: IntType, w: IntType) -> ValueRange {
+    let corners = [
+        x.min() * w.min(),
+        x.min() * w.max(),
+        x.max() * w.min(),
+        x.max() * w.max(),
+    ];
+    ValueRange::new(
+        *corners.iter().min().unwrap(),
+        *corners.iter().max().unwrap(),
+    )
+}
+
+fn hadamard(
+    name: &str,
+    layer: usize,
+    h: &Hadamard,
+    input: IntType,
+    length: usize,
+    range: ValueRange,
+) -> HadamardUnit {
+    let first = if input.signed {
+        input.bits
+    } else {
+        input.bits + 1
+    };
+    let stages = h.stages();
+    let clamp = h.out_bits.map(IntType::signed);
+    HadamardUnit {
+        name: name.to_string(),
+        layer,
+        block: h.block,
+        stages,
+        length,
+        input,
+        stage_bits: (0..=stages).map(|j| first + j).collect(),
+        shift: h.shift,
+        clamp,
+        output: clamp.unwrap_or_else(|| IntType::signed(min_signed_bits(range.lo, range.hi))),
+    }
+}
+
+/// Inserts a FIFO after every compute unit but the last, and a width
+/// converter where the next unit takes another beat width.
+fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
+    let mut units = Vec::with_capacity(compute.len() * 3);
+    let count = compute.len();
+    let next_inputs: Vec<StreamShape> = compute.iter().skip(1).map(Unit::input_shape).collect();
+    for (i, unit) in compute.into_iter().enumerate() {
+        let out = unit.output_shape();
+        let name = unit.name().to_string();
+        units.push(unit);
+        if i + 1 == count {
+            break;
+        }
+        let beats_per_vector = model.output_length(i) / out.elements;
+        units.push(Unit::Fifo(Fifo {
+            name: format!("{name}_fifo"),
+            beat: out,
+            depth: (2 * beats_per_vector).max(2),
+        }));
+        let next = next_inputs[i];
+        if next.elements != out.elements {
+            units.push(Unit::Converter(Converter {
+                name: format!("{name}_converter"),
+                element: out.element,
+                input_elements: out.elements,
+                output_elements: next.elements,
+            }));
+        }
+    }
+    units
+}
+
+/// The slowest unit's cycles per vector; a stream moves at most one beat
+/// per cycle, so the top input and each converter count too.
+fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
+    let mut length = input_length;
+    let mut worst = (input_length / units[0].input_shape().elements) as u64;
+    for unit in units {
+        let cycles = match unit {
+            Unit::Mvau(m) => {
+                length = m.out_features;
+                m.cycles_per_vector()
+            }
+            Unit::Hadamard(h) => h.cycles_per_vector(),
+            Unit::Fifo(f) => (length / f.beat.elements) as u64,
+            Unit::Converter(c) => (length / c.input_elements.min(c.output_elements)) as u64,
+        };
+        worst = worst.max(cycles);
+    }
+    worst
+}
+
+/// The cycle at which the first output beat is valid when the input beats
+/// of the first vector are offered from cycle 0 on and the output is always
+/// ready: each unit's timing rule of the module documentation, applied to
+/// the beat arrival times of the unit before it.
+fn first_output_cycle(plan: &Plan) -> u64 {
+    let mut arrivals: Vec<u64> = (0..plan.input_beats_per_vector() as u64).collect();
+    let mut length = plan.input_length;
+    for unit in &plan.units {
+        arrivals = match unit {
+            Unit::Mvau(m) => {
+                length = m.out_features;
+                mvau_timeline(m, &arrivals)
+            }
+            Unit::Hadamard(h) => accept_one_per_cycle(&arrivals)
+                .iter()
+                .map(|c| c + h.latency())
+                .collect(),
+            Unit::Fifo(_) => arrivals.iter().map(|c| c + 1).collect(),
+            Unit::Converter(c) => converter_timeline(c, &arrivals, length),
+        };
+    }
+    arrivals[0]
+}
+
+/// Accept times of beats offered at `arrivals`, at most one per cycle.
+fn accept_one_per_cycle(arrivals: &[u64]) -> Vec<u64> {
+    let mut accepted = Vec::with_capacity(arrivals.len());
+    for &a in arrivals {
+        let earliest = accepted.last().map_or(0, |&l: &u64| l + 1);
+        accepted.push(a.max(earliest));
+    }
+    accepted
+}
+
+fn mvau_timeline(m: &Mvau, arrivals: &[u64]) -> Vec<u64> {
+    let accepted = accept_one_per_cycle(arrivals);
+    let last_input = accepted[m.sf - 1];
+    (0..m.nf as u64)
+        .map(|nf| {
+            let last_issue = if nf == 0 {
+                last_input
+            } else {
+                last_input + nf * m.sf as u64
+            };
+            last_issue + MVAU_LATENCY
+        })
+        .collect()
+}
+
+fn converter_timeline(c: &Converter, arrivals: &[u64], length: usize) -> Vec<u64> {
+    let outputs = length / c.output_elements;
+    let mut result = Vec::with_capacity(outputs);
+    let (mut fill, mut next_in, mut cycle) = (0usize, 0usize, 0u64);
+    // Step cycle by cycle: the converter's rule is simple enough.
+    while result.len() < outputs {
+        let out_fire = fill >= c.output_elements;
+        let in_fire =
+            next_in < arrivals.len() && arrivals[next_in] <= cycle && fill <= c.output_elements;
+        // Removal first, then the append, as in the hardware.
+        if out_fire {
+            result.push(cycle);
+            fill -= c.output_elements;
+        }
+        if in_fire {
+            fill += c.input_elements;
+            next_in += 1;
+        }
+        cycle += 1;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounds::analyze;
+    use crate::model::load_model;
+    use std::path::Path;
+
+    fn plan_of(example: &str) -> Plan {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(example);
+        let model = load_model(&path).unwrap();
+        build_plan(&model, &analyze(&model), PlanOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn mlp3_plan() {
+        let plan = plan_of("mlp3.toml");
+        let names: Vec<&str> = plan.units.iter().map(Unit::name).collect();
+        assert_eq!(
+            names,
+            [
+                "fc0",
+                "fc0_fifo",
+                "fc0_converter",
+                "fc1",
+                "fc1_fifo",
+                "fc1_converter",
+                "fc2"
+            ]
+        );
+        let Unit::Mvau(fc0) = &plan.units[0] else {
+            panic!()
+        };
+        assert_eq!((fc0.nf, fc0.sf), (4, 4));
+        // uint4 x int4 products lie in [-120, 105]: 8 bits; four of them 10 bits.
+        assert_eq!((fc0.product_bits, fc0.dot_bits), (8, 10));
+        // PE 1 at neuron fold 2, synapse fold 3 holds channel 9, inputs 12..16.
+        let model =
+            load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mlp3.toml")).unwrap();
+        let w = &model.layers[0].as_dense().unwrap().weights;
+        assert_eq!(
+            fc0.weights[1][2 * 4 + 3],
+            w.row(9).iter().skip(12).copied().collect::<Vec<_>>()
+        );
+        assert_eq!(fc0.channel(2, 1), 9);
+        // fc0 takes 16 cycles, fc1 2 x 2 = 4, fc2 2 x 1 = 2: the II is 16.
+        assert_eq!(plan.initiation_interval, 16);
+        assert_eq!(plan.input().elements, 4);
+        assert_eq!(plan.output().elements, 2);
+    }
+
+    #[test]
+    fn latency_of_a_single_mvau() {
+        let mut plan = plan_of("mlp3.toml");
+        plan.units.truncate(1);
+        plan.output_length = 16;
+        // 4 input beats accepted in cycles 0..3; fold 0's last step issues in
+        // cycle 3 and its output is valid 4 cycles later.
+        assert_eq!(first_output_cycle(&plan), 7);
+    }
+
+    #[test]
+    fn hadamard_plan() {
+        let plan = plan_of("hadamard_tiled.toml");
+        let Unit::Hadamard(rot) = &plan.units[0] else {
+            panic!()
+        };
+        assert_eq!(rot.stage_bits, vec![4, 5, 6, 7]);
+        assert_eq!(rot.output, IntType::signed(6));
+        let Unit::Mvau(fc0) = &plan.units[3] else {
+            panic!()
+        };
+        assert_eq!(fc0.accumulator.inner.as_ref().unwrap().chunks_per_tile, 2);
+        assert_eq!(fc0.input, IntType::signed(6));
+        let ActivationPlan::Thresholds { compare_bits, .. } = fc0.activation else {
+            panic!()
+        };
+        assert_eq!(compare_bits, 13);
+    }
+}
