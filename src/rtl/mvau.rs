@@ -1,0 +1,978 @@
+//! The matrix-vector-activation unit (MVAU): a control block that reads the
+//! input stream once and replays it for every neuron fold, and `PE` lanes,
+//! each a weight ROM, an exact dot product over `SIMD` inputs, an
+//! accumulator (inner and outer when tiled) and an activation register.
+//! Everything moves together on `advance` (the output register is empty or
+//! being read); see `crate::arch` for the cycle semantics.
+
+use super::stream::stream_ports;
+use super::verilog::{element, extend, index_bits, line, mask, pack, signed_literal, unpack, unsigned_literal};
+use super::wire::Wire;
+use crate::arch::{ActivationPlan, Mvau};
+use crate::model::{IntType, MultiplierStyle, OverflowMode};
+use rust_hdl::prelude::*;
+
+/// Bit positions in the stage-1 tag bus: which fold step a chunk is.
+#[derive(Clone, Copy, Debug)]
+pub struct TagLayout {
+    pub tiled: bool,
+    pub nf_bits: usize,
+}
+
+impl TagLayout {
+    pub fn of(plan: &Mvau) -> Self {
+        TagLayout {
+            tiled: plan.accumulator.inner.is_some(),
+            nf_bits: index_bits(plan.nf),
+        }
+    }
+
+    /// Flag bits: untiled `{last, first}`, tiled
+    /// `{first_tile, tile_last, tile_first, last}` (LSB first as listed
+    /// from the right).
+    pub fn flags(&self) -> usize {
+        if self.tiled { 4 } else { 2 }
+    }
+
+    pub fn width(&self) -> usize {
+        self.flags() + self.nf_bits
+    }
+
+    /// The tag bus value of fold step (`nf`, `sf`).
+    pub fn encode(&self, plan: &Mvau, nf: usize, sf: usize) -> u128 {
+        let last = sf == plan.sf - 1;
+        let flags: u128 = match &plan.accumulator.inner {
+            None => u128::from(sf == 0) | u128::from(last) << 1,
+            Some(inner) => {
+                let tc = inner.chunks_per_tile;
+                u128::from(last)
+                    | u128::from(sf % tc == 0) << 1
+                    | u128::from(sf % tc == tc - 1) << 2
+                    | u128::from(sf < tc) << 3
+            }
+        };
+        flags | (nf as u128) << self.flags()
+    }
+}
+
+/// Counters, the replay buffer, the stage-1 chunk register, the valid
+/// chain and the handshakes of an MVAU.
+#[derive(LogicBlock)]
+pub struct MvauControl {
+    pub clock: Signal<In, Clock>,
+    pub rst_n: Wire,
+    pub in_data: Wire,
+    pub in_valid: Wire,
+    pub in_ready: Wire,
+    pub out_valid: Wire,
+    pub out_ready: Wire,
+    pub advance: Wire,
+    pub rom_addr: Wire,
+    pub x1: Wire,
+    pub tags1: Wire,
+    pub valid2: Wire,
+    _plan: Mvau,
+    _state: ControlState,
+}
+
+/// Registers of the control block, for simulation.
+#[derive(Clone, Debug, Default)]
+struct ControlState {
+    sf: usize,
+    nf: usize,
+    buffer: Vec<u128>,
+    valid1: bool,
+    last1: bool,
+    valid2: bool,
+    last2: bool,
+    valid3: bool,
+    out_valid: bool,
+}
+
+impl MvauControl {
+    pub fn new(plan: &Mvau) -> Self {
+        let tags = TagLayout::of(plan);
+        MvauControl {
+            clock: Default::default(),
+            rst_n: Wire::input(1),
+            in_data: Wire::input(plan.input_shape().bits()),
+            in_valid: Wire::input(1),
+            in_ready: Wire::output(1),
+            out_valid: Wire::output(1),
+            out_ready: Wire::input(1),
+            advance: Wire::output(1),
+            rom_addr: Wire::output(index_bits(plan.nf * plan.sf)),
+            x1: Wire::output(plan.input_shape().bits()),
+            tags1: Wire::output(tags.width()),
+            valid2: Wire::output(1),
+            _plan: plan.clone(),
+            _state: ControlState {
+                buffer: vec![0; plan.sf],
+                ..Default::default()
+            },
+        }
+    }
+
+    fn verilog(&self) -> String {
+        let p = &self._plan;
+        let tags = TagLayout::of(p);
+        let (sfb, nfb, ab) = (index_bits(p.sf), tags.nf_bits, index_bits(p.nf * p.sf));
+        let chunk = p.input_shape().bits();
+        let sf = |v: usize| unsigned_literal(v as u128, sfb);
+        let nf = |v: usize| unsigned_literal(v as u128, nfb);
+        let ad = |v: usize| unsigned_literal(v as u128, ab);
+        let mut v = String::new();
+        line(&mut v, 0, format!("// NF = {}, SF = {}: fold steps run sf fastest, then nf", p.nf, p.sf));
+        line(&mut v, 0, format!("reg [{}:0] sf;", sfb - 1));
+        line(&mut v, 0, format!("reg [{}:0] nf;", nfb - 1));
+        line(&mut v, 0, "reg valid1, last1, last2, valid3;");
+        if p.nf > 1 {
+            line(&mut v, 0, "// the input vector, replayed for neuron folds after the first");
+            line(&mut v, 0, format!("reg [{}:0] buffer [0:{}];", chunk - 1, p.sf - 1));
+        }
+        line(&mut v, 0, "always @(*) begin");
+        line(&mut v, 1, "advance = !out_valid || out_ready;");
+        line(&mut v, 1, format!("in_ready = advance && nf == {};", nf(0)));
+        line(&mut v, 0, "end");
+        line(&mut v, 0, format!("wire issue = advance && (nf != {} || in_valid);", nf(0)));
+        let chunk_source = if p.nf > 1 { format!("(nf == {}) ? in_data : buffer[sf]", nf(0)) } else { "in_data".into() };
+        line(&mut v, 0, format!("wire [{}:0] chunk = {chunk_source};", chunk - 1));
+        line(&mut v, 0, format!("wire step_last = sf == {};", sf(p.sf - 1)));
+        line(&mut v, 0, format!("wire [{}:0] step_tags;", tags.width() - 1));
+        line(&mut v, 0, format!("assign step_tags[{}:0] = {};", tags.width() - 1, self.tag_expression(&sf)));
+        line(&mut v, 0, "always @(posedge clock) begin");
+        line(&mut v, 1, "if (!rst_n) begin");
+        for reg in ["sf", "nf", "rom_addr"] {
+            let zero = match reg {
+                "sf" => sf(0),
+                "nf" => nf(0),
+                _ => ad(0),
+            };
+            line(&mut v, 2, format!("{reg} <= {zero};"));
+        }
+        for reg in ["valid1", "valid2", "valid3", "out_valid"] {
+            line(&mut v, 2, format!("{reg} <= 1'b0;"));
+        }
+        line(&mut v, 1, "end else if (advance) begin");
+        line(&mut v, 2, "if (issue) begin");
+        if p.nf > 1 {
+            line(&mut v, 3, format!("if (nf == {}) buffer[sf] <= in_data;", nf(0)));
+        }
+        line(&mut v, 3, format!("sf <= step_last ? {} : sf + {};", sf(0), sf(1)));
+        line(
+            &mut v,
+            3,
+            format!("if (step_last) nf <= (nf == {}) ? {} : nf + {};", nf(p.nf - 1), nf(0), nf(1)),
+        );
+        line(
+            &mut v,
+            3,
+            format!("rom_addr <= (rom_addr == {}) ? {} : rom_addr + {};", ad(p.nf * p.sf - 1), ad(0), ad(1)),
+        );
+        line(&mut v, 2, "end");
+        line(&mut v, 2, "valid1 <= issue;");
+        line(&mut v, 2, "valid2 <= valid1;");
+        line(&mut v, 2, "valid3 <= valid2 && last2;");
+        line(&mut v, 2, "out_valid <= valid3;");
+        line(&mut v, 1, "end");
+        line(&mut v, 1, "if (advance) begin");
+        line(&mut v, 2, "x1 <= chunk;");
+        line(&mut v, 2, "tags1 <= step_tags;");
+        line(&mut v, 2, "last1 <= step_last;");
+        line(&mut v, 2, "last2 <= last1;");
+        line(&mut v, 1, "end");
+        line(&mut v, 0, "end");
+        v
+    }
+
+    /// Verilog for the tag bus of the step being issued (see [`TagLayout`]).
+    fn tag_expression(&self, sf: &dyn Fn(usize) -> String) -> String {
+        let p = &self._plan;
+        let flags = match &p.accumulator.inner {
+            None => vec!["step_last".to_string(), format!("sf == {}", sf(0))],
+            Some(inner) => {
+                let tc = inner.chunks_per_tile;
+                let starts: Vec<String> = (0..p.sf).step_by(tc).map(|s| format!("sf == {}", sf(s))).collect();
+                let ends: Vec<String> = (tc - 1..p.sf).step_by(tc).map(|s| format!("sf == {}", sf(s))).collect();
+                vec![
+                    format!("sf < {}", sf(tc)),
+                    format!("({})", ends.join(" || ")),
+                    format!("({})", starts.join(" || ")),
+                    "step_last".to_string(),
+                ]
+            }
+        };
+        let flags: Vec<String> = flags.into_iter().map(|f| format!("({f})")).collect();
+        format!("{{nf, {}}}", flags.join(", "))
+    }
+
+    fn step(&mut self) {
+        let p = &self._plan;
+        let tags = TagLayout::of(p);
+        let s = &mut self._state;
+        let advance = !s.out_valid || self.out_ready.is_high();
+        if !self.rst_n.is_high() {
+            *s = ControlState {
+                buffer: std::mem::take(&mut s.buffer),
+                ..Default::default()
+            };
+            self.rom_addr.next = 0;
+            return;
+        }
+        if !advance {
+            return;
+        }
+        let issue = s.nf != 0 || self.in_valid.is_high();
+        let chunk = if s.nf == 0 { self.in_data.val() } else { s.buffer[s.sf] };
+        self.x1.next = chunk;
+        self.tags1.next = tags.encode(p, s.nf, s.sf);
+        let step_last = s.sf == p.sf - 1;
+        s.out_valid = s.valid3;
+        s.valid3 = s.valid2 && s.last2;
+        s.valid2 = s.valid1;
+        s.last2 = s.last1;
+        s.valid1 = issue;
+        s.last1 = step_last;
+        if issue {
+            if s.nf == 0 {
+                s.buffer[s.sf] = self.in_data.val();
+            }
+            s.sf = if step_last { 0 } else { s.sf + 1 };
+            if step_last {
+                s.nf = (s.nf + 1) % p.nf;
+            }
+            self.rom_addr.next = ((s.nf * p.sf + s.sf) % (p.nf * p.sf)) as u128;
+        }
+    }
+}
+
+impl Logic for MvauControl {
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self.step();
+        }
+        let s = &self._state;
+        let advance = !s.out_valid || self.out_ready.is_high();
+        self.advance.next = u128::from(advance);
+        self.in_ready.next = u128::from(advance && s.nf == 0);
+        self.out_valid.next = u128::from(s.out_valid);
+        self.valid2.next = u128::from(s.valid2);
+    }
+
+    fn connect(&mut self) {
+        for w in [
+            &mut self.in_ready,
+            &mut self.out_valid,
+            &mut self.advance,
+            &mut self.rom_addr,
+            &mut self.x1,
+            &mut self.tags1,
+            &mut self.valid2,
+        ] {
+            w.connect();
+        }
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// One PE's weights: `NF * SF` words of `SIMD` weights, read on `advance`.
+#[derive(LogicBlock)]
+pub struct WeightRom {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub addr: Wire,
+    pub word: Wire,
+    _words: Vec<u128>,
+    _file: String,
+}
+
+impl WeightRom {
+    /// `file` is the `$readmemh` image the generator writes beside the RTL.
+    pub fn new(plan: &Mvau, pe: usize, file: String) -> Self {
+        let width = plan.simd * plan.weight.bits as usize;
+        let words = plan.weights[pe]
+            .iter()
+            .map(|word| pack(&word.iter().map(|&w| w as i128).collect::<Vec<_>>(), plan.weight.bits as usize))
+            .collect();
+        WeightRom {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            addr: Wire::input(index_bits(plan.nf * plan.sf)),
+            word: Wire::output(width),
+            _words: words,
+            _file: file,
+        }
+    }
+
+    /// The `$readmemh` image: one hexadecimal word per line.
+    pub fn memory_image(&self) -> String {
+        let digits = self.word.width().div_ceil(4);
+        self._words.iter().map(|w| format!("{w:0digits$x}\n")).collect()
+    }
+
+    fn verilog(&self) -> String {
+        let mut v = String::new();
+        line(&mut v, 0, format!("reg [{}:0] rom [0:{}];", self.word.width() - 1, self._words.len() - 1));
+        line(&mut v, 0, format!("initial $readmemh(\"{}\", rom);", self._file));
+        line(&mut v, 0, "always @(posedge clock) if (advance) word <= rom[addr];");
+        v
+    }
+}
+
+impl Logic for WeightRom {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() {
+            self.word.next = self._words.get(self.addr.val() as usize).copied().unwrap_or(0);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.word.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// `SIMD` signed multipliers and an exact balanced adder tree, registered.
+#[derive(LogicBlock)]
+pub struct DotProduct {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub x1: Wire,
+    pub word: Wire,
+    pub sum2: Wire,
+    _simd: usize,
+    _input: IntType,
+    _weight: IntType,
+    _product_bits: usize,
+    _style: MultiplierStyle,
+}
+
+impl DotProduct {
+    pub fn new(plan: &Mvau) -> Self {
+        DotProduct {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            x1: Wire::input(plan.input_shape().bits()),
+            word: Wire::input(plan.simd * plan.weight.bits as usize),
+            sum2: Wire::output(plan.dot_bits as usize),
+            _simd: plan.simd,
+            _input: plan.input,
+            _weight: plan.weight,
+            _product_bits: plan.product_bits as usize,
+            _style: plan.multiplier,
+        }
+    }
+
+    /// Product `j` as a Verilog expression of `_product_bits` bits.
+    fn product(&self, v: &mut String, j: usize) {
+        let (n, w, pb) = (self._input.bits as usize, self._weight.bits as usize, self._product_bits);
+        let x = element("x1", j, n);
+        let wj = element("word", j, w);
+        match self._style {
+            MultiplierStyle::Dsp => {
+                let xs = if self._input.signed { format!("$signed({x})") } else { format!("$signed({{1'b0, {x}}})") };
+                line(v, 0, format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j} = $signed({wj}) * {xs};", pb - 1));
+            }
+            MultiplierStyle::Lut => {
+                // Shift-and-add over the weight's bits, the sign bit
+                // subtracted: a LUT multiplier no tool turns into a DSP.
+                line(v, 0, format!("wire [{}:0] xe{j} = {};", pb - 1, extend(&x, n, pb, self._input.signed)));
+                let zero = unsigned_literal(0, pb);
+                let terms: Vec<String> = (0..w)
+                    .map(|b| {
+                        let shifted = if b == 0 { format!("xe{j}") } else { format!("(xe{j} << {b})") };
+                        let sign = if b == w - 1 { "-" } else { "+" };
+                        format!("{sign} ({wj}[{b}] ? {shifted} : {zero})")
+                    })
+                    .collect();
+                let body = terms.join(" ");
+                let body = body.strip_prefix("+ ").unwrap_or(&body).to_string();
+                let body = if body.starts_with('-') { format!("{zero} {body}") } else { body };
+                line(v, 0, format!("(* use_dsp = \"no\" *) wire [{}:0] p{j} = {body};", pb - 1));
+            }
+        }
+    }
+
+    fn verilog(&self) -> String {
+        let mut v = String::new();
+        let style = match self._style {
+            MultiplierStyle::Dsp => "DSP",
+            MultiplierStyle::Lut => "LUT",
+        };
+        line(&mut v, 0, format!("// {} {style} products of {} x {}", self._simd, self._weight, self._input));
+        for j in 0..self._simd {
+            self.product(&mut v, j);
+        }
+        // Balanced tree: level l sums 2^l products, so l more bits suffice.
+        let total = self.sum2.width();
+        let mut level: Vec<(String, usize)> = (0..self._simd).map(|j| (format!("p{j}"), self._product_bits)).collect();
+        let mut depth = 0;
+        while level.len() > 1 {
+            depth += 1;
+            let mut next = Vec::with_capacity(level.len().div_ceil(2));
+            for (k, pair) in level.chunks(2).enumerate() {
+                match pair {
+                    [(a, wa), (b, wb)] => {
+                        let width = ((*wa).max(*wb) + 1).min(total);
+                        let name = format!("s{depth}_{k}");
+                        line(
+                            &mut v,
+                            0,
+                            format!(
+                                "wire [{}:0] {name} = {} + {};",
+                                width - 1,
+                                extend(a, *wa, width, true),
+                                extend(b, *wb, width, true)
+                            ),
+                        );
+                        next.push((name, width));
+                    }
+                    [single] => next.push(single.clone()),
+                    _ => unreachable!("chunks of two"),
+                }
+            }
+            level = next;
+        }
+        let (root, width) = &level[0];
+        line(&mut v, 0, format!("always @(posedge clock) if (advance) sum2 <= {};", extend(root, *width, total, true)));
+        v
+    }
+}
+
+impl Logic for DotProduct {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() {
+            let (n, w) = (self._input.bits as usize, self._weight.bits as usize);
+            let sum: i128 = (0..self._simd)
+                .map(|j| unpack(self.word.val(), j, w, true) * unpack(self.x1.val(), j, n, self._input.signed))
+                .sum();
+            self.sum2.next = (sum as u128) & mask(self.sum2.width());
+        }
+    }
+
+    fn connect(&mut self) {
+        self.sum2.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// Delays the stage-1 tags to stages 2 and 3 for one lane.
+#[derive(LogicBlock)]
+pub struct TagPipe {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub tags1: Wire,
+    pub tags2: Wire,
+    /// The neuron fold of the finished accumulator (thresholds only).
+    pub nf3: Vec<Wire>,
+    _layout: TagLayout,
+}
+
+impl TagPipe {
+    pub fn new(plan: &Mvau) -> Self {
+        let layout = TagLayout::of(plan);
+        let thresholds = matches!(plan.activation, ActivationPlan::Thresholds { .. });
+        TagPipe {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            tags1: Wire::input(layout.width()),
+            tags2: Wire::output(layout.width()),
+            nf3: if thresholds { vec![Wire::output(layout.nf_bits)] } else { Vec::new() },
+            _layout: layout,
+        }
+    }
+
+    fn verilog(&self) -> String {
+        let mut v = String::new();
+        line(&mut v, 0, "always @(posedge clock) if (advance) begin");
+        line(&mut v, 1, "tags2 <= tags1;");
+        if !self.nf3.is_empty() {
+            let (lo, hi) = (self._layout.flags(), self._layout.width() - 1);
+            line(&mut v, 1, format!("nf3$0 <= tags2[{hi}:{lo}];"));
+        }
+        line(&mut v, 0, "end");
+        v
+    }
+}
+
+impl Logic for TagPipe {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() {
+            let flags = self._layout.flags();
+            for nf3 in &mut self.nf3 {
+                nf3.next = self.tags2.val() >> flags;
+            }
+            self.tags2.next = self.tags1.val();
+        }
+    }
+
+    fn connect(&mut self) {
+        self.tags2.connect();
+        self.nf3.iter_mut().for_each(Wire::connect);
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// The accumulator of one PE: bias, wrap or saturate after every addition,
+/// an inner accumulator per tile, and the finished-accumulator register.
+#[derive(LogicBlock)]
+pub struct Accumulator {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub valid2: Wire,
+    pub tags2: Wire,
+    pub sum2: Wire,
+    pub acc3: Wire,
+    _plan: Mvau,
+    _bias: Vec<i128>,
+    _acc: i128,
+    _inner: i128,
+}
+
+/// Wraps or saturates `value` to a signed `bits`-bit accumulator.
+pub fn fix(value: i128, bits: u32, mode: OverflowMode) -> i128 {
+    let t = IntType::signed(bits);
+    match mode {
+        OverflowMode::Wrap => super::wire::sign_extend(value as u128, bits as usize),
+        OverflowMode::Saturate => value.clamp(t.min(), t.max()),
+    }
+}
+
+impl Accumulator {
+    pub fn new(plan: &Mvau, pe: usize) -> Self {
+        let bias = match &plan.bias {
+            Some(b) => b[pe].iter().map(|&v| v as i128).collect(),
+            None => vec![0; plan.nf],
+        };
+        Accumulator {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            valid2: Wire::input(1),
+            tags2: Wire::input(TagLayout::of(plan).width()),
+            sum2: Wire::input(plan.dot_bits as usize),
+            acc3: Wire::output(plan.accumulator.bits as usize),
+            _plan: plan.clone(),
+            _bias: bias,
+            _acc: 0,
+            _inner: 0,
+        }
+    }
+
+    /// Verilog assigning `fix(bits, base + addend)` to wire `name`.
+    fn fixed_sum(v: &mut String, name: &str, base: (&str, usize), addend: (&str, usize), bits: usize, mode: OverflowMode) {
+        let width = base.1.max(addend.1) + 1;
+        line(
+            v,
+            0,
+            format!(
+                "wire signed [{}:0] {name}_total = {} + {};",
+                width - 1,
+                extend(base.0, base.1, width, true),
+                extend(addend.0, addend.1, width, true)
+            ),
+        );
+        let value = match mode {
+            OverflowMode::Wrap => format!("{name}_total[{}:0]", bits - 1),
+            OverflowMode::Saturate => {
+                let t = IntType::signed(bits as u32);
+                let (lo, hi) = (signed_literal(t.min(), width), signed_literal(t.max(), width));
+                let (lo_p, hi_p) = (signed_literal(t.min(), bits), signed_literal(t.max(), bits));
+                format!(
+                    "({name}_total > {hi}) ? {hi_p} : ({name}_total < {lo}) ? {lo_p} : {name}_total[{}:0]",
+                    bits - 1
+                )
+            }
+        };
+        line(v, 0, format!("wire [{}:0] {name} = {value};", bits - 1));
+    }
+
+    fn verilog(&self) -> String {
+        let p = &self._plan;
+        let layout = TagLayout::of(p);
+        let (pb, db) = (p.accumulator.bits as usize, p.dot_bits as usize);
+        let mode = p.accumulator.overflow;
+        let mut v = String::new();
+        line(&mut v, 0, format!("// {pb}-bit accumulator, {mode}"));
+        line(&mut v, 0, format!("reg [{}:0] acc;", pb - 1));
+        line(&mut v, 0, format!("reg [{}:0] bias;", pb - 1));
+        line(&mut v, 0, format!("wire [{}:0] nf2 = tags2[{}:{}];", layout.nf_bits - 1, layout.width() - 1, layout.flags()));
+        line(&mut v, 0, "always @(*) begin");
+        line(&mut v, 1, "case (nf2)");
+        for (nf, b) in self._bias.iter().enumerate() {
+            line(&mut v, 2, format!("{}: bias = {};", unsigned_literal(nf as u128, layout.nf_bits), signed_literal(*b, pb)));
+        }
+        line(&mut v, 2, format!("default: bias = {};", signed_literal(0, pb)));
+        line(&mut v, 1, "endcase");
+        line(&mut v, 0, "end");
+        match &p.accumulator.inner {
+            None => {
+                line(&mut v, 0, format!("wire [{}:0] base = tags2[0] ? bias : acc;", pb - 1));
+                Self::fixed_sum(&mut v, "updated", ("base", pb), ("sum2", db), pb, mode);
+                line(&mut v, 0, "always @(posedge clock) if (advance && valid2) begin");
+                line(&mut v, 1, "acc <= updated;");
+                line(&mut v, 1, "if (tags2[1]) acc3 <= updated;");
+                line(&mut v, 0, "end");
+            }
+            Some(inner) => {
+                let ib = inner.bits as usize;
+                line(&mut v, 0, format!("// tiles of {} inputs in a {ib}-bit inner accumulator", inner.tile_size));
+                line(&mut v, 0, format!("reg [{}:0] inner;", ib - 1));
+                line(&mut v, 0, format!("wire [{}:0] inner_base = tags2[1] ? {} : inner;", ib - 1, unsigned_literal(0, ib)));
+                Self::fixed_sum(&mut v, "inner_updated", ("inner_base", ib), ("sum2", db), ib, mode);
+                line(&mut v, 0, format!("wire [{}:0] outer_base = tags2[3] ? bias : acc;", pb - 1));
+                Self::fixed_sum(&mut v, "updated", ("outer_base", pb), ("inner_updated", ib), pb, mode);
+                line(&mut v, 0, "always @(posedge clock) if (advance && valid2) begin");
+                line(&mut v, 1, "inner <= inner_updated;");
+                line(&mut v, 1, "if (tags2[2]) acc <= updated;");
+                line(&mut v, 1, "if (tags2[0]) acc3 <= updated;");
+                line(&mut v, 0, "end");
+            }
+        }
+        v
+    }
+
+    fn step(&mut self) {
+        let p = &self._plan;
+        let layout = TagLayout::of(p);
+        let (pb, mode) = (p.accumulator.bits, p.accumulator.overflow);
+        let tags = self.tags2.val();
+        let bit = |i: u32| (tags >> i) & 1 == 1;
+        let bias = self._bias.get((tags >> layout.flags()) as usize).copied().unwrap_or(0);
+        let sum = self.sum2.as_signed();
+        match &p.accumulator.inner {
+            None => {
+                let base = if bit(0) { bias } else { self._acc };
+                self._acc = fix(base + sum, pb, mode);
+                if bit(1) {
+                    self.acc3.drive(self._acc);
+                }
+            }
+            Some(inner) => {
+                let inner_base = if bit(1) { 0 } else { self._inner };
+                self._inner = fix(inner_base + sum, inner.bits, mode);
+                let outer_base = if bit(3) { bias } else { self._acc };
+                let updated = fix(outer_base + self._inner, pb, mode);
+                if bit(2) {
+                    self._acc = updated;
+                }
+                if bit(0) {
+                    self.acc3.drive(updated);
+                }
+            }
+        }
+    }
+}
+
+impl Logic for Accumulator {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() && self.valid2.is_high() {
+            self.step();
+        }
+    }
+
+    fn connect(&mut self) {
+        self.acc3.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// `2^B - 1` comparators against the thresholds of the neuron fold, into
+/// the output register: `base + #{k : acc >= t[nf][k]}`.
+#[derive(LogicBlock)]
+pub struct ComparatorBank {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub acc3: Wire,
+    pub nf3: Wire,
+    pub out: Wire,
+    _thresholds: Vec<Vec<i64>>,
+    _output: IntType,
+    _compare_bits: usize,
+}
+
+impl ComparatorBank {
+    pub fn new(plan: &Mvau, pe: usize) -> Self {
+        let ActivationPlan::Thresholds { output, compare_bits, .. } = plan.activation else {
+            panic!("a comparator bank needs thresholds");
+        };
+        ComparatorBank {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            acc3: Wire::input(plan.accumulator.bits as usize),
+            nf3: Wire::input(index_bits(plan.nf)),
+            out: Wire::output(output.bits as usize),
+            _thresholds: plan.thresholds.as_ref().expect("thresholds")[pe].clone(),
+            _output: output,
+            _compare_bits: compare_bits as usize,
+        }
+    }
+
+    fn verilog(&self) -> String {
+        let (cb, ab, ob) = (self._compare_bits, self.acc3.width(), self._output.bits as usize);
+        let count = self._thresholds[0].len();
+        let mut v = String::new();
+        line(&mut v, 0, format!("// {count} thresholds per channel, compared at {cb} bits"));
+        for k in 0..count {
+            line(&mut v, 0, format!("reg signed [{}:0] t{k};", cb - 1));
+        }
+        line(&mut v, 0, "always @(*) begin");
+        line(&mut v, 1, "case (nf3)");
+        for (nf, row) in self._thresholds.iter().enumerate() {
+            let values: Vec<String> = row.iter().enumerate().map(|(k, &t)| format!("t{k} = {};", signed_literal(t as i128, cb))).collect();
+            line(&mut v, 2, format!("{}: begin {} end", unsigned_literal(nf as u128, self.nf3.width()), values.join(" ")));
+        }
+        let zeros: Vec<String> = (0..count).map(|k| format!("t{k} = {};", signed_literal(0, cb))).collect();
+        line(&mut v, 2, format!("default: begin {} end", zeros.join(" ")));
+        line(&mut v, 1, "endcase");
+        line(&mut v, 0, "end");
+        line(&mut v, 0, format!("wire signed [{}:0] value = {};", cb - 1, extend("acc3", ab, cb, true)));
+        let hits: Vec<String> = (0..count).map(|k| extend(&format!("(value >= t{k})"), 1, ob, false)).collect();
+        let base = if self._output.signed { 1u128 << (ob - 1) } else { 0 };
+        line(&mut v, 0, format!("wire [{}:0] hits = {};", ob - 1, hits.join(" + ")));
+        line(
+            &mut v,
+            0,
+            format!("always @(posedge clock) if (advance) out <= hits + {};", unsigned_literal(base, ob)),
+        );
+        v
+    }
+}
+
+impl Logic for ComparatorBank {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() {
+            let acc = self.acc3.as_signed();
+            let row = self._thresholds.get(self.nf3.val() as usize);
+            let hits = row.map_or(0, |r| r.iter().filter(|&&t| acc >= t as i128).count()) as i128;
+            self.out.drive(self._output.min() + hits);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.out.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}
+
+/// The output register of a layer without activation.
+#[derive(LogicBlock)]
+pub struct PassThrough {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub acc3: Wire,
+    pub out: Wire,
+}
+
+impl PassThrough {
+    pub fn new(plan: &Mvau) -> Self {
+        let bits = plan.accumulator.bits as usize;
+        PassThrough {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            acc3: Wire::input(bits),
+            out: Wire::output(bits),
+        }
+    }
+}
+
+impl Logic for PassThrough {
+    fn update(&mut self) {
+        if self.clock.pos_edge() && self.advance.is_high() {
+            self.out.next = self.acc3.val();
+        }
+    }
+
+    fn connect(&mut self) {
+        self.out.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom("always @(posedge clock) if (advance) out <= acc3;\n".into())
+    }
+}
+
+/// One processing element: ROM, dot product, accumulator, activation.
+#[derive(LogicBlock)]
+pub struct PeLane {
+    pub clock: Signal<In, Clock>,
+    pub advance: Wire,
+    pub rom_addr: Wire,
+    pub x1: Wire,
+    pub tags1: Wire,
+    pub valid2: Wire,
+    pub out: Wire,
+    pub rom: WeightRom,
+    pub dot: DotProduct,
+    pub tags: TagPipe,
+    pub acc: Accumulator,
+    pub thresholds: Vec<ComparatorBank>,
+    pub passthrough: Vec<PassThrough>,
+}
+
+impl PeLane {
+    pub fn new(plan: &Mvau, pe: usize, rom_file: String) -> Self {
+        let thresholds = matches!(plan.activation, ActivationPlan::Thresholds { .. });
+        PeLane {
+            clock: Default::default(),
+            advance: Wire::input(1),
+            rom_addr: Wire::input(index_bits(plan.nf * plan.sf)),
+            x1: Wire::input(plan.input_shape().bits()),
+            tags1: Wire::input(TagLayout::of(plan).width()),
+            valid2: Wire::input(1),
+            out: Wire::output(plan.output.bits as usize),
+            rom: WeightRom::new(plan, pe, rom_file),
+            dot: DotProduct::new(plan),
+            tags: TagPipe::new(plan),
+            acc: Accumulator::new(plan, pe),
+            thresholds: if thresholds { vec![ComparatorBank::new(plan, pe)] } else { Vec::new() },
+            passthrough: if thresholds { Vec::new() } else { vec![PassThrough::new(plan)] },
+        }
+    }
+}
+
+impl Logic for PeLane {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.rom.clock.next = self.clock.val();
+        self.rom.advance.next = self.advance.val();
+        self.rom.addr.next = self.rom_addr.val();
+        self.dot.clock.next = self.clock.val();
+        self.dot.advance.next = self.advance.val();
+        self.dot.x1.next = self.x1.val();
+        self.dot.word.next = self.rom.word.val();
+        self.tags.clock.next = self.clock.val();
+        self.tags.advance.next = self.advance.val();
+        self.tags.tags1.next = self.tags1.val();
+        self.acc.clock.next = self.clock.val();
+        self.acc.advance.next = self.advance.val();
+        self.acc.valid2.next = self.valid2.val();
+        self.acc.tags2.next = self.tags.tags2.val();
+        self.acc.sum2.next = self.dot.sum2.val();
+        for i in 0..self.thresholds.len() {
+            self.thresholds[i].clock.next = self.clock.val();
+            self.thresholds[i].advance.next = self.advance.val();
+            self.thresholds[i].acc3.next = self.acc.acc3.val();
+            self.thresholds[i].nf3.next = self.tags.nf3[i].val();
+            self.out.next = self.thresholds[i].out.val();
+        }
+        for i in 0..self.passthrough.len() {
+            self.passthrough[i].clock.next = self.clock.val();
+            self.passthrough[i].advance.next = self.advance.val();
+            self.passthrough[i].acc3.next = self.acc.acc3.val();
+            self.out.next = self.passthrough[i].out.val();
+        }
+    }
+}
+
+/// Concatenates the PE outputs into one beat: PE `p` at `[p*W +: W]`.
+#[derive(LogicBlock)]
+pub struct OutputPacker {
+    pub elements: Vec<Wire>,
+    pub data: Wire,
+    _bits: usize,
+}
+
+impl OutputPacker {
+    pub fn new(plan: &Mvau) -> Self {
+        let bits = plan.output.bits as usize;
+        OutputPacker {
+            elements: (0..plan.pe).map(|_| Wire::input(bits)).collect(),
+            data: Wire::output(plan.pe * bits),
+            _bits: bits,
+        }
+    }
+}
+
+impl Logic for OutputPacker {
+    fn update(&mut self) {
+        let values: Vec<i128> = self.elements.iter().map(|e| e.val() as i128).collect();
+        self.data.next = pack(&values, self._bits);
+    }
+
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let parts: Vec<String> = (0..self.elements.len()).rev().map(|p| format!("elements${p}")).collect();
+        Verilog::Custom(format!("always @(*) data = {{{}}};\n", parts.join(", ")))
+    }
+}
+
+/// The MVAU: control, PE lanes and the output packer.
+#[derive(LogicBlock)]
+pub struct MvauBlock {
+    pub clock: Signal<In, Clock>,
+    pub rst_n: Wire,
+    pub in_data: Wire,
+    pub in_valid: Wire,
+    pub in_ready: Wire,
+    pub out_data: Wire,
+    pub out_valid: Wire,
+    pub out_ready: Wire,
+    pub control: MvauControl,
+    pub lanes: Vec<PeLane>,
+    pub packer: OutputPacker,
+}
+
+impl MvauBlock {
+    /// `rom_file(pe)` names the weight image of each PE.
+    pub fn new(plan: &Mvau, rom_file: impl Fn(usize) -> String) -> Self {
+        let (in_data, in_valid, in_ready, out_data, out_valid, out_ready) =
+            stream_ports!(plan.input_shape().bits(), plan.output_shape().bits());
+        MvauBlock {
+            clock: Default::default(),
+            rst_n: Wire::input(1),
+            in_data,
+            in_valid,
+            in_ready,
+            out_data,
+            out_valid,
+            out_ready,
+            control: MvauControl::new(plan),
+            lanes: (0..plan.pe).map(|p| PeLane::new(plan, p, rom_file(p))).collect(),
+            packer: OutputPacker::new(plan),
+        }
+    }
+}
+
+impl Logic for MvauBlock {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.control.clock.next = self.clock.val();
+        self.control.rst_n.next = self.rst_n.val();
+        self.control.in_data.next = self.in_data.val();
+        self.control.in_valid.next = self.in_valid.val();
+        self.control.out_ready.next = self.out_ready.val();
+        self.in_ready.next = self.control.in_ready.val();
+        self.out_valid.next = self.control.out_valid.val();
+        self.out_data.next = self.packer.data.val();
+        for i in 0..self.lanes.len() {
+            self.lanes[i].clock.next = self.clock.val();
+            self.lanes[i].advance.next = self.control.advance.val();
+            self.lanes[i].rom_addr.next = self.control.rom_addr.val();
+            self.lanes[i].x1.next = self.control.x1.val();
+            self.lanes[i].tags1.next = self.control.tags1.val();
+            self.lanes[i].valid2.next = self.control.valid2.val();
+            self.packer.elements[i].next = self.lanes[i].out.val();
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Small helpers for writing Verilog-2005 text: sized literals, widths,
+//! sign extension, and bit-pattern arithmetic for the blocks' behaviour.
+
+use std::fmt::Write;
+
+/// Bits needed to count `0..n` (at least 1).
+pub fn index_bits(n: usize) -> usize {
+    let mut bits = 1;
+    while (1usize << bits) < n {
+        bits += 1;
+    }
+    bits
+}
+
+/// A `width`-bit unsigned literal.
+pub fn unsigned_literal(value: u128, width: usize) -> String {
+    format!("{width}'d{value}")
+}
+
+/// A `width`-bit signed literal written as its two's complement pattern,
+/// e.g. `9'sh100` for -256 (a negated positive literal could overflow).
+pub fn signed_literal(value: i128, width: usize) -> String {
+    let mask = if width >= 128 { u128::MAX } else { (1u128 << width) - 1 };
+    format!("{width}'sh{:x}", (value as u128) & mask)
+}
+
+/// `bits` of `source` (an expression `from` bits wide, signed or not)
+/// extended to `to` bits by concatenation. Only for adders and
+/// comparators: a multiplier must see its operands' real widths.
+pub fn extend(source: &str, from: usize, to: usize, signed: bool) -> String {
+    assert!(to >= from, "cannot extend {from} bits to {to}");
+    if to == from {
+        return source.to_string();
+    }
+    let fill = if signed {
+        format!("{{{}{{{source}[{}]}}}}", to - from, from - 1)
+    } else {
+        format!("{{{}{{1'b0}}}}", to - from)
+    };
+    format!("{{{fill}, {source}}}")
+}
+
+/// Element `index` of a packed bus of `width`-bit elements.
+pub fn element(bus: &str, index: usize, width: usize) -> String {
+    format!("{bus}[{} +: {width}]", index * width)
+}
+
+/// Appends a line with indentation.
+pub fn line(out: &mut String, indent: usize, text: impl AsRef<str>) {
+    let _ = writeln!(out, "{}{}", "    ".repeat(indent), text.as_ref());
+}
+
+/// Reads a `width`-bit element of a bit pattern as two's complement or
+/// unsigned.
+pub fn unpack(pattern: u128, index: usize, width: usize, signed: bool) -> i128 {
+    let raw = (pattern >> (index * width)) & mask(width);
+    if signed { super::wire::sign_extend(raw, width) } else { raw as i128 }
+}
+
+/// Packs values as `width`-bit elements.
+pub fn pack(values: &[i128], width: usize) -> u128 {
+    values
+        .iter()
+        .enumerate()
+        .fold(0u128, |acc, (i, &v)| acc | (((v as u128) & mask(width)) << (i * width)))
+}
+
+pub fn mask(width: usize) -> u128 {
+    if width >= 128 { u128::MAX } else { (1u128 << width) - 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_extension() {
+        assert_eq!(signed_literal(-256, 9), "9'sh100");
+        assert_eq!(signed_literal(5, 4), "4'sh5");
+        assert_eq!(extend("a", 4, 6, true), "{{2{a[3]}}, a}");
+        assert_eq!(extend("a", 4, 6, false), "{{2{1'b0}}, a}");
+        assert_eq!(index_bits(1), 1);
+        assert_eq!(index_bits(4), 2);
+        assert_eq!(index_bits(5), 3);
+    }
+
+    #[test]
+    fn pack_round_trip() {
+        let p = pack(&[-1, 3, -8], 4);
+        assert_eq!(unpack(p, 0, 4, true), -1);
+        assert_eq!(unpack(p, 1, 4, true), 3);
+        assert_eq!(unpack(p, 2, 4, true), -8);
+        assert_eq!(unpack(p, 2, 4, false), 8);
+    }
+}
