@@ -7,4 +7,5 @@
 pub mod cli;
 pub mod model;
 pub mod npyio;
+pub mod reference;
 pub mod table;

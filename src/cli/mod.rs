@@ -2,6 +2,7 @@
 //! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
 //! input or usage).
 
+mod infer;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ pub struct Cli {
 enum Command {
     /// Summarize a model: one row per layer with shapes, widths, folding and sizes.
     Info(info::InfoArgs),
+    /// Run input vectors through the bit-exact integer reference: outputs,
+    /// overflow events per layer, accuracy against labels.
+    Infer(infer::InferArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -60,6 +64,7 @@ impl From<crate::model::ModelError> for CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
+        Command::Infer(args) => infer::run(&args),
     }
 }
 
