@@ -11,4 +11,5 @@ pub mod model;
 pub mod npyio;
 pub mod output;
 pub mod rtl;
+pub mod reference;
 pub mod table;

@@ -3,6 +3,7 @@
 //! input or usage).
 
 mod check;
+mod infer;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,9 @@ enum Command {
     Info(info::InfoArgs),
     /// Prove every accumulator width per layer and channel, or print the input that overflows it.
     Check(check::CheckArgs),
+    /// Run input vectors through the bit-exact integer reference: outputs,
+    /// overflow events per layer, accuracy against labels.
+    Infer(infer::InferArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -64,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Infer(args) => infer::run(&args),
     }
 }
 
