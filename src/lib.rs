@@ -10,6 +10,6 @@ pub mod cli;
 pub mod model;
 pub mod npyio;
 pub mod output;
-pub mod rtl;
 pub mod reference;
+pub mod rtl;
 pub mod table;

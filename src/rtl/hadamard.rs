@@ -48,16 +48,32 @@ impl ButterflyStage {
 
     fn pairs(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         let h = self._distance;
-        (0..self._block).filter(move |i| i % (2 * h) < h).map(move |i| (i, i + h))
+        (0..self._block)
+            .filter(move |i| i % (2 * h) < h)
+            .map(move |i| (i, i + h))
     }
 
     fn verilog(&self) -> String {
         let (wi, wo) = (self._in_bits, self._out_bits);
         let mut v = String::new();
-        line(&mut v, 0, format!("// butterfly at distance {}: (a, b) -> (a + b, a - b)", self._distance));
+        line(
+            &mut v,
+            0,
+            format!(
+                "// butterfly at distance {}: (a, b) -> (a + b, a - b)",
+                self._distance
+            ),
+        );
+        for i in 0..self._block {
+            line(
+                &mut v,
+                0,
+                format!("wire [{}:0] x{i} = {};", wi - 1, element("in_data", i, wi)),
+            );
+        }
         for (i, j) in self.pairs() {
-            let a = extend(&element("in_data", i, wi), wi, wo, self._in_signed);
-            let b = extend(&element("in_data", j, wi), wi, wo, self._in_signed);
+            let a = extend(&format!("x{i}"), wi, wo, self._in_signed);
+            let b = extend(&format!("x{j}"), wi, wo, self._in_signed);
             line(&mut v, 0, format!("wire [{}:0] a{i} = {a};", wo - 1));
             line(&mut v, 0, format!("wire [{}:0] b{i} = {b};", wo - 1));
         }
@@ -66,8 +82,16 @@ impl ButterflyStage {
         line(&mut v, 1, "else if (advance) out_valid <= in_valid;");
         line(&mut v, 1, "if (advance) begin");
         for (i, j) in self.pairs() {
-            line(&mut v, 2, format!("{} <= a{i} + b{i};", element("out_data", i, wo)));
-            line(&mut v, 2, format!("{} <= a{i} - b{i};", element("out_data", j, wo)));
+            line(
+                &mut v,
+                2,
+                format!("{} <= a{i} + b{i};", element("out_data", i, wo)),
+            );
+            line(
+                &mut v,
+                2,
+                format!("{} <= a{i} - b{i};", element("out_data", j, wo)),
+            );
         }
         line(&mut v, 1, "end");
         line(&mut v, 0, "end");
@@ -147,7 +171,9 @@ impl Requantizer {
     /// for the output itself.
     fn work_bits(&self) -> usize {
         let shift = self._plan.shift.unwrap_or(0) as usize;
-        (self.y_bits() + 1).max(self._plan.output.bits as usize).max(shift + 1)
+        (self.y_bits() + 1)
+            .max(self._plan.output.bits as usize)
+            .max(shift + 1)
     }
 
     fn requantize(&self, y: i128) -> i128 {
@@ -162,18 +188,36 @@ impl Requantizer {
     }
 
     fn verilog(&self) -> String {
-        let (yb, wb, ob) = (self.y_bits(), self.work_bits(), self._plan.output.bits as usize);
+        let (yb, wb, ob) = (
+            self.y_bits(),
+            self.work_bits(),
+            self._plan.output.bits as usize,
+        );
         let mut v = String::new();
-        line(&mut v, 0, "// the unit moves when its output register is empty or being read");
+        line(
+            &mut v,
+            0,
+            "// the unit moves when its output register is empty or being read",
+        );
         line(&mut v, 0, "always @(*) advance = !out_valid || out_ready;");
+        let mut unused = Vec::new();
         for i in 0..self._plan.block {
-            let y = extend(&element("in_data", i, yb), yb, wb, true);
+            line(
+                &mut v,
+                0,
+                format!("wire [{}:0] x{i} = {};", yb - 1, element("in_data", i, yb)),
+            );
+            let y = extend(&format!("x{i}"), yb, wb, true);
             line(&mut v, 0, format!("wire signed [{}:0] y{i} = {y};", wb - 1));
             let rounded = match self._plan.shift {
                 Some(s) => format!("(y{i} + {}) >>> {s}", signed_literal(1 << (s - 1), wb)),
                 None => format!("y{i}"),
             };
-            line(&mut v, 0, format!("wire signed [{}:0] r{i} = {rounded};", wb - 1));
+            line(
+                &mut v,
+                0,
+                format!("wire signed [{}:0] r{i} = {rounded};", wb - 1),
+            );
             let result = match self._plan.clamp {
                 Some(t) => {
                     let (lo, hi) = (signed_literal(t.min(), wb), signed_literal(t.max(), wb));
@@ -181,14 +225,33 @@ impl Requantizer {
                 }
                 None => format!("r{i}"),
             };
-            line(&mut v, 0, format!("wire signed [{}:0] c{i} = {result};", wb - 1));
+            line(
+                &mut v,
+                0,
+                format!("wire signed [{}:0] c{i} = {result};", wb - 1),
+            );
+            if wb > ob {
+                unused.push(format!("c{i}[{}:{ob}]", wb - 1));
+            }
+        }
+        if !unused.is_empty() {
+            // Sign copies above the output width: in range by the plan.
+            line(
+                &mut v,
+                0,
+                format!("wire unused_sign_bits = &{{1'b0, {}}};", unused.join(", ")),
+            );
         }
         line(&mut v, 0, "always @(posedge clock) begin");
         line(&mut v, 1, "if (!rst_n) out_valid <= 1'b0;");
         line(&mut v, 1, "else if (advance) out_valid <= in_valid;");
         line(&mut v, 1, "if (advance) begin");
         for i in 0..self._plan.block {
-            line(&mut v, 2, format!("{} <= c{i}[{}:0];", element("out_data", i, ob), ob - 1));
+            line(
+                &mut v,
+                2,
+                format!("{} <= c{i}[{}:0];", element("out_data", i, ob), ob - 1),
+            );
         }
         line(&mut v, 1, "end");
         line(&mut v, 0, "end");
@@ -254,7 +317,13 @@ impl HadamardBlock {
                 } else {
                     (plan.stage_bits[j as usize - 1] as usize, true)
                 };
-                ButterflyStage::new(plan.block, j, in_bits, in_signed, plan.stage_bits[j as usize] as usize)
+                ButterflyStage::new(
+                    plan.block,
+                    j,
+                    in_bits,
+                    in_signed,
+                    plan.stage_bits[j as usize] as usize,
+                )
             })
             .collect();
         HadamardBlock {

@@ -1,7 +1,9 @@
 //! Verilog generation through rust-hdl.
 
-pub mod wire;
+pub mod emit;
 pub mod hadamard;
 pub mod mvau;
 pub mod stream;
+pub mod top;
 pub mod verilog;
+pub mod wire;

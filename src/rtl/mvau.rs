@@ -6,7 +6,9 @@
 //! being read); see `crate::arch` for the cycle semantics.
 
 use super::stream::stream_ports;
-use super::verilog::{element, extend, index_bits, line, mask, pack, signed_literal, unpack, unsigned_literal};
+use super::verilog::{
+    element, extend, index_bits, line, mask, pack, signed_literal, unpack, unsigned_literal,
+};
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, Mvau};
 use crate::model::{IntType, MultiplierStyle, OverflowMode};
@@ -122,24 +124,67 @@ impl MvauControl {
         let nf = |v: usize| unsigned_literal(v as u128, nfb);
         let ad = |v: usize| unsigned_literal(v as u128, ab);
         let mut v = String::new();
-        line(&mut v, 0, format!("// NF = {}, SF = {}: fold steps run sf fastest, then nf", p.nf, p.sf));
+        line(
+            &mut v,
+            0,
+            format!(
+                "// NF = {}, SF = {}: fold steps run sf fastest, then nf",
+                p.nf, p.sf
+            ),
+        );
         line(&mut v, 0, format!("reg [{}:0] sf;", sfb - 1));
         line(&mut v, 0, format!("reg [{}:0] nf;", nfb - 1));
         line(&mut v, 0, "reg valid1, last1, last2, valid3;");
         if p.nf > 1 {
-            line(&mut v, 0, "// the input vector, replayed for neuron folds after the first");
-            line(&mut v, 0, format!("reg [{}:0] buffer [0:{}];", chunk - 1, p.sf - 1));
+            line(
+                &mut v,
+                0,
+                "// the input vector, replayed for neuron folds after the first",
+            );
+            line(
+                &mut v,
+                0,
+                format!("reg [{}:0] buffer [0:{}];", chunk - 1, p.sf - 1),
+            );
         }
         line(&mut v, 0, "always @(*) begin");
         line(&mut v, 1, "advance = !out_valid || out_ready;");
         line(&mut v, 1, format!("in_ready = advance && nf == {};", nf(0)));
         line(&mut v, 0, "end");
-        line(&mut v, 0, format!("wire issue = advance && (nf != {} || in_valid);", nf(0)));
-        let chunk_source = if p.nf > 1 { format!("(nf == {}) ? in_data : buffer[sf]", nf(0)) } else { "in_data".into() };
-        line(&mut v, 0, format!("wire [{}:0] chunk = {chunk_source};", chunk - 1));
-        line(&mut v, 0, format!("wire step_last = sf == {};", sf(p.sf - 1)));
-        line(&mut v, 0, format!("wire [{}:0] step_tags;", tags.width() - 1));
-        line(&mut v, 0, format!("assign step_tags[{}:0] = {};", tags.width() - 1, self.tag_expression(&sf)));
+        line(
+            &mut v,
+            0,
+            format!("wire issue = advance && (nf != {} || in_valid);", nf(0)),
+        );
+        let chunk_source = if p.nf > 1 {
+            format!("(nf == {}) ? in_data : buffer[sf]", nf(0))
+        } else {
+            "in_data".into()
+        };
+        line(
+            &mut v,
+            0,
+            format!("wire [{}:0] chunk = {chunk_source};", chunk - 1),
+        );
+        line(
+            &mut v,
+            0,
+            format!("wire step_last = sf == {};", sf(p.sf - 1)),
+        );
+        line(
+            &mut v,
+            0,
+            format!("wire [{}:0] step_tags;", tags.width() - 1),
+        );
+        line(
+            &mut v,
+            0,
+            format!(
+                "assign step_tags[{}:0] = {};",
+                tags.width() - 1,
+                self.tag_expression(&sf)
+            ),
+        );
         line(&mut v, 0, "always @(posedge clock) begin");
         line(&mut v, 1, "if (!rst_n) begin");
         for reg in ["sf", "nf", "rom_addr"] {
@@ -156,18 +201,36 @@ impl MvauControl {
         line(&mut v, 1, "end else if (advance) begin");
         line(&mut v, 2, "if (issue) begin");
         if p.nf > 1 {
-            line(&mut v, 3, format!("if (nf == {}) buffer[sf] <= in_data;", nf(0)));
+            line(
+                &mut v,
+                3,
+                format!("if (nf == {}) buffer[sf] <= in_data;", nf(0)),
+            );
         }
-        line(&mut v, 3, format!("sf <= step_last ? {} : sf + {};", sf(0), sf(1)));
         line(
             &mut v,
             3,
-            format!("if (step_last) nf <= (nf == {}) ? {} : nf + {};", nf(p.nf - 1), nf(0), nf(1)),
+            format!("sf <= step_last ? {} : sf + {};", sf(0), sf(1)),
         );
         line(
             &mut v,
             3,
-            format!("rom_addr <= (rom_addr == {}) ? {} : rom_addr + {};", ad(p.nf * p.sf - 1), ad(0), ad(1)),
+            format!(
+                "if (step_last) nf <= (nf == {}) ? {} : nf + {};",
+                nf(p.nf - 1),
+                nf(0),
+                nf(1)
+            ),
+        );
+        line(
+            &mut v,
+            3,
+            format!(
+                "rom_addr <= (rom_addr == {}) ? {} : rom_addr + {};",
+                ad(p.nf * p.sf - 1),
+                ad(0),
+                ad(1)
+            ),
         );
         line(&mut v, 2, "end");
         line(&mut v, 2, "valid1 <= issue;");
@@ -192,8 +255,14 @@ impl MvauControl {
             None => vec!["step_last".to_string(), format!("sf == {}", sf(0))],
             Some(inner) => {
                 let tc = inner.chunks_per_tile;
-                let starts: Vec<String> = (0..p.sf).step_by(tc).map(|s| format!("sf == {}", sf(s))).collect();
-                let ends: Vec<String> = (tc - 1..p.sf).step_by(tc).map(|s| format!("sf == {}", sf(s))).collect();
+                let starts: Vec<String> = (0..p.sf)
+                    .step_by(tc)
+                    .map(|s| format!("sf == {}", sf(s)))
+                    .collect();
+                let ends: Vec<String> = (tc - 1..p.sf)
+                    .step_by(tc)
+                    .map(|s| format!("sf == {}", sf(s)))
+                    .collect();
                 vec![
                     format!("sf < {}", sf(tc)),
                     format!("({})", ends.join(" || ")),
@@ -223,7 +292,11 @@ impl MvauControl {
             return;
         }
         let issue = s.nf != 0 || self.in_valid.is_high();
-        let chunk = if s.nf == 0 { self.in_data.val() } else { s.buffer[s.sf] };
+        let chunk = if s.nf == 0 {
+            self.in_data.val()
+        } else {
+            s.buffer[s.sf]
+        };
         self.x1.next = chunk;
         self.tags1.next = tags.encode(p, s.nf, s.sf);
         let step_last = s.sf == p.sf - 1;
@@ -295,7 +368,12 @@ impl WeightRom {
         let width = plan.simd * plan.weight.bits as usize;
         let words = plan.weights[pe]
             .iter()
-            .map(|word| pack(&word.iter().map(|&w| w as i128).collect::<Vec<_>>(), plan.weight.bits as usize))
+            .map(|word| {
+                pack(
+                    &word.iter().map(|&w| w as i128).collect::<Vec<_>>(),
+                    plan.weight.bits as usize,
+                )
+            })
             .collect();
         WeightRom {
             clock: Default::default(),
@@ -307,17 +385,40 @@ impl WeightRom {
         }
     }
 
+    pub fn file_name(&self) -> &str {
+        &self._file
+    }
+
     /// The `$readmemh` image: one hexadecimal word per line.
     pub fn memory_image(&self) -> String {
         let digits = self.word.width().div_ceil(4);
-        self._words.iter().map(|w| format!("{w:0digits$x}\n")).collect()
+        self._words
+            .iter()
+            .map(|w| format!("{w:0digits$x}\n"))
+            .collect()
     }
 
     fn verilog(&self) -> String {
         let mut v = String::new();
-        line(&mut v, 0, format!("reg [{}:0] rom [0:{}];", self.word.width() - 1, self._words.len() - 1));
-        line(&mut v, 0, format!("initial $readmemh(\"{}\", rom);", self._file));
-        line(&mut v, 0, "always @(posedge clock) if (advance) word <= rom[addr];");
+        line(
+            &mut v,
+            0,
+            format!(
+                "reg [{}:0] words [0:{}];",
+                self.word.width() - 1,
+                self._words.len() - 1
+            ),
+        );
+        line(
+            &mut v,
+            0,
+            format!("initial $readmemh(\"{}\", words);", self._file),
+        );
+        line(
+            &mut v,
+            0,
+            "always @(posedge clock) if (advance) word <= words[addr];",
+        );
         v
     }
 }
@@ -325,7 +426,11 @@ impl WeightRom {
 impl Logic for WeightRom {
     fn update(&mut self) {
         if self.clock.pos_edge() && self.advance.is_high() {
-            self.word.next = self._words.get(self.addr.val() as usize).copied().unwrap_or(0);
+            self.word.next = self
+                ._words
+                .get(self.addr.val() as usize)
+                .copied()
+                .unwrap_or(0);
         }
     }
 
@@ -371,30 +476,65 @@ impl DotProduct {
 
     /// Product `j` as a Verilog expression of `_product_bits` bits.
     fn product(&self, v: &mut String, j: usize) {
-        let (n, w, pb) = (self._input.bits as usize, self._weight.bits as usize, self._product_bits);
+        let (n, w, pb) = (
+            self._input.bits as usize,
+            self._weight.bits as usize,
+            self._product_bits,
+        );
         let x = element("x1", j, n);
         let wj = element("word", j, w);
         match self._style {
             MultiplierStyle::Dsp => {
-                let xs = if self._input.signed { format!("$signed({x})") } else { format!("$signed({{1'b0, {x}}})") };
-                line(v, 0, format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j} = $signed({wj}) * {xs};", pb - 1));
+                let xs = if self._input.signed {
+                    format!("$signed({x})")
+                } else {
+                    format!("$signed({{1'b0, {x}}})")
+                };
+                line(
+                    v,
+                    0,
+                    format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j};", pb - 1),
+                );
+                line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
             }
             MultiplierStyle::Lut => {
                 // Shift-and-add over the weight's bits, the sign bit
                 // subtracted: a LUT multiplier no tool turns into a DSP.
-                line(v, 0, format!("wire [{}:0] xe{j} = {};", pb - 1, extend(&x, n, pb, self._input.signed)));
+                line(v, 0, format!("wire [{}:0] element{j} = {x};", n - 1));
+                line(
+                    v,
+                    0,
+                    format!(
+                        "wire [{}:0] xe{j} = {};",
+                        pb - 1,
+                        extend(&format!("element{j}"), n, pb, self._input.signed)
+                    ),
+                );
                 let zero = unsigned_literal(0, pb);
                 let terms: Vec<String> = (0..w)
                     .map(|b| {
-                        let shifted = if b == 0 { format!("xe{j}") } else { format!("(xe{j} << {b})") };
+                        let shifted = if b == 0 {
+                            format!("xe{j}")
+                        } else {
+                            format!("(xe{j} << {b})")
+                        };
                         let sign = if b == w - 1 { "-" } else { "+" };
-                        format!("{sign} ({wj}[{b}] ? {shifted} : {zero})")
+                        format!("{sign} (word[{}] ? {shifted} : {zero})", j * w + b)
                     })
                     .collect();
                 let body = terms.join(" ");
                 let body = body.strip_prefix("+ ").unwrap_or(&body).to_string();
-                let body = if body.starts_with('-') { format!("{zero} {body}") } else { body };
-                line(v, 0, format!("(* use_dsp = \"no\" *) wire [{}:0] p{j} = {body};", pb - 1));
+                let body = if body.starts_with('-') {
+                    format!("{zero} {body}")
+                } else {
+                    body
+                };
+                line(
+                    v,
+                    0,
+                    format!("(* use_dsp = \"no\" *) wire [{}:0] p{j};", pb - 1),
+                );
+                line(v, 0, format!("assign p{j} = {body};"));
             }
         }
     }
@@ -405,13 +545,22 @@ impl DotProduct {
             MultiplierStyle::Dsp => "DSP",
             MultiplierStyle::Lut => "LUT",
         };
-        line(&mut v, 0, format!("// {} {style} products of {} x {}", self._simd, self._weight, self._input));
+        line(
+            &mut v,
+            0,
+            format!(
+                "// {} {style} products of {} x {}",
+                self._simd, self._weight, self._input
+            ),
+        );
         for j in 0..self._simd {
             self.product(&mut v, j);
         }
         // Balanced tree: level l sums 2^l products, so l more bits suffice.
         let total = self.sum2.width();
-        let mut level: Vec<(String, usize)> = (0..self._simd).map(|j| (format!("p{j}"), self._product_bits)).collect();
+        let mut level: Vec<(String, usize)> = (0..self._simd)
+            .map(|j| (format!("p{j}"), self._product_bits))
+            .collect();
         let mut depth = 0;
         while level.len() > 1 {
             depth += 1;
@@ -440,7 +589,14 @@ impl DotProduct {
             level = next;
         }
         let (root, width) = &level[0];
-        line(&mut v, 0, format!("always @(posedge clock) if (advance) sum2 <= {};", extend(root, *width, total, true)));
+        line(
+            &mut v,
+            0,
+            format!(
+                "always @(posedge clock) if (advance) sum2 <= {};",
+                extend(root, *width, total, true)
+            ),
+        );
         v
     }
 }
@@ -450,7 +606,10 @@ impl Logic for DotProduct {
         if self.clock.pos_edge() && self.advance.is_high() {
             let (n, w) = (self._input.bits as usize, self._weight.bits as usize);
             let sum: i128 = (0..self._simd)
-                .map(|j| unpack(self.word.val(), j, w, true) * unpack(self.x1.val(), j, n, self._input.signed))
+                .map(|j| {
+                    unpack(self.word.val(), j, w, true)
+                        * unpack(self.x1.val(), j, n, self._input.signed)
+                })
                 .sum();
             self.sum2.next = (sum as u128) & mask(self.sum2.width());
         }
@@ -486,7 +645,11 @@ impl TagPipe {
             advance: Wire::input(1),
             tags1: Wire::input(layout.width()),
             tags2: Wire::output(layout.width()),
-            nf3: if thresholds { vec![Wire::output(layout.nf_bits)] } else { Vec::new() },
+            nf3: if thresholds {
+                vec![Wire::output(layout.nf_bits)]
+            } else {
+                Vec::new()
+            },
             _layout: layout,
         }
     }
@@ -571,7 +734,55 @@ impl Accumulator {
     }
 
     /// Verilog assigning `fix(bits, base + addend)` to wire `name`.
-    fn fixed_sum(v: &mut String, name: &str, base: (&str, usize), addend: (&str, usize), bits: usize, mode: OverflowMode) {
+    fn fixed_sum(
+        v: &mut String,
+        name: &str,
+        base: (&str, usize),
+        addend: (&str, usize),
+        bits: usize,
+        mode: OverflowMode,
+    ) {
+        if mode == OverflowMode::Wrap {
+            // Wrapping keeps the low `bits` bits, which only the operands'
+            // low `bits` bits decide.
+            let operand = |(expr, width): (&str, usize)| {
+                if width >= bits {
+                    if width == bits {
+                        expr.to_string()
+                    } else {
+                        format!("{expr}[{}:0]", bits - 1)
+                    }
+                } else {
+                    extend(expr, width, bits, true)
+                }
+            };
+            line(
+                v,
+                0,
+                format!(
+                    "wire [{}:0] {name} = {} + {};",
+                    bits - 1,
+                    operand(base),
+                    operand(addend)
+                ),
+            );
+            let high: Vec<String> = [base, addend]
+                .iter()
+                .filter(|(_, width)| *width > bits)
+                .map(|(expr, width)| format!("{expr}[{}:{bits}]", width - 1))
+                .collect();
+            if !high.is_empty() {
+                line(
+                    v,
+                    0,
+                    format!(
+                        "wire unused_{name}_high_bits = &{{1'b0, {}}};",
+                        high.join(", ")
+                    ),
+                );
+            }
+            return;
+        }
         let width = base.1.max(addend.1) + 1;
         line(
             v,
@@ -587,7 +798,10 @@ impl Accumulator {
             OverflowMode::Wrap => format!("{name}_total[{}:0]", bits - 1),
             OverflowMode::Saturate => {
                 let t = IntType::signed(bits as u32);
-                let (lo, hi) = (signed_literal(t.min(), width), signed_literal(t.max(), width));
+                let (lo, hi) = (
+                    signed_literal(t.min(), width),
+                    signed_literal(t.max(), width),
+                );
                 let (lo_p, hi_p) = (signed_literal(t.min(), bits), signed_literal(t.max(), bits));
                 format!(
                     "({name}_total > {hi}) ? {hi_p} : ({name}_total < {lo}) ? {lo_p} : {name}_total[{}:0]",
@@ -605,37 +819,106 @@ impl Accumulator {
         let mode = p.accumulator.overflow;
         let mut v = String::new();
         line(&mut v, 0, format!("// {pb}-bit accumulator, {mode}"));
-        line(&mut v, 0, format!("reg [{}:0] acc;", pb - 1));
+        line(&mut v, 0, format!("reg [{}:0] accumulated;", pb - 1));
         line(&mut v, 0, format!("reg [{}:0] bias;", pb - 1));
-        line(&mut v, 0, format!("wire [{}:0] nf2 = tags2[{}:{}];", layout.nf_bits - 1, layout.width() - 1, layout.flags()));
+        line(
+            &mut v,
+            0,
+            format!(
+                "wire [{}:0] nf2 = tags2[{}:{}];",
+                layout.nf_bits - 1,
+                layout.width() - 1,
+                layout.flags()
+            ),
+        );
         line(&mut v, 0, "always @(*) begin");
         line(&mut v, 1, "case (nf2)");
         for (nf, b) in self._bias.iter().enumerate() {
-            line(&mut v, 2, format!("{}: bias = {};", unsigned_literal(nf as u128, layout.nf_bits), signed_literal(*b, pb)));
+            line(
+                &mut v,
+                2,
+                format!(
+                    "{}: bias = {};",
+                    unsigned_literal(nf as u128, layout.nf_bits),
+                    signed_literal(*b, pb)
+                ),
+            );
         }
-        line(&mut v, 2, format!("default: bias = {};", signed_literal(0, pb)));
+        line(
+            &mut v,
+            2,
+            format!("default: bias = {};", signed_literal(0, pb)),
+        );
         line(&mut v, 1, "endcase");
         line(&mut v, 0, "end");
         match &p.accumulator.inner {
             None => {
-                line(&mut v, 0, format!("wire [{}:0] base = tags2[0] ? bias : acc;", pb - 1));
+                line(
+                    &mut v,
+                    0,
+                    format!("wire [{}:0] base = tags2[0] ? bias : accumulated;", pb - 1),
+                );
                 Self::fixed_sum(&mut v, "updated", ("base", pb), ("sum2", db), pb, mode);
-                line(&mut v, 0, "always @(posedge clock) if (advance && valid2) begin");
-                line(&mut v, 1, "acc <= updated;");
+                line(
+                    &mut v,
+                    0,
+                    "always @(posedge clock) if (advance && valid2) begin",
+                );
+                line(&mut v, 1, "accumulated <= updated;");
                 line(&mut v, 1, "if (tags2[1]) acc3 <= updated;");
                 line(&mut v, 0, "end");
             }
             Some(inner) => {
                 let ib = inner.bits as usize;
-                line(&mut v, 0, format!("// tiles of {} inputs in a {ib}-bit inner accumulator", inner.tile_size));
+                line(
+                    &mut v,
+                    0,
+                    format!(
+                        "// tiles of {} inputs in a {ib}-bit inner accumulator",
+                        inner.tile_size
+                    ),
+                );
                 line(&mut v, 0, format!("reg [{}:0] inner;", ib - 1));
-                line(&mut v, 0, format!("wire [{}:0] inner_base = tags2[1] ? {} : inner;", ib - 1, unsigned_literal(0, ib)));
-                Self::fixed_sum(&mut v, "inner_updated", ("inner_base", ib), ("sum2", db), ib, mode);
-                line(&mut v, 0, format!("wire [{}:0] outer_base = tags2[3] ? bias : acc;", pb - 1));
-                Self::fixed_sum(&mut v, "updated", ("outer_base", pb), ("inner_updated", ib), pb, mode);
-                line(&mut v, 0, "always @(posedge clock) if (advance && valid2) begin");
+                line(
+                    &mut v,
+                    0,
+                    format!(
+                        "wire [{}:0] inner_base = tags2[1] ? {} : inner;",
+                        ib - 1,
+                        unsigned_literal(0, ib)
+                    ),
+                );
+                Self::fixed_sum(
+                    &mut v,
+                    "inner_updated",
+                    ("inner_base", ib),
+                    ("sum2", db),
+                    ib,
+                    mode,
+                );
+                line(
+                    &mut v,
+                    0,
+                    format!(
+                        "wire [{}:0] outer_base = tags2[3] ? bias : accumulated;",
+                        pb - 1
+                    ),
+                );
+                Self::fixed_sum(
+                    &mut v,
+                    "updated",
+                    ("outer_base", pb),
+                    ("inner_updated", ib),
+                    pb,
+                    mode,
+                );
+                line(
+                    &mut v,
+                    0,
+                    "always @(posedge clock) if (advance && valid2) begin",
+                );
                 line(&mut v, 1, "inner <= inner_updated;");
-                line(&mut v, 1, "if (tags2[2]) acc <= updated;");
+                line(&mut v, 1, "if (tags2[2]) accumulated <= updated;");
                 line(&mut v, 1, "if (tags2[0]) acc3 <= updated;");
                 line(&mut v, 0, "end");
             }
@@ -649,7 +932,11 @@ impl Accumulator {
         let (pb, mode) = (p.accumulator.bits, p.accumulator.overflow);
         let tags = self.tags2.val();
         let bit = |i: u32| (tags >> i) & 1 == 1;
-        let bias = self._bias.get((tags >> layout.flags()) as usize).copied().unwrap_or(0);
+        let bias = self
+            ._bias
+            .get((tags >> layout.flags()) as usize)
+            .copied()
+            .unwrap_or(0);
         let sum = self.sum2.as_signed();
         match &p.accumulator.inner {
             None => {
@@ -707,7 +994,12 @@ pub struct ComparatorBank {
 
 impl ComparatorBank {
     pub fn new(plan: &Mvau, pe: usize) -> Self {
-        let ActivationPlan::Thresholds { output, compare_bits, .. } = plan.activation else {
+        let ActivationPlan::Thresholds {
+            output,
+            compare_bits,
+            ..
+        } = plan.activation
+        else {
             panic!("a comparator bank needs thresholds");
         };
         ComparatorBank {
@@ -723,31 +1015,74 @@ impl ComparatorBank {
     }
 
     fn verilog(&self) -> String {
-        let (cb, ab, ob) = (self._compare_bits, self.acc3.width(), self._output.bits as usize);
+        let (cb, ab, ob) = (
+            self._compare_bits,
+            self.acc3.width(),
+            self._output.bits as usize,
+        );
         let count = self._thresholds[0].len();
         let mut v = String::new();
-        line(&mut v, 0, format!("// {count} thresholds per channel, compared at {cb} bits"));
+        line(
+            &mut v,
+            0,
+            format!("// {count} thresholds per channel, compared at {cb} bits"),
+        );
         for k in 0..count {
             line(&mut v, 0, format!("reg signed [{}:0] t{k};", cb - 1));
         }
         line(&mut v, 0, "always @(*) begin");
         line(&mut v, 1, "case (nf3)");
         for (nf, row) in self._thresholds.iter().enumerate() {
-            let values: Vec<String> = row.iter().enumerate().map(|(k, &t)| format!("t{k} = {};", signed_literal(t as i128, cb))).collect();
-            line(&mut v, 2, format!("{}: begin {} end", unsigned_literal(nf as u128, self.nf3.width()), values.join(" ")));
+            let values: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(k, &t)| format!("t{k} = {};", signed_literal(t as i128, cb)))
+                .collect();
+            line(
+                &mut v,
+                2,
+                format!(
+                    "{}: begin {} end",
+                    unsigned_literal(nf as u128, self.nf3.width()),
+                    values.join(" ")
+                ),
+            );
         }
-        let zeros: Vec<String> = (0..count).map(|k| format!("t{k} = {};", signed_literal(0, cb))).collect();
+        let zeros: Vec<String> = (0..count)
+            .map(|k| format!("t{k} = {};", signed_literal(0, cb)))
+            .collect();
         line(&mut v, 2, format!("default: begin {} end", zeros.join(" ")));
         line(&mut v, 1, "endcase");
         line(&mut v, 0, "end");
-        line(&mut v, 0, format!("wire signed [{}:0] value = {};", cb - 1, extend("acc3", ab, cb, true)));
-        let hits: Vec<String> = (0..count).map(|k| extend(&format!("(value >= t{k})"), 1, ob, false)).collect();
-        let base = if self._output.signed { 1u128 << (ob - 1) } else { 0 };
-        line(&mut v, 0, format!("wire [{}:0] hits = {};", ob - 1, hits.join(" + ")));
         line(
             &mut v,
             0,
-            format!("always @(posedge clock) if (advance) out <= hits + {};", unsigned_literal(base, ob)),
+            format!(
+                "wire signed [{}:0] value = {};",
+                cb - 1,
+                extend("acc3", ab, cb, true)
+            ),
+        );
+        let hits: Vec<String> = (0..count)
+            .map(|k| extend(&format!("(value >= t{k})"), 1, ob, false))
+            .collect();
+        let base = if self._output.signed {
+            1u128 << (ob - 1)
+        } else {
+            0
+        };
+        line(
+            &mut v,
+            0,
+            format!("wire [{}:0] hits = {};", ob - 1, hits.join(" + ")),
+        );
+        line(
+            &mut v,
+            0,
+            format!(
+                "always @(posedge clock) if (advance) out <= hits + {};",
+                unsigned_literal(base, ob)
+            ),
         );
         v
     }
@@ -842,8 +1177,16 @@ impl PeLane {
             dot: DotProduct::new(plan),
             tags: TagPipe::new(plan),
             acc: Accumulator::new(plan, pe),
-            thresholds: if thresholds { vec![ComparatorBank::new(plan, pe)] } else { Vec::new() },
-            passthrough: if thresholds { Vec::new() } else { vec![PassThrough::new(plan)] },
+            thresholds: if thresholds {
+                vec![ComparatorBank::new(plan, pe)]
+            } else {
+                Vec::new()
+            },
+            passthrough: if thresholds {
+                Vec::new()
+            } else {
+                vec![PassThrough::new(plan)]
+            },
         }
     }
 }
@@ -912,7 +1255,10 @@ impl Logic for OutputPacker {
     }
 
     fn hdl(&self) -> Verilog {
-        let parts: Vec<String> = (0..self.elements.len()).rev().map(|p| format!("elements${p}")).collect();
+        let parts: Vec<String> = (0..self.elements.len())
+            .rev()
+            .map(|p| format!("elements${p}"))
+            .collect();
         Verilog::Custom(format!("always @(*) data = {{{}}};\n", parts.join(", ")))
     }
 }
@@ -948,7 +1294,9 @@ impl MvauBlock {
             out_valid,
             out_ready,
             control: MvauControl::new(plan),
-            lanes: (0..plan.pe).map(|p| PeLane::new(plan, p, rom_file(p))).collect(),
+            lanes: (0..plan.pe)
+                .map(|p| PeLane::new(plan, p, rom_file(p)))
+                .collect(),
             packer: OutputPacker::new(plan),
         }
     }

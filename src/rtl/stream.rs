@@ -39,7 +39,8 @@ pub struct StreamFifo {
 impl StreamFifo {
     pub fn new(plan: &Fifo) -> Self {
         let bits = plan.beat.bits();
-        let (in_data, in_valid, in_ready, out_data, out_valid, out_ready) = stream_ports!(bits, bits);
+        let (in_data, in_valid, in_ready, out_data, out_valid, out_ready) =
+            stream_ports!(bits, bits);
         StreamFifo {
             clock: Default::default(),
             rst_n: Wire::input(1),
@@ -60,23 +61,54 @@ impl StreamFifo {
         let count = index_bits(depth + 1);
         let last = unsigned_literal(depth as u128 - 1, pointer);
         let mut v = String::new();
-        line(&mut v, 0, format!("// {depth} x {width}-bit first-word-fall-through FIFO"));
-        line(&mut v, 0, format!("reg [{}:0] memory [0:{}];", width - 1, depth - 1));
+        line(
+            &mut v,
+            0,
+            format!("// {depth} x {width}-bit first-word-fall-through FIFO"),
+        );
+        line(
+            &mut v,
+            0,
+            format!("reg [{}:0] memory [0:{}];", width - 1, depth - 1),
+        );
         line(&mut v, 0, format!("reg [{}:0] read_pointer;", pointer - 1));
         line(&mut v, 0, format!("reg [{}:0] write_pointer;", pointer - 1));
         line(&mut v, 0, format!("reg [{}:0] count;", count - 1));
         line(&mut v, 0, "wire push = in_valid && in_ready;");
         line(&mut v, 0, "wire pop = out_valid && out_ready;");
         line(&mut v, 0, "always @(*) begin");
-        line(&mut v, 1, format!("in_ready = count != {};", unsigned_literal(depth as u128, count)));
-        line(&mut v, 1, format!("out_valid = count != {};", unsigned_literal(0, count)));
+        line(
+            &mut v,
+            1,
+            format!(
+                "in_ready = count != {};",
+                unsigned_literal(depth as u128, count)
+            ),
+        );
+        line(
+            &mut v,
+            1,
+            format!("out_valid = count != {};", unsigned_literal(0, count)),
+        );
         line(&mut v, 1, "out_data = memory[read_pointer];");
         line(&mut v, 0, "end");
         line(&mut v, 0, "always @(posedge clock) begin");
         line(&mut v, 1, "if (!rst_n) begin");
-        line(&mut v, 2, format!("read_pointer <= {};", unsigned_literal(0, pointer)));
-        line(&mut v, 2, format!("write_pointer <= {};", unsigned_literal(0, pointer)));
-        line(&mut v, 2, format!("count <= {};", unsigned_literal(0, count)));
+        line(
+            &mut v,
+            2,
+            format!("read_pointer <= {};", unsigned_literal(0, pointer)),
+        );
+        line(
+            &mut v,
+            2,
+            format!("write_pointer <= {};", unsigned_literal(0, pointer)),
+        );
+        line(
+            &mut v,
+            2,
+            format!("count <= {};", unsigned_literal(0, count)),
+        );
         line(&mut v, 1, "end else begin");
         line(&mut v, 2, "if (push) begin");
         line(&mut v, 3, "memory[write_pointer] <= in_data;");
@@ -100,9 +132,17 @@ impl StreamFifo {
             ),
         );
         line(&mut v, 2, "if (push && !pop)");
-        line(&mut v, 3, format!("count <= count + {};", unsigned_literal(1, count)));
+        line(
+            &mut v,
+            3,
+            format!("count <= count + {};", unsigned_literal(1, count)),
+        );
         line(&mut v, 2, "else if (pop && !push)");
-        line(&mut v, 3, format!("count <= count - {};", unsigned_literal(1, count)));
+        line(
+            &mut v,
+            3,
+            format!("count <= count - {};", unsigned_literal(1, count)),
+        );
         line(&mut v, 1, "end");
         line(&mut v, 0, "end");
         v
@@ -160,8 +200,10 @@ pub struct WidthConverter {
 impl WidthConverter {
     pub fn new(plan: &Converter) -> Self {
         let element = plan.element.bits as usize;
-        let (in_data, in_valid, in_ready, out_data, out_valid, out_ready) =
-            stream_ports!(plan.input_elements * element, plan.output_elements * element);
+        let (in_data, in_valid, in_ready, out_data, out_valid, out_ready) = stream_ports!(
+            plan.input_elements * element,
+            plan.output_elements * element
+        );
         WidthConverter {
             clock: Default::default(),
             rst_n: Wire::input(1),
@@ -186,22 +228,55 @@ impl WidthConverter {
         let fill_bits = index_bits(capacity + 1);
         let lit = |v: usize| unsigned_literal(v as u128, fill_bits);
         let mut v = String::new();
-        line(&mut v, 0, format!("// {input} to {output} elements of {e} bits per beat"));
+        line(
+            &mut v,
+            0,
+            format!("// {input} to {output} elements of {e} bits per beat"),
+        );
         line(&mut v, 0, format!("reg [{}:0] buffer;", capacity * e - 1));
-        line(&mut v, 0, format!("reg [{}:0] next_buffer;", capacity * e - 1));
+        line(
+            &mut v,
+            0,
+            format!("reg [{}:0] next_buffer;", capacity * e - 1),
+        );
         line(&mut v, 0, format!("reg [{}:0] fill;", fill_bits - 1));
         line(&mut v, 0, "wire take = out_valid && out_ready;");
         line(&mut v, 0, "wire give = in_valid && in_ready;");
-        line(&mut v, 0, format!("wire [{}:0] kept = take ? fill - {} : fill;", fill_bits - 1, lit(output)));
+        line(
+            &mut v,
+            0,
+            format!(
+                "wire [{}:0] kept = take ? fill - {} : fill;",
+                fill_bits - 1,
+                lit(output)
+            ),
+        );
         line(&mut v, 0, "always @(*) begin");
         line(&mut v, 1, format!("out_valid = fill >= {};", lit(output)));
         line(&mut v, 1, format!("in_ready = fill <= {};", lit(output)));
-        line(&mut v, 1, format!("out_data = buffer[{}:0];", output * e - 1));
-        line(&mut v, 1, format!("next_buffer = take ? buffer >> {} : buffer;", output * e));
+        line(
+            &mut v,
+            1,
+            format!("out_data = buffer[{}:0];", output * e - 1),
+        );
+        line(
+            &mut v,
+            1,
+            format!("next_buffer = take ? buffer >> {} : buffer;", output * e),
+        );
         line(&mut v, 1, "if (give) begin");
         line(&mut v, 2, "case (kept)");
         for k in 0..=output {
-            line(&mut v, 3, format!("{}: next_buffer[{} +: {}] = in_data;", lit(k), k * e, input * e));
+            line(
+                &mut v,
+                3,
+                format!(
+                    "{}: next_buffer[{} +: {}] = in_data;",
+                    lit(k),
+                    k * e,
+                    input * e
+                ),
+            );
         }
         line(&mut v, 3, "default: next_buffer = buffer;");
         line(&mut v, 2, "endcase");
@@ -209,7 +284,11 @@ impl WidthConverter {
         line(&mut v, 0, "end");
         line(&mut v, 0, "always @(posedge clock) begin");
         line(&mut v, 1, format!("if (!rst_n) fill <= {};", lit(0)));
-        line(&mut v, 1, format!("else fill <= give ? kept + {} : kept;", lit(input)));
+        line(
+            &mut v,
+            1,
+            format!("else fill <= give ? kept + {} : kept;", lit(input)),
+        );
         line(&mut v, 1, "buffer <= next_buffer;");
         line(&mut v, 0, "end");
         v
@@ -229,7 +308,8 @@ impl Logic for WidthConverter {
                 }
                 if self.in_valid.is_high() && self.in_ready.is_high() {
                     let data = self.in_data.val();
-                    self._elements.extend((0..input).map(|i| (data >> (i * e)) & mask(e)));
+                    self._elements
+                        .extend((0..input).map(|i| (data >> (i * e)) & mask(e)));
                 }
             }
         }

@@ -20,7 +20,11 @@ pub fn unsigned_literal(value: u128, width: usize) -> String {
 /// A `width`-bit signed literal written as its two's complement pattern,
 /// e.g. `9'sh100` for -256 (a negated positive literal could overflow).
 pub fn signed_literal(value: i128, width: usize) -> String {
-    let mask = if width >= 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let mask = if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     format!("{width}'sh{:x}", (value as u128) & mask)
 }
 
@@ -29,6 +33,11 @@ pub fn signed_literal(value: i128, width: usize) -> String {
 /// comparators: a multiplier must see its operands' real widths.
 pub fn extend(source: &str, from: usize, to: usize, signed: bool) -> String {
     assert!(to >= from, "cannot extend {from} bits to {to}");
+    // Verilog-2005 cannot index a part-select: a signed source must be a name.
+    assert!(
+        !(signed && to > from && source.contains('[')),
+        "sign of `{source}` needs a named wire"
+    );
     if to == from {
         return source.to_string();
     }
@@ -54,19 +63,26 @@ pub fn line(out: &mut String, indent: usize, text: impl AsRef<str>) {
 /// unsigned.
 pub fn unpack(pattern: u128, index: usize, width: usize, signed: bool) -> i128 {
     let raw = (pattern >> (index * width)) & mask(width);
-    if signed { super::wire::sign_extend(raw, width) } else { raw as i128 }
+    if signed {
+        super::wire::sign_extend(raw, width)
+    } else {
+        raw as i128
+    }
 }
 
 /// Packs values as `width`-bit elements.
 pub fn pack(values: &[i128], width: usize) -> u128 {
-    values
-        .iter()
-        .enumerate()
-        .fold(0u128, |acc, (i, &v)| acc | (((v as u128) & mask(width)) << (i * width)))
+    values.iter().enumerate().fold(0u128, |acc, (i, &v)| {
+        acc | (((v as u128) & mask(width)) << (i * width))
+    })
 }
 
 pub fn mask(width: usize) -> u128 {
-    if width >= 128 { u128::MAX } else { (1u128 << width) - 1 }
+    if width >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    }
 }
 
 #[cfg(test)]

@@ -73,7 +73,11 @@ impl Wire {
     }
 
     fn mask(&self) -> u128 {
-        if self.width >= 128 { u128::MAX } else { (1u128 << self.width) - 1 }
+        if self.width >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.width) - 1
+        }
     }
 
     /// Drives `value`, truncated to the width (two's complement).

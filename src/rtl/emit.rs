@@ -1,0 +1,270 @@
+//! From the rust-hdl block tree to files: Verilog text from rust-hdl's
+//! `generate_verilog`, module names made tool-friendly, one module per file
+//! (Verilator's DECLFILENAME rule) each with a header, the weight ROM
+//! images, and a filelist.
+
+use super::top::Accelerator;
+use crate::arch::{Plan, Unit};
+use crate::model::Model;
+use rust_hdl::prelude::generate_verilog;
+
+/// A generated design, in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Design {
+    /// Name of the top module.
+    pub top: String,
+    /// `(file name, contents)` of every Verilog file, the top last.
+    pub verilog: Vec<(String, String)>,
+    /// `(file name, contents)` of every `$readmemh` image.
+    pub memories: Vec<(String, String)>,
+}
+
+impl Design {
+    /// One Verilog file name per line, in compile order.
+    pub fn filelist(&self) -> String {
+        self.verilog
+            .iter()
+            .map(|(name, _)| format!("{name}\n"))
+            .collect()
+    }
+}
+
+/// Name of the weight image of `pe` in layer `layer`.
+pub fn rom_file_name(model: &str, layer: &str, pe: usize) -> String {
+    format!("{model}_{layer}_pe{pe}_weights.mem")
+}
+
+/// Generates the Verilog of `plan` for `model`.
+pub fn generate(model: &Model, plan: &Plan) -> Design {
+    let top = Accelerator::new(plan, |layer, pe| rom_file_name(&plan.model, layer, pe));
+    let text = rename_identifiers(&generate_verilog(&top), &plan.model);
+    let mut verilog: Vec<(String, String)> = split_modules(&text)
+        .into_iter()
+        .map(|(name, body)| {
+            let header = header(model, plan, &name);
+            (format!("{name}.v"), format!("{header}{body}\n"))
+        })
+        .collect();
+    let top_name = format!("{}_top", plan.model);
+    // Children first, then the top; otherwise by name for stable output.
+    verilog.sort_by(|a, b| {
+        ((a.0 == format!("{top_name}.v")), &a.0).cmp(&((b.0 == format!("{top_name}.v")), &b.0))
+    });
+    let memories = top
+        .stages
+        .iter()
+        .flat_map(|stage| stage.mvau.iter())
+        .flat_map(|mvau| mvau.lanes.iter())
+        .map(|lane| (lane.rom.file_name().to_string(), lane.rom.memory_image()))
+        .collect();
+    Design {
+        top: top_name,
+        verilog,
+        memories,
+    }
+}
+
+/// rust-hdl names modules by their path (`top$stages$0$mvau$0`) and
+/// signals with `$` separators. `$` is legal in Verilog identifiers but a
+/// nuisance in file names and scripts: the top becomes `<model>_top`, other
+/// modules `<model>_stages_0_mvau_0`, and `$` inside other identifiers `__`
+/// (a single `_` could collide: a child `rom`'s port `addr` with a port
+/// `rom_addr`).
+/// System tasks (`$signed`, `$readmemh`) start with `$` and are kept.
+pub fn rename_identifiers(text: &str, model: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut chars = text.char_indices().peekable();
+    let bytes = text.as_bytes();
+    while let Some((start, c)) = chars.next() {
+        let starts_identifier = (c.is_ascii_alphabetic() || c == '_')
+            && (start == 0 || !is_identifier_byte(bytes[start - 1]));
+        if !starts_identifier {
+            out.push(c);
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        while let Some(&(i, next)) = chars.peek() {
+            if next.is_ascii_alphanumeric() || next == '_' || next == '$' {
+                end = i + 1;
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let identifier = &text[start..end];
+        if identifier == "top" {
+            out.push_str(&format!("{model}_top"));
+        } else if let Some(path) = identifier.strip_prefix("top$") {
+            out.push_str(&format!("{model}_{}", path.replace('$', "_")));
+        } else {
+            out.push_str(&identifier.replace('$', "__"));
+        }
+    }
+    out
+}
+
+fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// `(module name, text)` of every `module ... endmodule` in `text`.
+fn split_modules(text: &str) -> Vec<(String, String)> {
+    let mut modules = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("\nmodule ") {
+        let body = &rest[start + 1..];
+        let end = body.find("endmodule").expect("every module ends") + "endmodule".len();
+        let name: String = body["module ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let line_end = body[end..].find('\n').map_or(body.len(), |i| end + i);
+        modules.push((name, body[..line_end].trim_end().to_string()));
+        rest = &body[line_end..];
+    }
+    modules
+}
+
+/// The comment every file starts with: the model, and the layer the module
+/// belongs to with its parameters and proven accumulator range.
+fn header(model: &Model, plan: &Plan, module: &str) -> String {
+    let mut lines = vec![
+        format!(
+            "// Generated by a2qgen {} from model `{}`.",
+            env!("CARGO_PKG_VERSION"),
+            model.name
+        ),
+        format!("// Module {module}."),
+    ];
+    let stage = module
+        .strip_prefix(&format!("{}_stages_", plan.model))
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|index| index.parse::<usize>().ok());
+    match stage.map(|i| &plan.units[i]) {
+        Some(unit) => lines.extend(describe_unit(unit)),
+        None => lines.push(format!(
+            "// Top: {} stages; input {} x {} per beat, output {} x {} per beat; II {} cycles, latency {} cycles.",
+            plan.units.len(),
+            plan.input().elements,
+            plan.input().element,
+            plan.output().elements,
+            plan.output().element,
+            plan.initiation_interval,
+            plan.latency
+        )),
+    }
+    lines.push("// Do not edit: regenerate with `a2qgen gen`.".into());
+    let mut text = lines.join("\n");
+    text.push_str("\n\n");
+    text
+}
+
+fn describe_unit(unit: &Unit) -> Vec<String> {
+    match unit {
+        Unit::Mvau(m) => {
+            let mut lines = vec![
+                format!(
+                    "// Layer {} `{}`: dense {} -> {}, MVAU PE = {}, SIMD = {} (NF = {}, SF = {}), {} multipliers.",
+                    m.layer,
+                    m.name,
+                    m.in_features,
+                    m.out_features,
+                    m.pe,
+                    m.simd,
+                    m.nf,
+                    m.sf,
+                    m.multiplier
+                ),
+                format!(
+                    "// Input {}, weights {}, products {} bits, dot product {} bits, output {}.",
+                    m.input, m.weight, m.product_bits, m.dot_bits, m.output
+                ),
+                format!(
+                    "// Accumulator {} bits ({}), proven range [{}, {}].",
+                    m.accumulator.bits,
+                    m.accumulator.overflow,
+                    m.proven_range.lo,
+                    m.proven_range.hi
+                ),
+            ];
+            if let (Some(inner), Some(range)) = (&m.accumulator.inner, &m.proven_tile_range) {
+                lines.push(format!(
+                    "// Tiles of {} inputs in a {}-bit inner accumulator, proven tile range [{}, {}].",
+                    inner.tile_size, inner.bits, range.lo, range.hi
+                ));
+            }
+            lines
+        }
+        Unit::Hadamard(h) => vec![format!(
+            "// Layer {} `{}`: Hadamard blocks of {} ({} butterfly stages), input {}, widths {:?}, shift {}, output {}.",
+            h.layer,
+            h.name,
+            h.block,
+            h.stages,
+            h.input,
+            h.stage_bits,
+            h.shift.map_or("none".to_string(), |s| s.to_string()),
+            h.output
+        )],
+        Unit::Fifo(f) => vec![format!(
+            "// FIFO `{}`: {} beats of {} x {}.",
+            f.name, f.depth, f.beat.elements, f.beat.element
+        )],
+        Unit::Converter(c) => vec![format!(
+            "// Width converter `{}`: {} to {} elements of {} per beat.",
+            c.name, c.input_elements, c.output_elements, c.element
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renames_paths_and_keeps_system_tasks() {
+        let text = "module top$stages$0(a$b);\n  x = $signed(a$b);\n  top$stages$0 stages$0(.a(a$b));\nendmodule // top$stages$0";
+        assert_eq!(
+            rename_identifiers(text, "m"),
+            "module m_stages_0(a__b);\n  x = $signed(a__b);\n  m_stages_0 stages__0(.a(a__b));\nendmodule // m_stages_0"
+        );
+        assert_eq!(
+            rename_identifiers("module top(clk);", "m"),
+            "module m_top(clk);"
+        );
+    }
+
+    #[test]
+    fn splits_modules() {
+        let text = "\n\nmodule a(x);\nendmodule // a\n\n\nmodule b(y);\nendmodule // b\n";
+        let modules = split_modules(text);
+        assert_eq!(modules.len(), 2);
+        assert_eq!(modules[0].0, "a");
+        assert_eq!(modules[1].1, "module b(y);\nendmodule // b");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+    use crate::arch::{PlanOptions, build_plan};
+    use crate::bounds::analyze;
+    use crate::model::load_model;
+
+    #[test]
+    fn dump_examples() {
+        for name in ["mlp3", "hadamard_tiled"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("examples/{name}.toml"));
+            let model = load_model(&path).unwrap();
+            let plan = build_plan(&model, &analyze(&model), PlanOptions::default()).unwrap();
+            let design = generate(&model, &plan);
+            let dir = std::path::Path::new("/tmp/gen").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (f, t) in design.verilog.iter().chain(&design.memories) {
+                std::fs::write(dir.join(f), t).unwrap();
+            }
+            std::fs::write(dir.join("filelist.f"), design.filelist()).unwrap();
+        }
+    }
+}
