@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/mlp3.toml
 
-.PHONY: all build demo test deps lint bench
+.PHONY: all build demo test deps lint bench calibrate check-estimates
 
 all: build
 
@@ -40,3 +40,18 @@ lint:
 ## Benchmarks: each prints its figures.
 bench:
 	$(CARGO) bench
+
+## Synthesize the calibration grid with Yosys (resumes from the runs already
+## in calibration/yosys_runs.csv) and refit calibration/constants.toml.
+## Delete the CSV first to redo every run.
+calibrate: deps build
+	./target/release/a2qgen calibrate
+	$(CARGO) build --release
+
+## Rerun Yosys on the bundled examples, refresh calibration/cached/*.json,
+## and check the estimates against them.
+check-estimates: deps build
+	for model in mlp3 hadamard_tiled; do \
+	  ./target/release/a2qgen synth examples/$$model.toml --json calibration/cached/$$model.json || exit 1; \
+	done
+	$(CARGO) test --test estimates

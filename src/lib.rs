@@ -6,10 +6,13 @@
 
 pub mod arch;
 pub mod bounds;
+pub mod calibrate;
 pub mod cli;
+pub mod estimate;
 pub mod model;
 pub mod npyio;
 pub mod output;
 pub mod reference;
 pub mod rtl;
+pub mod synth;
 pub mod table;

@@ -2,9 +2,12 @@
 //! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
 //! input or usage).
 
+mod calibrate;
 mod check;
+mod estimate;
 mod infer;
 mod info;
+mod synth;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -30,6 +33,12 @@ enum Command {
     /// Run input vectors through the bit-exact integer reference: outputs,
     /// overflow events per layer, accuracy against labels.
     Infer(infer::InferArgs),
+    /// Estimate LUT/FF/CARRY4/DSP/BRAM for xc7, declared accumulators vs 32-bit ones.
+    Estimate(estimate::EstimateArgs),
+    /// Synthesize the RTL (declared and 32-bit accumulators) with Yosys; measured beside estimated.
+    Synth(synth::SynthArgs),
+    /// Synthesize a grid of small layers with Yosys and fit the estimator's constants.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -69,6 +78,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Infer(args) => infer::run(&args),
+        Command::Estimate(args) => estimate::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     }
 }
 
