@@ -108,27 +108,66 @@ pub const LUT_PRODUCT_BITS_BUDGET: usize = 384;
 /// Upper bound on `pe * simd` of a DSP config.
 pub const DSP_LANES_BUDGET: usize = 32;
 
-/// The grid: `mvau` single-layer configs, `pipeline` two-layer ones and
-/// `hadamard` ones, drawn from the parameter ranges of the calibration
-/// (weight and input bits 2/4/8, SIMD 1..32, PE 1..16, accumulators 8..32,
-/// 0..4 threshold bits, LUT and DSP multipliers, wrap and saturate, tiles).
-pub fn grid(mvau: usize, pipeline: usize, hadamard: usize) -> Vec<Config> {
+/// How many configs of each kind one round of the grid draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Round {
+    pub mvau: usize,
+    pub pipeline: usize,
+    pub hadamard: usize,
+}
+
+/// The rounds `a2qgen calibrate` runs. A later round only appends configs:
+/// the ids (and configs) of earlier rounds never change, so recorded runs
+/// stay valid and a calibration resumes.
+pub const ROUNDS: [Round; 2] = [
+    Round {
+        mvau: 60,
+        pipeline: 8,
+        hadamard: 8,
+    },
+    Round {
+        mvau: 40,
+        pipeline: 8,
+        hadamard: 8,
+    },
+];
+
+/// The grid: per round, single-layer MVAU configs, two-layer `pipeline`
+/// ones and Hadamard ones, drawn from the parameter ranges of the
+/// calibration (weight and input bits 2/4/8, SIMD 1..32, PE 1..16,
+/// accumulators 8..32, 0..4 threshold bits, LUT and DSP multipliers, wrap
+/// and saturate, tiles).
+pub fn grid(rounds: &[Round]) -> Vec<Config> {
     let mut random = Random::new(2024);
     let mut configs = Vec::new();
-    while configs.len() < mvau {
-        if let Some(c) = dense_config(&mut random, configs.len(), ConfigKind::Mvau) {
-            configs.push(c);
-        }
-    }
-    while configs.len() < mvau + pipeline {
-        if let Some(c) = dense_config(&mut random, configs.len(), ConfigKind::Pipeline) {
-            configs.push(c);
-        }
-    }
-    while configs.len() < mvau + pipeline + hadamard {
-        configs.push(hadamard_config(&mut random, configs.len()));
+    for round in rounds {
+        draw(&mut random, &mut configs, round.mvau, ConfigKind::Mvau);
+        draw(
+            &mut random,
+            &mut configs,
+            round.pipeline,
+            ConfigKind::Pipeline,
+        );
+        draw(
+            &mut random,
+            &mut configs,
+            round.hadamard,
+            ConfigKind::Hadamard,
+        );
     }
     configs
+}
+
+/// Appends `count` configs of `kind`.
+fn draw(random: &mut Random, configs: &mut Vec<Config>, count: usize, kind: ConfigKind) {
+    let end = configs.len() + count;
+    while configs.len() < end {
+        let config = match kind {
+            ConfigKind::Hadamard => Some(hadamard_config(random, configs.len())),
+            _ => dense_config(random, configs.len(), kind),
+        };
+        configs.extend(config);
+    }
 }
 
 fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Config> {
@@ -425,7 +464,7 @@ mod tests {
 
     #[test]
     fn every_config_builds_a_plan() {
-        for config in grid(120, 16, 10) {
+        for config in grid(&ROUNDS) {
             let model = config.model();
             let plan = build_plan(&model, &analyze(&model), PlanOptions::default());
             assert!(plan.is_ok(), "{config:?}: {:?}", plan.err());
@@ -433,9 +472,11 @@ mod tests {
     }
 
     #[test]
-    fn the_grid_is_deterministic() {
-        assert_eq!(grid(30, 5, 5), grid(30, 5, 5));
-        let config = &grid(3, 0, 0)[2];
+    fn the_grid_is_deterministic_and_rounds_only_append() {
+        assert_eq!(grid(&ROUNDS), grid(&ROUNDS));
+        let first = grid(&ROUNDS[..1]);
+        assert_eq!(grid(&ROUNDS)[..first.len()], first[..]);
+        let config = &first[2];
         assert_eq!(config.model(), config.model());
     }
 }

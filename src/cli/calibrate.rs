@@ -3,6 +3,7 @@
 
 use super::CliError;
 use super::synth::require_yosys;
+use crate::calibrate::grid::ROUNDS;
 use crate::calibrate::{CalibrationRun, fit, grid, read_runs, synthesize_grid};
 use clap::Args;
 use std::path::PathBuf;
@@ -19,15 +20,9 @@ pub struct CalibrateArgs {
     /// Where the RTL of every config is generated and synthesized.
     #[arg(long, default_value = "sim/calibration")]
     work: PathBuf,
-    /// Single-layer MVAU configs in the grid.
-    #[arg(long, default_value_t = 60)]
-    mvau: usize,
-    /// Two-layer configs (MVAU, FIFO and width converter).
-    #[arg(long, default_value_t = 8)]
-    pipeline: usize,
-    /// Hadamard configs.
-    #[arg(long, default_value_t = 8)]
-    hadamard: usize,
+    /// Grid rounds to run (1 or 2; see `calibrate::grid::ROUNDS`).
+    #[arg(long, default_value_t = ROUNDS.len())]
+    rounds: usize,
     /// Seconds after which one Yosys run is stopped.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -40,7 +35,7 @@ pub struct CalibrateArgs {
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
-    let configs = grid(args.mvau, args.pipeline, args.hadamard);
+    let configs = grid(&ROUNDS[..args.rounds.clamp(1, ROUNDS.len())]);
     if !args.fit_only {
         require_yosys()?;
         let started = Instant::now();

@@ -6,7 +6,7 @@
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, Mvau, Unit};
-use crate::model::{MultiplierStyle, OverflowMode};
+use crate::model::{MultiplierStyle, OverflowMode, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
 
@@ -167,6 +167,9 @@ fn distinct_varying(columns: impl Iterator<Item = BitColumn>) -> usize {
 /// become ROMs).
 const CASE_ROM_MIN_ENTRIES: usize = 5;
 
+/// Inputs of an xc7 LUT.
+const LUT_INPUTS: usize = 6;
+
 /// DSP48E1 slices for a signed `a` x `b` product (25 x 18 per slice; wider
 /// operands are split by Yosys's `mul2dsp` into 24- and 17-bit pieces).
 pub fn dsps_per_product(a: u32, b: u32) -> usize {
@@ -287,7 +290,7 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
         AdderTree,
         f64::from(datapath) * m.pe as f64,
     );
-    control_features(&mut f, m);
+    control_features(&mut f, m, on_dsp);
     f
 }
 
@@ -313,6 +316,8 @@ fn weight_rom_features(f: &mut UnitFeatures, m: &Mvau, rom: RomMapping) {
         Component::WeightRom,
         active * rom_luts_per_bit(depth),
     );
+    // The word register stays a ROM read register: `memory_dff` takes it
+    // into the ROM before DSP mapping could absorb it.
     f.add(Resource::Ff, "rom_ffs", Component::WeightRom, active);
 }
 
@@ -329,20 +334,42 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     let carry_per_product = carry4s(kept);
     for lane in 0..m.simd {
         let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
+        // Few enough distinct signals for one LUT6 per product bit: the
+        // input's bits and the lane's distinct varying weight columns.
+        let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize));
+        if n as usize + weight_signals <= LUT_INPUTS {
+            f.add(
+                Resource::Lut,
+                "lut_product_bits",
+                Multipliers,
+                f64::from(kept),
+            );
+            continue;
+        }
         let active: Vec<u32> = (0..m.weight.bits)
             .filter(|&b| !bit_is_always_zero(&values, b as usize))
             .collect();
-        // Partial product `b` is `x << b`: its bits above the kept width
-        // are trimmed.
-        let bits: u32 = active.iter().map(|&b| n.min(kept.saturating_sub(b))).sum();
+        // Partial product `b` is `x << b`; every one after the first is
+        // added by an adder over bits `b..kept` (the zero low bits of the
+        // shift and everything above the kept width are trimmed).
+        let adder_bits: u32 = active.iter().skip(1).map(|&b| kept.saturating_sub(b)).sum();
         let partial_products = active.len() as f64;
         // A `dsp` product left to LUTs is Yosys's soft `$mul`, not the
         // generator's shift-and-add: its own constant.
-        let name = match m.multiplier {
-            MultiplierStyle::Lut => "mul_pp_bits",
-            MultiplierStyle::Dsp => "soft_mul_pp_bits",
+        // Signed inputs are sign-extended across the whole product, so
+        // their partial products are full-width operands.
+        let name = match (m.multiplier, m.input.signed) {
+            (MultiplierStyle::Lut, false) => "mul_adder_bits",
+            (MultiplierStyle::Lut, true) => "signed_mul_adder_bits",
+            (MultiplierStyle::Dsp, _) => "soft_mul_adder_bits",
         };
-        f.add(Resource::Lut, name, Multipliers, f64::from(bits));
+        f.add(Resource::Lut, name, Multipliers, f64::from(adder_bits));
+        f.add(
+            Resource::Lut,
+            "mul_partial_product_bits",
+            Multipliers,
+            partial_products * f64::from(n),
+        );
         f.add(
             Resource::Carry4,
             "mul_carry4",
@@ -368,8 +395,15 @@ fn accumulator_adders(m: &Mvau) -> Vec<u32> {
 fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     use Component::Accumulator;
     let saturating = m.accumulator.overflow == OverflowMode::Saturate;
+    // With one synapse fold (untiled) the accumulator only adds the bias
+    // to the dot product: no feedback path.
+    let adder = if m.sf == 1 && m.accumulator.inner.is_none() {
+        "bias_adder_bits"
+    } else {
+        "accumulator_bits"
+    };
     for width in accumulator_adders(m) {
-        f.add(Resource::Lut, "adder_bits", Accumulator, f64::from(width));
+        f.add(Resource::Lut, adder, Accumulator, f64::from(width));
         f.add(
             Resource::Carry4,
             "adder_carry4",
@@ -407,16 +441,33 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         f64::from(registers),
     );
     if let Some(bias) = &m.bias {
-        let active = distinct_varying(bit_columns(&bias[pe], acc as usize)) as f64;
+        let active = distinct_varying(bit_columns(&bias[pe], acc as usize));
+        case_table_features(f, Accumulator, active as usize, m.nf);
+        if m.nf >= CASE_ROM_MIN_ENTRIES {
+            f.add(Resource::Ff, "rom_ffs", Accumulator, active as f64);
+        }
+    }
+}
+
+/// A `case` table of `entries` constants per neuron fold with `columns`
+/// distinct varying bit columns: a small multiplexer when short; when long,
+/// a ROM that flattened synthesis builds as a constant mux tree of the
+/// whole table (measured: about twice the LUTs of the hierarchical logic).
+fn case_table_features(f: &mut UnitFeatures, component: Component, columns: usize, entries: usize) {
+    if entries >= CASE_ROM_MIN_ENTRIES {
+        f.add(
+            Resource::Lut,
+            "case_rom_luts",
+            component,
+            columns as f64 * rom_luts_per_bit(entries),
+        );
+    } else {
         f.add(
             Resource::Lut,
             "rom_luts",
-            Accumulator,
-            active * rom_luts_per_bit(m.nf),
+            component,
+            columns as f64 * rom_luts_per_bit(entries),
         );
-        if m.nf >= CASE_ROM_MIN_ENTRIES {
-            f.add(Resource::Ff, "rom_ffs", Accumulator, active);
-        }
     }
 }
 
@@ -436,26 +487,45 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         );
         return;
     };
-    let compare = f64::from(compare_bits) * count as f64;
-    let carry = carry4s(compare_bits) * count as f64;
+    // Thresholds are usually far narrower than the comparators: above
+    // their own width (and a sign bit) every threshold bit repeats the
+    // sign, and the comparators share one check that the accumulator's
+    // upper bits do too.
+    let thresholds = &m.thresholds.as_ref().expect("thresholds")[pe];
+    let (lo, hi) = thresholds
+        .iter()
+        .flatten()
+        .fold((0i128, 0i128), |(lo, hi), &t| {
+            (lo.min(t.into()), hi.max(t.into()))
+        });
+    let significant = (min_signed_bits(lo, hi) + 1).min(compare_bits);
+    f.add(
+        Resource::Lut,
+        "cmp_upper_bits",
+        Comparators,
+        f64::from(compare_bits - significant),
+    );
+    let compare = f64::from(significant) * count as f64;
+    let carry = carry4s(significant) * count as f64;
     if m.nf == 1 {
         f.add(Resource::Lut, "cmp_const_bits", Comparators, compare);
         f.add(Resource::Carry4, "cmp_const_carry4", Comparators, carry);
     } else {
-        f.add(Resource::Lut, "cmp_var_bits", Comparators, compare);
+        // A short `case` table stays a multiplexer of constants in front
+        // of the comparators; a long one becomes a registered ROM.
+        let name = if m.nf >= CASE_ROM_MIN_ENTRIES {
+            "cmp_var_bits"
+        } else {
+            "cmp_mux_bits"
+        };
+        f.add(Resource::Lut, name, Comparators, compare);
         f.add(Resource::Carry4, "cmp_var_carry4", Comparators, carry);
-        let thresholds = &m.thresholds.as_ref().expect("thresholds")[pe];
         let columns = (0..count).flat_map(|k| {
             let values: Vec<i64> = thresholds.iter().map(|row| row[k]).collect();
             bit_columns(&values, compare_bits as usize).collect::<Vec<_>>()
         });
         let active = distinct_varying(columns);
-        f.add(
-            Resource::Lut,
-            "rom_luts",
-            ThresholdRom,
-            active as f64 * rom_luts_per_bit(m.nf),
-        );
+        case_table_features(f, ThresholdRom, active, m.nf);
         // Yosys turns a long `case` table into a ROM and moves the
         // register of its address (`nf3`) to its data: a flip-flop per bit.
         if m.nf >= CASE_ROM_MIN_ENTRIES {
@@ -476,7 +546,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     );
 }
 
-fn control_features(f: &mut UnitFeatures, m: &Mvau) {
+fn control_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
     use Component::Control;
     let (sf_bits, nf_bits, address_bits) =
         (index_bits(m.sf), index_bits(m.nf), index_bits(m.nf * m.sf));
@@ -487,9 +557,12 @@ fn control_features(f: &mut UnitFeatures, m: &Mvau) {
     // tags1, tags2 (identical in every lane: Yosys merges them), nf3, the
     // three counters, and valid1..3, out_valid, last1, last2.
     let mut registers = 2 * tag_bits + sf_bits + nf_bits + address_bits + 6;
-    // The chunk register x1; with a replay buffer Yosys may fold it into
-    // the buffer's read port.
-    let chunk_register = if m.nf > 1 {
+    // The chunk register x1: with one PE (no fan-out) the DSP48E1 slices
+    // absorb it (AREG); with a replay buffer Yosys may fold it into the
+    // buffer's read port.
+    let chunk_register = if on_dsp && m.pe == 1 {
+        "dsp_register_bits"
+    } else if m.nf > 1 {
         "replayed_chunk_bits"
     } else {
         "register_bits"
@@ -509,10 +582,11 @@ fn control_features(f: &mut UnitFeatures, m: &Mvau) {
     f.add(Resource::Lut, "unit", Control, 1.0);
     if m.nf > 1 {
         f.add(Resource::Lut, "control_bits", Control, chunk as f64);
-        match ram_mapping(m.sf, chunk) {
+        match ram_mapping(m.sf, chunk, true) {
             RamMapping::Distributed { luts } => {
                 f.add(Resource::Lut, "lutram_luts", Control, luts);
             }
+            RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
             RamMapping::Registers { ffs, mux_luts } => {
                 registers += ffs as usize;
                 f.add(Resource::Lut, "control_bits", Control, mux_luts);
@@ -570,8 +644,9 @@ fn fifo_features(fifo: &Fifo) -> UnitFeatures {
     );
     f.add(Resource::Ff, "pointer_ffs", Part, control);
     f.add(Resource::Lut, "unit", Part, 1.0);
-    match ram_mapping(fifo.depth, width) {
+    match ram_mapping(fifo.depth, width, false) {
         RamMapping::Distributed { luts } => f.add(Resource::Lut, "lutram_luts", Part, luts),
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
         RamMapping::Registers { ffs, mux_luts } => {
             f.add(Resource::Ff, "memory_ffs", Part, ffs);
             f.add(Resource::Lut, "memory_mux_luts", Part, mux_luts);

@@ -12,7 +12,10 @@
 //! * **Register arrays with an asynchronous read** (FIFOs, the MVAU's
 //!   replay buffer): distributed RAM as simple dual-port `RAM32M` (32 x 6)
 //!   or `RAM64M` (64 x 3), 4 LUTs each, when cheaper than one flip-flop
-//!   per bit; otherwise flip-flops and a read multiplexer.
+//!   per bit; otherwise flip-flops and a read multiplexer. The replay
+//!   buffer's read feeds the chunk register, which `memory_dff` can merge
+//!   into a synchronous read: then block RAM competes at its cost (a
+//!   128 x 32 buffer took a RAMB18).
 
 /// Cost of one bit of ROM lowered to soft logic (`memory_libmap`).
 const LOGIC_COST_PER_ROM_BIT: f64 = 1.0 / 64.0;
@@ -82,25 +85,38 @@ pub fn rom_luts_per_bit(depth: usize) -> f64 {
     }
 }
 
-/// Where an asynchronously read register array goes.
+/// Where a register array goes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RamMapping {
     /// Distributed RAM: this many LUTs (4 per RAM32M or RAM64M).
     Distributed { luts: f64 },
+    /// Block RAM, in RAMB18 units (only for a registered read).
+    BlockRam { bram18: usize },
     /// Flip-flops, one per bit, and a read multiplexer.
     Registers { ffs: f64, mux_luts: f64 },
 }
 
 /// The mapping of a `depth` x `width` register array with one write and
-/// one asynchronous read port.
-pub fn ram_mapping(depth: usize, width: usize) -> RamMapping {
+/// one read port. A `registered_read` (the MVAU's replay buffer, whose
+/// read feeds the chunk register) may also go to block RAM.
+pub fn ram_mapping(depth: usize, width: usize, registered_read: bool) -> RamMapping {
     let primitives = if depth <= 32 {
         width.div_ceil(6)
     } else {
         depth.div_ceil(64) * width.div_ceil(3)
     };
     // memory_libmap: 8 per RAM32M/RAM64M against 1 per flip-flop bit.
-    if ((primitives * 8) as f64) < (depth * width) as f64 {
+    let distributed = (primitives * 8) as f64;
+    if registered_read {
+        let ramb18 = blocks(depth, width, &RAMB18_WIDTHS, RAMB18_ADDRESS_BITS);
+        let ramb36 = blocks(depth, width, &RAMB36_WIDTHS, RAMB36_ADDRESS_BITS);
+        let (cost18, cost36) = (ramb18 as f64 * RAMB18_COST, ramb36 as f64 * RAMB36_COST);
+        if cost18.min(cost36) < distributed.min((depth * width) as f64) {
+            let bram18 = if cost18 <= cost36 { ramb18 } else { 2 * ramb36 };
+            return RamMapping::BlockRam { bram18 };
+        }
+    }
+    if distributed < (depth * width) as f64 {
         RamMapping::Distributed {
             luts: (primitives * 4) as f64,
         }
@@ -167,14 +183,26 @@ mod tests {
     fn register_arrays_become_distributed_ram() {
         // The mlp3 example: replay buffers 4 x 16 and 2 x 32, FIFOs 8 x 16
         // and 8 x 4 took 3, 6, 3 and 1 RAM32M.
-        let luts = |d, w| match ram_mapping(d, w) {
+        let luts = |d, w| match ram_mapping(d, w, false) {
             RamMapping::Distributed { luts } => luts,
-            RamMapping::Registers { .. } => 0.0,
+            _ => 0.0,
         };
         assert_eq!(luts(4, 16), 12.0);
         assert_eq!(luts(2, 32), 24.0);
         assert_eq!(luts(8, 16), 12.0);
         assert_eq!(luts(8, 4), 4.0);
-        assert!(matches!(ram_mapping(1, 16), RamMapping::Registers { .. }));
+        assert!(matches!(
+            ram_mapping(1, 16, false),
+            RamMapping::Registers { .. }
+        ));
+        // A replay buffer of 128 x 32 bits went to a RAMB18 (measured).
+        assert_eq!(
+            ram_mapping(128, 32, true),
+            RamMapping::BlockRam { bram18: 1 }
+        );
+        assert!(matches!(
+            ram_mapping(128, 32, false),
+            RamMapping::Distributed { .. }
+        ));
     }
 }
