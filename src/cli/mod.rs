@@ -3,6 +3,7 @@
 //! input or usage).
 
 mod check;
+mod generate;
 mod infer;
 mod info;
 
@@ -30,6 +31,8 @@ enum Command {
     /// Run input vectors through the bit-exact integer reference: outputs,
     /// overflow events per layer, accuracy against labels.
     Infer(infer::InferArgs),
+    /// Generate the Verilog of the streaming accelerator (and its synthesis scripts).
+    Gen(generate::GenArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Infer(args) => infer::run(&args),
+        Command::Gen(args) => generate::run(&args),
     }
 }
 
