@@ -7,6 +7,7 @@
 pub mod arch;
 pub mod bounds;
 pub mod cli;
+pub mod cosim;
 pub mod model;
 pub mod npyio;
 pub mod output;
