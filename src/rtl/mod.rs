@@ -17,3 +17,6 @@ pub mod wire;
 
 pub use emit::{Design, generate};
 pub use files::{ScriptOptions, WrittenDesign, write_design};
+
+#[cfg(test)]
+mod tests;
