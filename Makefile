@@ -27,6 +27,7 @@ deps:
 demo: deps build
 	./target/release/a2qgen info $(DEMO_MODEL)
 	./target/release/a2qgen check $(DEMO_MODEL)
+	./target/release/a2qgen gen $(DEMO_MODEL)
 
 ## Every test: unit, property, snapshot and integration.
 test: deps

@@ -7,7 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use tools::{cell_count, generate, have, root, yosys_synth};
 
-const EXAMPLES: [(&str, &str); 2] = [("examples/mlp3.toml", "mlp3"), ("examples/hadamard_tiled.toml", "hadamard_tiled")];
+const EXAMPLES: [(&str, &str); 2] = [
+    ("examples/mlp3.toml", "mlp3"),
+    ("examples/hadamard_tiled.toml", "hadamard_tiled"),
+];
 
 #[test]
 fn verilator_lint_is_clean() {
@@ -18,7 +21,12 @@ fn verilator_lint_is_clean() {
         let dir = tempfile::tempdir().unwrap();
         let (_, files) = generate(Path::new(model), dir.path(), name);
         let output = Command::new("verilator")
-            .args(["--lint-only", "-Wall", "--top-module", &format!("{name}_top")])
+            .args([
+                "--lint-only",
+                "-Wall",
+                "--top-module",
+                &format!("{name}_top"),
+            ])
             .args(&files)
             .output()
             .unwrap();
@@ -59,7 +67,10 @@ fn yosys_synthesizes_without_latches() {
         let log = yosys_synth(&design, &files, &format!("{name}_top"));
         assert!(!log.contains("Latch inferred"), "{name} infers a latch");
         assert!(!log.contains("ERROR"), "{name}: {log}");
-        assert!(cell_count(&log, "FDRE") > 0, "{name}: no registers in\n{log}");
+        assert!(
+            cell_count(&log, "FDRE") > 0,
+            "{name}: no registers in\n{log}"
+        );
     }
 }
 
@@ -85,13 +96,19 @@ fn generated_text(model: &str, name: &str) -> String {
     let (design, files) = generate(&root().join(model), dir.path(), name);
     let mut text = String::new();
     for f in files {
-        text.push_str(&format!("==> {} <==\n", f.file_name().unwrap().to_string_lossy()));
+        text.push_str(&format!(
+            "==> {} <==\n",
+            f.file_name().unwrap().to_string_lossy()
+        ));
         text.push_str(&std::fs::read_to_string(f).unwrap());
     }
     for entry in std::fs::read_dir(&design).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "mem") {
-            text.push_str(&format!("==> {} <==\n", path.file_name().unwrap().to_string_lossy()));
+            text.push_str(&format!(
+                "==> {} <==\n",
+                path.file_name().unwrap().to_string_lossy()
+            ));
             text.push_str(&std::fs::read_to_string(path).unwrap());
         }
     }
@@ -101,7 +118,10 @@ fn generated_text(model: &str, name: &str) -> String {
 #[test]
 fn generation_is_deterministic() {
     let first = generated_text("tests/fixtures/models/tiny.toml", "tiny");
-    assert_eq!(first, generated_text("tests/fixtures/models/tiny.toml", "tiny"));
+    assert_eq!(
+        first,
+        generated_text("tests/fixtures/models/tiny.toml", "tiny")
+    );
     insta::assert_snapshot!(first);
 }
 
@@ -151,9 +171,15 @@ fn committed_constraints_match_the_generator() {
             .unwrap();
         assert!(output.status.success());
         for ext in ["xdc", "ys", "tcl"] {
-            let fresh = std::fs::read_to_string(dir.path().join(format!("constraints/{name}.{ext}"))).unwrap();
-            let committed = std::fs::read_to_string(root().join(format!("constraints/{name}.{ext}"))).unwrap();
-            assert_eq!(fresh, committed, "constraints/{name}.{ext} is stale: rerun `a2qgen gen {model}`");
+            let fresh =
+                std::fs::read_to_string(dir.path().join(format!("constraints/{name}.{ext}")))
+                    .unwrap();
+            let committed =
+                std::fs::read_to_string(root().join(format!("constraints/{name}.{ext}"))).unwrap();
+            assert_eq!(
+                fresh, committed,
+                "constraints/{name}.{ext} is stale: rerun `a2qgen gen {model}`"
+            );
         }
     }
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn have(tool: &str) -> bool {
-    let found = Command::new("which").arg(tool).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("which")
+        .arg(tool)
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{tool} is required under CI=true (make deps installs it)");
@@ -34,7 +37,11 @@ pub fn generate(model: &Path, dir: &Path, name: &str) -> (PathBuf, Vec<PathBuf>)
         .arg(dir.join("constraints"))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let design = dir.join("hdl").join(name);
     let files = std::fs::read_to_string(design.join("filelist.f"))
         .unwrap()
@@ -50,7 +57,9 @@ pub fn yosys_synth(design: &Path, files: &[PathBuf], top: &str) -> String {
     for f in files {
         script.push_str(&format!("read_verilog {}\n", f.display()));
     }
-    script.push_str(&format!("synth_xilinx -family xc7 -flatten -noiopad -top {top}\nstat\n"));
+    script.push_str(&format!(
+        "synth_xilinx -family xc7 -flatten -noiopad -top {top}\nstat\n"
+    ));
     let script_path = design.join("synth.ys");
     std::fs::write(&script_path, script).unwrap();
     let output = Command::new("yosys")
@@ -62,7 +71,11 @@ pub fn yosys_synth(design: &Path, files: &[PathBuf], top: &str) -> String {
         .output()
         .unwrap();
     let log = std::fs::read_to_string(design.join("yosys.log")).unwrap_or_default();
-    assert!(output.status.success(), "yosys failed: {}\n{log}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "yosys failed: {}\n{log}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     log
 }
 

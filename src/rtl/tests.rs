@@ -41,8 +41,10 @@ hardware = {hardware}
     }
 }
 
-fn run<T: Block + Send + 'static>(mut uut: T, bench: impl Fn(Sim<T>) -> Result<(), SimError> + Send + 'static + std::panic::RefUnwindSafe)
-where
+fn run<T: Block + Send + 'static>(
+    mut uut: T,
+    bench: impl Fn(Sim<T>) -> Result<(), SimError> + Send + 'static + std::panic::RefUnwindSafe,
+) where
     T: ClockedBlock,
 {
     uut.connect_all();
@@ -66,7 +68,14 @@ macro_rules! clocked {
         }
     )*};
 }
-clocked!(DotProduct, Accumulator, ComparatorBank, ButterflyStage, StreamFifo, WidthConverter);
+clocked!(
+    DotProduct,
+    Accumulator,
+    ComparatorBank,
+    ButterflyStage,
+    StreamFifo,
+    WidthConverter
+);
 
 #[test]
 fn dot_product_multiplies_signed_by_unsigned_exactly() {
@@ -106,20 +115,23 @@ fn accumulator_saturates_after_every_chunk() {
     );
     let layout = TagLayout::of(&plan);
     let (first, last) = (layout.encode(&plan, 0, 0), layout.encode(&plan, 0, 1));
-    run(Accumulator::new(&plan, 0), move |mut sim: Sim<Accumulator>| {
-        let mut x = sim.init()?;
-        x.advance.next = 1;
-        x.valid2.next = 1;
-        // bias 5 + 40 = 45 saturates to 31; then 31 - 20 = 11 (not 25).
-        x.tags2.next = first;
-        x.sum2.drive(40);
-        wait_clock_cycle!(sim, clock, x);
-        x.tags2.next = last;
-        x.sum2.drive(-20);
-        wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, x.acc3.as_signed(), 11, x);
-        sim.done(x)
-    });
+    run(
+        Accumulator::new(&plan, 0),
+        move |mut sim: Sim<Accumulator>| {
+            let mut x = sim.init()?;
+            x.advance.next = 1;
+            x.valid2.next = 1;
+            // bias 5 + 40 = 45 saturates to 31; then 31 - 20 = 11 (not 25).
+            x.tags2.next = first;
+            x.sum2.drive(40);
+            wait_clock_cycle!(sim, clock, x);
+            x.tags2.next = last;
+            x.sum2.drive(-20);
+            wait_clock_cycle!(sim, clock, x);
+            sim_assert_eq!(sim, x.acc3.as_signed(), 11, x);
+            sim.done(x)
+        },
+    );
 }
 
 #[test]
@@ -132,20 +144,23 @@ fn tiled_accumulator_wraps_the_inner_sum() {
     );
     let layout = TagLayout::of(&plan);
     let tags: Vec<u128> = (0..4).map(|sf| layout.encode(&plan, 0, sf)).collect();
-    run(Accumulator::new(&plan, 0), move |mut sim: Sim<Accumulator>| {
-        let mut x = sim.init()?;
-        x.advance.next = 1;
-        x.valid2.next = 1;
-        // Tile 0: 10 + 10 = 20 wraps in 5 bits to -12; bias 5 -> -7.
-        // Tile 1: 3 + 4 = 7 -> -7 + 7 = 0.
-        for (tag, sum) in tags.iter().zip([10, 10, 3, 4]) {
-            x.tags2.next = *tag;
-            x.sum2.drive(sum);
-            wait_clock_cycle!(sim, clock, x);
-        }
-        sim_assert_eq!(sim, x.acc3.as_signed(), 0, x);
-        sim.done(x)
-    });
+    run(
+        Accumulator::new(&plan, 0),
+        move |mut sim: Sim<Accumulator>| {
+            let mut x = sim.init()?;
+            x.advance.next = 1;
+            x.valid2.next = 1;
+            // Tile 0: 10 + 10 = 20 wraps in 5 bits to -12; bias 5 -> -7.
+            // Tile 1: 3 + 4 = 7 -> -7 + 7 = 0.
+            for (tag, sum) in tags.iter().zip([10, 10, 3, 4]) {
+                x.tags2.next = *tag;
+                x.sum2.drive(sum);
+                wait_clock_cycle!(sim, clock, x);
+            }
+            sim_assert_eq!(sim, x.acc3.as_signed(), 0, x);
+            sim.done(x)
+        },
+    );
 }
 
 #[test]
@@ -157,25 +172,28 @@ fn comparator_bank_counts_thresholds_of_the_fold() {
         "{ pe = 1, simd = 4 }",
     );
     plan.nf = 2;
-    run(ComparatorBank::new(&plan, 0), move |mut sim: Sim<ComparatorBank>| {
-        let mut x = sim.init()?;
-        x.advance.next = 1;
-        // Channel 0 (fold 0): 3 >= -5, 0 -> 2 hits -> -2 + 2 = 0.
-        x.nf3.next = 0;
-        x.acc3.drive(3);
-        wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, x.out.as_signed(), 0, x);
-        // Channel 1 (fold 1): 25 passes all three -> 1.
-        x.nf3.next = 1;
-        x.acc3.drive(25);
-        wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, x.out.as_signed(), 1, x);
-        // -100 passes none -> -2.
-        x.acc3.drive(-100);
-        wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, x.out.as_signed(), -2, x);
-        sim.done(x)
-    });
+    run(
+        ComparatorBank::new(&plan, 0),
+        move |mut sim: Sim<ComparatorBank>| {
+            let mut x = sim.init()?;
+            x.advance.next = 1;
+            // Channel 0 (fold 0): 3 >= -5, 0 -> 2 hits -> -2 + 2 = 0.
+            x.nf3.next = 0;
+            x.acc3.drive(3);
+            wait_clock_cycle!(sim, clock, x);
+            sim_assert_eq!(sim, x.out.as_signed(), 0, x);
+            // Channel 1 (fold 1): 25 passes all three -> 1.
+            x.nf3.next = 1;
+            x.acc3.drive(25);
+            wait_clock_cycle!(sim, clock, x);
+            sim_assert_eq!(sim, x.out.as_signed(), 1, x);
+            // -100 passes none -> -2.
+            x.acc3.drive(-100);
+            wait_clock_cycle!(sim, clock, x);
+            sim_assert_eq!(sim, x.out.as_signed(), -2, x);
+            sim.done(x)
+        },
+    );
 }
 
 #[test]
@@ -191,7 +209,9 @@ fn butterfly_stages_compute_the_sylvester_transform() {
         s.in_valid.next = 1;
         s.in_data.next = input;
         wait_clock_cycle!(sim, clock, s);
-        let y: Vec<i128> = (0..4).map(|i| unpack(s.out_data.val(), i, 6, true)).collect();
+        let y: Vec<i128> = (0..4)
+            .map(|i| unpack(s.out_data.val(), i, 6, true))
+            .collect();
         sim_assert_eq!(sim, y, vec![3, -1, 18, -12], s);
         sim_assert!(sim, s.out_valid.is_high(), s);
         sim.done(s)
@@ -204,7 +224,9 @@ fn butterfly_stages_compute_the_sylvester_transform() {
         s.advance.next = 1;
         s.in_data.next = input;
         wait_clock_cycle!(sim, clock, s);
-        let y: Vec<i128> = (0..4).map(|i| unpack(s.out_data.val(), i, 7, true)).collect();
+        let y: Vec<i128> = (0..4)
+            .map(|i| unpack(s.out_data.val(), i, 7, true))
+            .collect();
         // H_4 [1, 2, 3, 15] = [21, -13, -15, 11]
         sim_assert_eq!(sim, y, vec![21, -13, -15, 11], s);
         sim.done(s)
@@ -249,30 +271,33 @@ fn converter_keeps_element_order_across_widths() {
         input_elements: 2,
         output_elements: 3,
     };
-    run(WidthConverter::new(&plan), |mut sim: Sim<WidthConverter>| {
-        let mut x = sim.init()?;
-        x.rst_n.next = 1;
-        x.out_ready.next = 1;
-        x.in_valid.next = 1;
-        let mut seen = Vec::new();
-        let mut beat = 0u128;
-        for _ in 0..8 {
-            // Offer the next beat until it is taken (a beat moves on a
-            // clock edge where valid and ready are both high).
-            x.in_valid.next = u128::from(beat < 3);
-            x.in_data.next = pack(&[(2 * beat) as i128, (2 * beat + 1) as i128], 4);
-            wait_clock_false!(sim, clock, x);
-            let taken = beat < 3 && x.in_ready.is_high();
-            let output = x.out_valid.is_high().then(|| x.out_data.val());
-            wait_clock_true!(sim, clock, x);
-            if taken {
-                beat += 1;
+    run(
+        WidthConverter::new(&plan),
+        |mut sim: Sim<WidthConverter>| {
+            let mut x = sim.init()?;
+            x.rst_n.next = 1;
+            x.out_ready.next = 1;
+            x.in_valid.next = 1;
+            let mut seen = Vec::new();
+            let mut beat = 0u128;
+            for _ in 0..8 {
+                // Offer the next beat until it is taken (a beat moves on a
+                // clock edge where valid and ready are both high).
+                x.in_valid.next = u128::from(beat < 3);
+                x.in_data.next = pack(&[(2 * beat) as i128, (2 * beat + 1) as i128], 4);
+                wait_clock_false!(sim, clock, x);
+                let taken = beat < 3 && x.in_ready.is_high();
+                let output = x.out_valid.is_high().then(|| x.out_data.val());
+                wait_clock_true!(sim, clock, x);
+                if taken {
+                    beat += 1;
+                }
+                if let Some(data) = output {
+                    seen.extend((0..3).map(|i| unpack(data, i, 4, false)));
+                }
             }
-            if let Some(data) = output {
-                seen.extend((0..3).map(|i| unpack(data, i, 4, false)));
-            }
-        }
-        sim_assert_eq!(sim, seen, vec![0, 1, 2, 3, 4, 5], x);
-        sim.done(x)
-    });
+            sim_assert_eq!(sim, seen, vec![0, 1, 2, 3, 4, 5], x);
+            sim.done(x)
+        },
+    );
 }
