@@ -9,4 +9,5 @@ pub mod cli;
 pub mod model;
 pub mod npyio;
 pub mod output;
+pub mod quantize;
 pub mod table;

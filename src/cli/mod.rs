@@ -4,6 +4,7 @@
 
 mod check;
 mod info;
+mod quantize;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -26,6 +27,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Prove every accumulator width per layer and channel, or print the input that overflows it.
     Check(check::CheckArgs),
+    /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
+    Quantize(quantize::QuantizeArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
     }
 }
 
