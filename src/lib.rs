@@ -10,4 +10,5 @@ pub mod model;
 pub mod npyio;
 pub mod output;
 pub mod quantize;
+pub mod reference;
 pub mod table;

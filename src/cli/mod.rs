@@ -3,6 +3,7 @@
 //! input or usage).
 
 mod check;
+mod infer;
 mod info;
 mod quantize;
 
@@ -27,6 +28,9 @@ enum Command {
     Info(info::InfoArgs),
     /// Prove every accumulator width per layer and channel, or print the input that overflows it.
     Check(check::CheckArgs),
+    /// Run input vectors through the bit-exact integer reference: outputs,
+    /// overflow events per layer, accuracy against labels.
+    Infer(infer::InferArgs),
     /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
     Quantize(quantize::QuantizeArgs),
 }
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Infer(args) => infer::run(&args),
         Command::Quantize(args) => quantize::run(&args),
     }
 }

@@ -1,0 +1,465 @@
+//! `a2qgen infer`: run input vectors through the bit-exact reference, report
+//! overflow events per layer and the accuracy against labels, and write the
+//! outputs (or every layer's values).
+
+use super::CliError;
+use crate::model::{LayerKind, Model, OverflowMode, load_model};
+use crate::npyio::{read_int_array, write_int_array};
+use crate::reference::{
+    AccumulatorMode, LayerTrace, Overrides, Reference, ReferenceError, RunResult, as_batch,
+    override_target, predictions,
+};
+use crate::table::{Align, Table};
+use clap::{Args, ValueEnum};
+use ndarray::{Array1, Array2, Ix1};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct InferArgs {
+    /// The model description (TOML).
+    model: PathBuf,
+    /// Input vectors: an integer .npy of shape [batch, input length], or one
+    /// vector [input length].
+    #[arg(long, value_name = "X.npy")]
+    inputs: PathBuf,
+    /// Class labels, an integer .npy of shape [batch]: prints the accuracy of
+    /// the predictions (argmax of the last layer, ties to the lowest index).
+    #[arg(long, value_name = "Y.npy")]
+    labels: Option<PathBuf>,
+    /// Writes the last layer's raw outputs, [batch, outputs], as .npy.
+    #[arg(long, value_name = "OUT.npy")]
+    out: Option<PathBuf>,
+    /// With --out: writes the predicted classes, [batch], instead.
+    #[arg(long, requires = "out")]
+    predictions: bool,
+    /// Writes DIR/<layer>_acc.npy (dense accumulators) and DIR/<layer>_out.npy
+    /// for every layer. DIR must not exist, be empty, or hold an earlier dump.
+    #[arg(long, value_name = "DIR")]
+    dump: Option<PathBuf>,
+    /// Accumulator width for this run: LAYER=P for a layer's (outer)
+    /// accumulator, LAYER.inner=P for a tiled layer's inner one. Repeatable.
+    #[arg(long = "acc-bits", value_name = "LAYER=P", value_parser = parse_acc_bits)]
+    acc_bits: Vec<AccBits>,
+    /// Overflow mode of every accumulator (default: each layer's declared mode).
+    #[arg(long, value_enum, value_name = "MODE")]
+    overflow: Option<OverflowArg>,
+    /// Unbounded accumulators: the mathematical result, no overflow.
+    #[arg(long, conflicts_with_all = ["acc_bits", "overflow"])]
+    exact: bool,
+}
+
+/// One `--acc-bits` value.
+#[derive(Clone, Debug)]
+struct AccBits {
+    layer: String,
+    inner: bool,
+    bits: u32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OverflowArg {
+    Wrap,
+    Saturate,
+}
+
+impl From<OverflowArg> for OverflowMode {
+    fn from(arg: OverflowArg) -> Self {
+        match arg {
+            OverflowArg::Wrap => OverflowMode::Wrap,
+            OverflowArg::Saturate => OverflowMode::Saturate,
+        }
+    }
+}
+
+fn parse_acc_bits(text: &str) -> Result<AccBits, String> {
+    let usage = || format!("`{text}`: expected LAYER=P or LAYER.inner=P, e.g. fc0=12");
+    let (target, bits) = text.split_once('=').ok_or_else(usage)?;
+    let bits = bits
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: P must be a whole number of bits"))?;
+    let (layer, inner) = match target.strip_suffix(".inner") {
+        Some(layer) => (layer, true),
+        None => (target, false),
+    };
+    if layer.is_empty() {
+        return Err(usage());
+    }
+    Ok(AccBits {
+        layer: layer.to_string(),
+        inner,
+        bits,
+    })
+}
+
+pub fn run(args: &InferArgs) -> Result<(), CliError> {
+    let model = load_model(&args.model)?;
+    let mode = accumulator_mode(args)?;
+    let reference = Reference::new(&model, &mode).map_err(configuration_error)?;
+    if let Some(dir) = &args.dump {
+        check_dump_target(dir)?;
+    }
+    let inputs = read_inputs(&args.inputs, model.input_length)?;
+    let labels = args
+        .labels
+        .as_deref()
+        .map(|path| read_labels(path, inputs.nrows()).map(|labels| (path, labels)))
+        .transpose()?;
+    let (result, trace) = run_reference(&reference, &inputs, args.dump.is_some())
+        .map_err(|e| CliError::input(format!("{}: {e}", args.inputs.display())))?;
+    let mut written = Vec::new();
+    if let Some(path) = &args.out {
+        written.push(write_outputs(path, &result, args.predictions)?);
+    }
+    if let (Some(dir), Some(layers)) = (&args.dump, &trace) {
+        written.push(write_dump(dir, layers)?);
+    }
+    let accuracy = labels.map(|(path, labels)| Accuracy::of(&result, &labels, path));
+    print!(
+        "{}",
+        render(&Summary {
+            reference: &reference,
+            mode: &mode,
+            inputs: &args.inputs,
+            vectors: inputs.nrows(),
+            result: &result,
+            accuracy: accuracy.as_ref(),
+            written: &written,
+        })
+    );
+    Ok(())
+}
+
+/// The run's result, and every layer's values when `traced`.
+fn run_reference(
+    reference: &Reference,
+    inputs: &Array2<i64>,
+    traced: bool,
+) -> Result<(RunResult, Option<Vec<LayerTrace>>), ReferenceError> {
+    if traced {
+        let traced = reference.run_with_trace(inputs.view())?;
+        Ok((traced.result, Some(traced.layers)))
+    } else {
+        Ok((reference.run(inputs.view())?, None))
+    }
+}
+
+fn accumulator_mode(args: &InferArgs) -> Result<AccumulatorMode, CliError> {
+    if args.exact {
+        return Ok(AccumulatorMode::Exact);
+    }
+    let mut overrides = Overrides {
+        overflow: args.overflow.map(Into::into),
+        ..Overrides::default()
+    };
+    for AccBits { layer, inner, bits } in &args.acc_bits {
+        let widths = if *inner {
+            &mut overrides.inner_bits
+        } else {
+            &mut overrides.acc_bits
+        };
+        if widths.insert(layer.clone(), *bits).is_some() {
+            return Err(CliError::input(format!(
+                "--acc-bits {}: given more than once",
+                override_target(layer, *inner)
+            )));
+        }
+    }
+    Ok(AccumulatorMode::Declared(overrides))
+}
+
+/// Errors of [`Reference::new`], phrased for the command line.
+fn configuration_error(error: ReferenceError) -> CliError {
+    match error {
+        ReferenceError::Override {
+            layer,
+            inner,
+            problem,
+        } => CliError::input(format!(
+            "--acc-bits {}: {problem}",
+            override_target(&layer, inner)
+        )),
+        other => CliError::input(other),
+    }
+}
+
+fn read_inputs(path: &Path, input_length: usize) -> Result<Array2<i64>, CliError> {
+    let array = read_int_array(path).map_err(CliError::input)?;
+    as_batch(array, input_length).map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+}
+
+fn read_labels(path: &Path, batch: usize) -> Result<Array1<i64>, CliError> {
+    let array = read_int_array(path).map_err(CliError::input)?;
+    let found = array.shape().to_vec();
+    array
+        .into_dimensionality::<Ix1>()
+        .ok()
+        .filter(|labels| labels.len() == batch)
+        .ok_or_else(|| {
+            CliError::input(format!(
+                "{}: labels have shape {found:?}, expected [{batch}] (one per input vector)",
+                path.display()
+            ))
+        })
+}
+
+struct Accuracy<'a> {
+    correct: usize,
+    total: usize,
+    labels: &'a Path,
+}
+
+impl<'a> Accuracy<'a> {
+    fn of(result: &RunResult, labels: &Array1<i64>, path: &'a Path) -> Self {
+        let predicted = predictions(result.outputs.view());
+        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Accuracy {
+            correct,
+            total: labels.len(),
+            labels: path,
+        }
+    }
+
+    fn percent(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            100.0 * self.correct as f64 / self.total as f64
+        }
+    }
+}
+
+/// Writes `--out`; returns what was written, for the summary.
+fn write_outputs(
+    path: &Path,
+    result: &RunResult,
+    as_predictions: bool,
+) -> Result<String, CliError> {
+    let written = if as_predictions {
+        let predicted = predictions(result.outputs.view());
+        write_int_array(path, &predicted).map(|()| format!("predictions {:?}", predicted.shape()))
+    } else {
+        write_int_array(path, &result.outputs)
+            .map(|()| format!("outputs {:?}", result.outputs.shape()))
+    };
+    written
+        .map(|what| format!("{what} to {}", path.display()))
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The files of a dump: every entry of a dump directory is one of these.
+fn is_dump_file(name: &str) -> bool {
+    name.ends_with("_acc.npy") || name.ends_with("_out.npy")
+}
+
+/// A dump may replace only an empty directory or an earlier dump, so that a
+/// mistyped `--dump` never deletes anything else.
+fn check_dump_target(dir: &Path) -> Result<(), CliError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        CliError::input(format!(
+            "--dump {}: {why}; choose a new directory",
+            dir.display()
+        ))
+    };
+    if !dir.is_dir() {
+        return Err(refuse("exists and is not a directory"));
+    }
+    let entries = fs::read_dir(dir).map_err(|e| refuse(&format!("cannot read it: {e}")))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| refuse(&format!("cannot read it: {e}")))?;
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !is_file || !is_dump_file(&entry.file_name().to_string_lossy()) {
+            return Err(refuse("holds files other than an earlier dump"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the dump into a staging directory beside `dir`, and moves it into
+/// place only when every file is written.
+fn write_dump(dir: &Path, layers: &[LayerTrace]) -> Result<String, CliError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let failed = |what: String| CliError::input(format!("--dump {}: {what}", dir.display()));
+    let staging = tempfile::Builder::new()
+        .prefix(".a2qgen-dump-")
+        .tempdir_in(parent)
+        .map_err(|e| {
+            failed(format!(
+                "cannot create a directory in {}: {e}",
+                parent.display()
+            ))
+        })?;
+    let mut files = 0;
+    for layer in layers {
+        let arrays = [
+            ("acc", layer.accumulators.as_ref()),
+            ("out", Some(&layer.outputs)),
+        ];
+        for (suffix, array) in arrays {
+            let Some(array) = array else { continue };
+            let path = staging.path().join(format!("{}_{suffix}.npy", layer.name));
+            write_int_array(&path, array).map_err(|e| failed(format!("cannot write: {e}")))?;
+            files += 1;
+        }
+    }
+    check_dump_target(dir)?;
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| failed(format!("cannot replace it: {e}")))?;
+    }
+    fs::rename(staging.path(), dir)
+        .map_err(|e| failed(format!("cannot move it into place: {e}")))?;
+    // Renamed away: nothing is left for the guard to clean up.
+    let _ = staging.keep();
+    Ok(format!("{files} arrays to {}/", dir.display()))
+}
+
+/// Everything the summary shows.
+struct Summary<'a> {
+    reference: &'a Reference<'a>,
+    mode: &'a AccumulatorMode,
+    inputs: &'a Path,
+    vectors: usize,
+    result: &'a RunResult,
+    accuracy: Option<&'a Accuracy<'a>>,
+    written: &'a [String],
+}
+
+fn render(summary: &Summary) -> String {
+    let model = summary.reference.model();
+    let mut text = format!(
+        "model {}: {} vectors of {} x {} from {}\naccumulators: {}\n\n",
+        model.name,
+        summary.vectors,
+        model.input_length,
+        model.input,
+        summary.inputs.display(),
+        describe_mode(summary.mode),
+    );
+    text.push_str(&layer_table(summary.reference, summary.result).to_string());
+    let mut closing: Vec<String> = Vec::new();
+    if let Some(accuracy) = summary.accuracy {
+        closing.push(format!(
+            "accuracy: {} / {} = {:.2}% (labels {})",
+            accuracy.correct,
+            accuracy.total,
+            accuracy.percent(),
+            accuracy.labels.display()
+        ));
+    }
+    closing.extend(summary.written.iter().map(|w| format!("wrote {w}")));
+    if !closing.is_empty() {
+        let _ = write!(text, "\n{}\n", closing.join("\n"));
+    }
+    text
+}
+
+fn describe_mode(mode: &AccumulatorMode) -> String {
+    let overrides = match mode {
+        AccumulatorMode::Exact => return "exact (unbounded)".into(),
+        AccumulatorMode::Declared(overrides) => overrides,
+    };
+    let mut changes: Vec<String> = Vec::new();
+    for (layer, bits) in &overrides.acc_bits {
+        changes.push(format!("{layer}={bits}"));
+    }
+    for (layer, bits) in &overrides.inner_bits {
+        changes.push(format!("{layer}.inner={bits}"));
+    }
+    if let Some(overflow) = overrides.overflow {
+        changes.push(format!("overflow {overflow}"));
+    }
+    if changes.is_empty() {
+        "as declared".into()
+    } else {
+        format!("as declared, except {}", changes.join(", "))
+    }
+}
+
+/// One row per layer: the accumulators in effect and the overflow events.
+fn layer_table(reference: &Reference, result: &RunResult) -> Table {
+    let mut table = Table::new(&[
+        ("#", Align::Right),
+        ("layer", Align::Left),
+        ("kind", Align::Left),
+        ("accumulator", Align::Left),
+        ("SIMD", Align::Right),
+        ("overflow events", Align::Right),
+        ("inner events", Align::Right),
+    ]);
+    let model: &Model = reference.model();
+    for (index, layer) in model.layers.iter().enumerate() {
+        let events = result.overflow[index];
+        let row = match (&layer.kind, reference.accumulation(index)) {
+            (LayerKind::Dense(_), Some(acc)) => [
+                acc.to_string(),
+                acc.simd.to_string(),
+                events.outer.to_string(),
+                acc.tile.map_or("-".into(), |_| events.inner.to_string()),
+            ],
+            _ => ["-".into(), "-".into(), "-".into(), "-".into()],
+        };
+        let [accumulator, simd, outer, inner] = row;
+        table.row([
+            index.to_string(),
+            layer.name.clone(),
+            layer.kind_name().to_string(),
+            accumulator,
+            simd,
+            outer,
+            inner,
+        ]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acc_bits_values_parse() {
+        let outer = parse_acc_bits("fc0=12").unwrap();
+        assert_eq!(
+            (outer.layer.as_str(), outer.inner, outer.bits),
+            ("fc0", false, 12)
+        );
+        let inner = parse_acc_bits("fc0.inner=9").unwrap();
+        assert_eq!(
+            (inner.layer.as_str(), inner.inner, inner.bits),
+            ("fc0", true, 9)
+        );
+        assert!(parse_acc_bits("fc0").unwrap_err().contains("LAYER=P"));
+        assert!(parse_acc_bits("=8").unwrap_err().contains("LAYER=P"));
+        assert!(
+            parse_acc_bits("fc0=x")
+                .unwrap_err()
+                .contains("whole number")
+        );
+    }
+
+    #[test]
+    fn only_dump_files_may_be_replaced() {
+        assert!(is_dump_file("fc0_acc.npy"));
+        assert!(is_dump_file("rot_out.npy"));
+        assert!(!is_dump_file("weights.npy"));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_dump_target(dir.path()).is_ok());
+        fs::write(dir.path().join("fc0_out.npy"), b"").unwrap();
+        assert!(check_dump_target(dir.path()).is_ok());
+        fs::write(dir.path().join("notes.txt"), b"").unwrap();
+        let error = check_dump_target(dir.path()).unwrap_err();
+        assert!(
+            error.message.contains("other than an earlier dump"),
+            "{}",
+            error.message
+        );
+    }
+}
