@@ -1,12 +1,12 @@
 //! `a2qgen quantize` on the digits float model: the written model is
-//! proven by `a2qgen check`, and its integer accuracy on the test split is
-//! what the README records.
+//! proven by `a2qgen check`, and its integer accuracy on the test split
+//! (run by the bit-exact reference) is what the README records.
 
-use a2qgen::model::{Activation, LayerKind, Model, load_model};
+use a2qgen::model::load_model;
 use a2qgen::npyio::read_int_array;
-use a2qgen::quantize::{FloatModel, argmax};
+use a2qgen::quantize::{Comparison, FloatModel, compare_on};
 use assert_cmd::Command;
-use ndarray::{Array1, Array2, ArrayView1, Ix1, Ix2};
+use ndarray::{Array1, Array2, Ix1, Ix2};
 use std::path::{Path, PathBuf};
 
 fn a2qgen() -> Command {
@@ -66,56 +66,19 @@ fn quantize_digits(dir: &Path, acc_bits: u32, extra: &[&str]) -> PathBuf {
     output
 }
 
-/// A plain integer forward pass for these tests (DESIGN.md section 3):
-/// `acc = b + W x`, thresholds count `acc >= t`, the last layer's raw
-/// accumulators go to argmax. The widths are proven, so no accumulator
-/// wraps; the assertion says so.
-fn integer_predict(model: &Model, input: ArrayView1<i64>) -> usize {
-    let mut x = input.to_owned();
-    for layer in &model.layers {
-        let LayerKind::Dense(dense) = &layer.kind else {
-            panic!("only dense layers here");
-        };
-        let bits = dense.accumulator.bits;
-        let acc: Array1<i64> = (0..dense.out_features)
-            .map(|c| dense.bias_of(c) + dense.weights.row(c).dot(&x))
-            .collect();
-        assert!(
-            acc.iter()
-                .all(|&a| -(1i64 << (bits - 1)) <= a && a < (1i64 << (bits - 1))),
-            "{}: an accumulator left {bits} bits",
-            layer.name
-        );
-        x = match &dense.activation {
-            Activation::None => acc,
-            Activation::Thresholds { thresholds, .. } => (0..dense.out_features)
-                .map(|c| thresholds.row(c).iter().filter(|&&t| acc[c] >= t).count() as i64)
-                .collect(),
-        };
-    }
-    argmax(x.iter().copied())
-}
-
-fn integer_accuracy(model: &Model) -> f64 {
-    let (x, y) = test_set();
-    let correct = x
-        .outer_iter()
-        .zip(&y)
-        .filter(|(input, label)| integer_predict(model, *input) as i64 == **label)
-        .count();
-    correct as f64 / y.len() as f64
-}
-
-fn float_accuracy() -> f64 {
+/// The written model, run by the bit-exact reference, beside the float
+/// model on the test split.
+fn compare_on_test_set(model: &Path) -> Comparison {
     let float = FloatModel::load(&repo("examples/digits/float")).unwrap();
     let (x, y) = test_set();
-    let predictions = float.predict(x.mapv(|v| v as f64 / 16.0).view());
-    let correct = predictions
-        .iter()
-        .zip(&y)
-        .filter(|(p, label)| **p as i64 == **label)
-        .count();
-    correct as f64 / y.len() as f64
+    compare_on(
+        &float,
+        &load_model(model).unwrap(),
+        1.0 / 16.0,
+        x.view(),
+        y.view(),
+    )
+    .unwrap()
 }
 
 fn check_passes(model: &Path) {
@@ -135,9 +98,10 @@ fn proven_accuracy(acc_bits: u32, extra: &[&str]) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let path = quantize_digits(dir.path(), acc_bits, extra);
     check_passes(&path);
-    let accuracy = 100.0 * integer_accuracy(&load_model(&path).unwrap());
-    println!("P={acc_bits} {extra:?}: {accuracy:.2}%");
-    accuracy
+    let comparison = compare_on_test_set(&path);
+    assert_eq!(comparison.overflow_events, 0);
+    println!("P={acc_bits} {extra:?}: {}", comparison.integer);
+    comparison.integer.percent()
 }
 
 /// The accuracies README.md records (test split, 540 images; one image is
@@ -150,13 +114,8 @@ fn assert_recorded(acc_bits: u32, extra: &[&str], recorded: f64) {
     );
 }
 
+/// examples/digits/README.md: the float network scores 534/540.
 const FLOAT_ACCURACY: f64 = 98.89;
-
-#[test]
-fn float_accuracy_in_rust_matches_the_training_script() {
-    // examples/digits/README.md: 98.89% (534/540).
-    assert!((float_accuracy() - 534.0 / 540.0).abs() < 1e-9);
-}
 
 #[test]
 fn p12_is_proven_and_as_accurate_as_recorded() {
@@ -207,6 +166,10 @@ fn report_names_the_budget_per_layer() {
             "12",
             "--acc-bits-per-layer",
             "fc2=16",
+            "--test-inputs",
+            "examples/digits/data/test_x.npy",
+            "--test-labels",
+            "examples/digits/data/test_y.npy",
             "-o",
         ])
         .arg(&output)
@@ -229,6 +192,12 @@ fn report_names_the_budget_per_layer() {
         stdout.contains("| 2 | fc2   | 32 -> 10 | int4    | uint4 | 16 |"),
         "{stdout}"
     );
+    let comparison = compare_on_test_set(&output);
+    let accuracy_line = format!(
+        "test accuracy on examples/digits/data/test_x.npy: integer {}, float 98.89% (534/540); the bit-exact reference saw 0 overflow events",
+        comparison.integer
+    );
+    assert!(stdout.contains(&accuracy_line), "{stdout}");
     let model = load_model(&output).unwrap();
     assert_eq!(model.name, "digits_p12");
     assert!(
@@ -262,5 +231,37 @@ fn a_width_with_no_budget_is_bad_input() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("layer `fc0`"), "{stderr}");
     assert!(stderr.contains("use at least 7 bits"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_test_set_that_does_not_match_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = a2qgen()
+        .args([
+            "quantize",
+            "--float",
+            "examples/digits/float",
+            "--calibration",
+            "examples/digits/data/train_x.npy",
+            "--input-scale",
+            "1/16",
+            "--acc-bits",
+            "12",
+            "--test-inputs",
+            "examples/digits/data/test_x.npy",
+            "--test-labels",
+            "examples/digits/data/train_y.npy",
+            "-o",
+        ])
+        .arg(dir.path().join("m.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("test_x.npy: test set: 1257 labels for 540 inputs"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -6,12 +6,12 @@ use crate::bounds::analyze;
 use crate::model::{IntType, write_model};
 use crate::npyio::read_int_array;
 use crate::quantize::{
-    AccumulatorWidths, FloatModel, LayerReport, NormConstraint, QuantizeError, QuantizeSettings,
-    Quantized, ScaleSearch, quantize,
+    AccumulatorWidths, Comparison, FloatModel, LayerReport, NormConstraint, QuantizeError,
+    QuantizeSettings, Quantized, ScaleSearch, compare_on, quantize,
 };
 use crate::table::{Align, Table};
 use clap::{Args, ValueEnum};
-use ndarray::{Array2, Ix2};
+use ndarray::{Array1, Array2, Ix1, Ix2};
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -69,6 +69,13 @@ pub struct QuantizeArgs {
     /// input count.
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_simd: usize,
+    /// Integer test inputs [n, input length]: prints the quantized model's
+    /// accuracy (bit-exact reference) beside the float model's.
+    #[arg(long, value_name = "X.npy", requires = "test_labels")]
+    test_inputs: Option<PathBuf>,
+    /// Class labels [n] of --test-inputs.
+    #[arg(long, value_name = "Y.npy", requires = "test_inputs")]
+    test_labels: Option<PathBuf>,
     /// Model name [default: the output file's stem].
     #[arg(long)]
     name: Option<String>,
@@ -87,9 +94,25 @@ enum ScaleChoice {
 pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
     let (dir, stem) = output_location(&args.output)?;
     let float = FloatModel::load(&args.float).map_err(CliError::input)?;
-    let calibration = read_calibration(&args.calibration)?;
-    let settings = settings(args, stem, &calibration)?;
+    let calibration = read_matrix(&args.calibration, "[samples, input length]")?;
+    let test_set = read_test_set(args)?;
+    let settings = settings(args, stem, &calibration);
     let mut quantized = quantize(&float, calibration.view(), &settings).map_err(quantize_error)?;
+    // Scored before anything is written: a test set that does not fit the
+    // model leaves no output behind.
+    let comparison = match &test_set {
+        Some(test) => Some(
+            compare_on(
+                &float,
+                &quantized.model,
+                settings.input_scale,
+                test.inputs.view(),
+                test.labels.view(),
+            )
+            .map_err(|e| CliError::input(format!("{}: {e}", test.inputs_path.display())))?,
+        ),
+        None => None,
+    };
     let model = &mut quantized.model;
     model.description = Some(format!(
         "{} (float model `{}`)",
@@ -98,7 +121,49 @@ pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
     ));
     let written = write_model(model, dir, stem).map_err(CliError::input)?;
     print!("{}", render(&quantized, &written));
+    if let (Some(comparison), Some(test)) = (comparison, &test_set) {
+        println!("\n{}", render_comparison(&comparison, &test.inputs_path));
+    }
     Ok(())
+}
+
+/// Integer test inputs `[n, input length]` and their labels `[n]`.
+struct TestSet {
+    inputs_path: PathBuf,
+    inputs: Array2<i64>,
+    labels: Array1<i64>,
+}
+
+/// The labelled test set, when given; read before quantizing so a bad
+/// file fails fast.
+fn read_test_set(args: &QuantizeArgs) -> Result<Option<TestSet>, CliError> {
+    let (Some(inputs_path), Some(labels)) = (&args.test_inputs, &args.test_labels) else {
+        return Ok(None);
+    };
+    let inputs = read_matrix(inputs_path, "[samples, input length]")?;
+    let array = read_int_array(labels).map_err(CliError::input)?;
+    let shape = array.shape().to_vec();
+    let labels = array.into_dimensionality::<Ix1>().map_err(|_| {
+        CliError::input(format!(
+            "{}: has shape {shape:?}, expected [samples]",
+            labels.display()
+        ))
+    })?;
+    Ok(Some(TestSet {
+        inputs_path: inputs_path.clone(),
+        inputs,
+        labels,
+    }))
+}
+
+fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {
+    format!(
+        "test accuracy on {}: integer {}, float {}; the bit-exact reference saw {} overflow events",
+        inputs.display(),
+        comparison.integer,
+        comparison.float,
+        comparison.overflow_events
+    )
 }
 
 /// `OUT.toml` as the directory and stem `write_model` takes.
@@ -117,28 +182,25 @@ fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
     Ok((dir.unwrap_or(Path::new(".")), stem))
 }
 
-fn read_calibration(path: &Path) -> Result<Array2<i64>, CliError> {
+/// A 2-D integer `.npy`; `expected` names its axes for the error.
+fn read_matrix(path: &Path, expected: &str) -> Result<Array2<i64>, CliError> {
     let array = read_int_array(path).map_err(CliError::input)?;
     let shape = array.shape().to_vec();
     array.into_dimensionality::<Ix2>().map_err(|_| {
         CliError::input(format!(
-            "{}: has shape {shape:?}, expected [samples, input length]",
+            "{}: has shape {shape:?}, expected {expected}",
             path.display()
         ))
     })
 }
 
-fn settings(
-    args: &QuantizeArgs,
-    stem: &str,
-    calibration: &Array2<i64>,
-) -> Result<QuantizeSettings, CliError> {
+fn settings(args: &QuantizeArgs, stem: &str, calibration: &Array2<i64>) -> QuantizeSettings {
     let input = args.input_type.unwrap_or_else(|| {
         let lo = calibration.iter().copied().min().unwrap_or(0);
         let hi = calibration.iter().copied().max().unwrap_or(0);
         IntType::containing(i128::from(lo), i128::from(hi))
     });
-    Ok(QuantizeSettings {
+    QuantizeSettings {
         name: args.name.clone().unwrap_or_else(|| stem.to_string()),
         input,
         input_scale: args.input_scale,
@@ -160,7 +222,7 @@ fn settings(
         percentile: args.percentile,
         max_pe: args.max_pe,
         max_simd: args.max_simd,
-    })
+    }
 }
 
 /// A width the quantizer fails to prove is a failed verdict; the rest is

@@ -23,12 +23,14 @@
 //! is an error, never a silent result.
 
 mod calibrate;
+mod evaluate;
 mod float;
 mod layer;
 mod project;
 mod requantize;
 
 pub use calibrate::{Calibration, InputStatistics, calibrate, percentile_of_sorted};
+pub use evaluate::{Accuracy, Comparison, compare_on};
 pub use float::{FloatDense, FloatModel, argmax};
 pub use layer::{LayerReport, ScaleSearch};
 pub use project::{
@@ -59,6 +61,8 @@ pub enum QuantizeError {
     Settings(String),
     #[error("calibration inputs: {0}")]
     Calibration(String),
+    #[error("test set: {0}")]
+    Evaluation(String),
     /// The finished model does not prove a width: a bug in the quantizer,
     /// reported rather than written.
     #[error(

@@ -268,3 +268,44 @@ fn per_layer_widths_override_the_default() {
             .contains("(fc0 16)")
     );
 }
+
+#[test]
+fn comparison_runs_the_reference_beside_the_float_model() {
+    let float = digits_float();
+    let settings = digits_settings(16, NormConstraint::A2q);
+    let quantized = quantize(&float, digits_calibration().view(), &settings).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits/data");
+    let inputs = read_int_array(&root.join("test_x.npy"))
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let labels = read_int_array(&root.join("test_y.npy")).unwrap();
+    let labels = labels.into_dimensionality::<ndarray::Ix1>().unwrap();
+    let comparison = compare_on(
+        &float,
+        &quantized.model,
+        settings.input_scale,
+        inputs.view(),
+        labels.view(),
+    )
+    .unwrap();
+    // examples/digits/README.md: the float network scores 534/540.
+    assert_eq!(
+        comparison.float,
+        Accuracy {
+            correct: 534,
+            total: 540
+        }
+    );
+    assert_eq!(comparison.integer.total, 540);
+    assert_eq!(comparison.overflow_events, 0);
+    let err = compare_on(
+        &float,
+        &quantized.model,
+        settings.input_scale,
+        inputs.view(),
+        labels.slice(ndarray::s![..10]),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "test set: 10 labels for 540 inputs");
+}
