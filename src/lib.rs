@@ -13,4 +13,5 @@ pub mod npyio;
 pub mod output;
 pub mod reference;
 pub mod rtl;
+pub mod quantize;
 pub mod table;

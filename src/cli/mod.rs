@@ -6,6 +6,7 @@ mod check;
 mod generate;
 mod infer;
 mod info;
+mod quantize;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -33,6 +34,8 @@ enum Command {
     Infer(infer::InferArgs),
     /// Generate the Verilog of the streaming accelerator (and its synthesis scripts).
     Gen(generate::GenArgs),
+    /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
+    Quantize(quantize::QuantizeArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Check(args) => check::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
     }
 }
 
