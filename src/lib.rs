@@ -10,4 +10,5 @@ pub mod cli;
 pub mod model;
 pub mod npyio;
 pub mod output;
+pub mod sim;
 pub mod table;

@@ -4,6 +4,7 @@
 
 mod check;
 mod info;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -26,6 +27,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Prove every accumulator width per layer and channel, or print the input that overflows it.
     Check(check::CheckArgs),
+    /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
+    Sim(sim::SimArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }
 
