@@ -14,4 +14,5 @@ pub mod output;
 pub mod reference;
 pub mod rtl;
 pub mod quantize;
+pub mod sim;
 pub mod table;

@@ -7,6 +7,7 @@ mod generate;
 mod infer;
 mod info;
 mod quantize;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -36,6 +37,8 @@ enum Command {
     Gen(generate::GenArgs),
     /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
     Quantize(quantize::QuantizeArgs),
+    /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
+    Sim(sim::SimArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Infer(args) => infer::run(&args),
         Command::Gen(args) => generate::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::Sim(args) => sim::run(&args),
     }
 }
 
