@@ -3,6 +3,7 @@
 //! input or usage).
 
 mod check;
+mod cosim;
 mod generate;
 mod infer;
 mod info;
@@ -39,6 +40,8 @@ enum Command {
     Quantize(quantize::QuantizeArgs),
     /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
     Sim(sim::SimArgs),
+    /// Co-simulate: reference, cycle-accurate Rust simulation and Verilator must agree on every value and cycle.
+    Cosim(cosim::CosimArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Gen(args) => generate::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Cosim(args) => cosim::run(&args),
     }
 }
 
