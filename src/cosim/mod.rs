@@ -7,4 +7,4 @@ pub mod beats;
 mod run;
 pub mod verilator;
 
-pub use run::{CosimError, CosimOptions, CosimReport, Fault, Mismatch, cosimulate};
+pub use run::{CosimError, CosimOptions, CosimReport, Fault, Mismatch, cosimulate, write_stimulus};

@@ -181,7 +181,8 @@ fn faulty(model: &Model, plan: &Plan, fault: Option<Fault>) -> Design {
     generate(model, &broken)
 }
 
-fn write_stimulus(
+/// Writes the input beats and the schedules where the harness reads them.
+pub fn write_stimulus(
     plan: &Plan,
     inputs: ArrayView2<i64>,
     schedule: &Schedule,
