@@ -27,6 +27,7 @@ deps:
 demo: deps build
 	./target/release/a2qgen info $(DEMO_MODEL)
 	./target/release/a2qgen check $(DEMO_MODEL)
+	./target/release/a2qgen infer $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --labels examples/digits/data/test_y.npy
 	./target/release/a2qgen gen $(DEMO_MODEL)
 	./target/release/a2qgen cosim $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --gaps 0.2 --backpressure 0.2
 
