@@ -22,10 +22,15 @@
 //! 3. every boundary fires when valid and ready; a firing top-output beat
 //!    is recorded with cycle `c`;
 //! 4. every unit steps to its next state given the beat it took in (if any)
-//!    and whether its output beat left. Units step from the last to the
-//!    first, so each reads its upstream neighbour's output register before
-//!    that neighbour updates: the hardware's "all registers update at the
-//!    clock edge".
+//!    and whether its output beat left: the hardware's "all registers
+//!    update at the clock edge".
+//!
+//! The simulator computes the same in one pass from the output backwards:
+//! each unit's ready needs only the ready behind it, already computed, and
+//! a unit steps after its downstream neighbour and before its upstream one,
+//! so every value it reads is from the state before the edge. A unit with
+//! no output beat, nothing in flight and no beat offered is skipped: its
+//! step would change nothing and it is ready (see [`StreamUnit::is_quiet`]).
 //!
 //! # Stimulus (the Verilator harness implements the same)
 //!

@@ -97,7 +97,8 @@ pub struct MvauState {
 }
 
 impl MvauState {
-    /// The unit of `plan`, which `check_plan` accepted.
+    /// The unit of `plan` in its reset state. [`crate::sim::Simulator::new`]
+    /// checks plans first; a malformed one panics here.
     pub fn new(plan: &Mvau) -> Self {
         let (pe, simd, nf, sf) = (plan.pe, plan.simd, plan.nf, plan.sf);
         MvauState {
@@ -325,7 +326,7 @@ impl StreamUnit for MvauState {
 
 /// `acc[p] = fix((start[p] or acc[p]) + add[p])` for every PE: `start` is
 /// the initial value when the sum restarts (bias, or zero for a tile).
-#[inline]
+#[inline(always)]
 fn accumulate_into(accumulators: &mut [i64], add: &[i64], start: Option<&[i64]>, fix: Fix) {
     match start {
         Some(start) => {

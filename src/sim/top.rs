@@ -172,6 +172,30 @@ struct Slot {
     output_stalls: u64,
 }
 
+impl Slot {
+    /// One cycle of this unit given the valid at its input and the ready
+    /// at its output; returns its input ready.
+    #[inline]
+    fn clock<'a>(
+        &mut self,
+        in_valid: bool,
+        input: impl FnOnce() -> &'a [i64],
+        out_ready: bool,
+    ) -> bool {
+        if self.quiet && !in_valid {
+            // No beat in, none out, nothing in flight: the step would
+            // change nothing, and a quiet unit is ready.
+            return true;
+        }
+        self.output_stalls += u64::from(self.out_valid && !out_ready);
+        let clocked = self.unit.clock(in_valid, input, out_ready);
+        self.input_stalls += u64::from(in_valid && !clocked.in_ready);
+        self.out_valid = clocked.next_out_valid;
+        self.quiet = clocked.next_quiet;
+        clocked.in_ready
+    }
+}
+
 /// The whole accelerator: its units in stream order.
 pub struct Simulator {
     slots: Vec<Slot>,
@@ -234,12 +258,8 @@ impl Simulator {
         Ok(result)
     }
 
-    /// One clock cycle, as one pass from the output backwards: each unit's
-    /// ready comes from the ready behind it (already evaluated), then both
-    /// its streams fire or not, then it steps. A unit steps after its
-    /// downstream neighbour and before its upstream one, so every value it
-    /// reads is the state before the clock edge: the same as evaluating
-    /// all readies first and stepping every unit afterwards.
+    /// One clock cycle, as one pass from the output backwards (see the
+    /// module documentation of `sim` for why that is the clock edge).
     fn cycle(
         &mut self,
         cycle: u64,
@@ -255,24 +275,13 @@ impl Simulator {
         {
             result.record(cycle, last.unit.out_data());
         }
-        for i in (0..self.slots.len()).rev() {
+        for i in (1..self.slots.len()).rev() {
             let (upstream, rest) = self.slots.split_at_mut(i);
-            let slot = &mut rest[0];
-            let previous = upstream.last();
-            let in_valid = previous.map_or(driver_valid, |p| p.out_valid);
-            if slot.quiet && !in_valid {
-                // No beat in, none out, nothing in flight: the step would
-                // change nothing, and a quiet unit is ready.
-                ready = true;
-                continue;
-            }
-            let input = || previous.map_or_else(|| driver.beat(), |p| p.unit.out_data());
-            slot.output_stalls += u64::from(slot.out_valid && !ready);
-            let clocked = slot.unit.clock(in_valid, input, ready);
-            slot.input_stalls += u64::from(in_valid && !clocked.in_ready);
-            slot.out_valid = clocked.next_out_valid;
-            slot.quiet = clocked.next_quiet;
-            ready = clocked.in_ready;
+            let previous = &upstream[i - 1];
+            ready = rest[0].clock(previous.out_valid, || previous.unit.out_data(), ready);
+        }
+        if let Some(first) = self.slots.first_mut() {
+            ready = first.clock(driver_valid, || driver.beat(), ready);
         }
         if driver_valid && ready {
             result.record_first_input(cycle);
