@@ -222,15 +222,6 @@ fn refolded(path: &str, target: u64) -> Option<(Model, Plan)> {
 
 /// A converter gathering narrow beats into wider ones right before an MVAU
 /// that reads more than one beat per vector.
-fn widening_converter_feeds_a_folded_input(plan: &Plan) -> bool {
-    plan.units
-        .windows(2)
-        .any(|pair| match (&pair[0], &pair[1]) {
-            (Unit::Converter(c), Unit::Mvau(m)) => c.output_elements > c.input_elements && m.sf > 1,
-            _ => false,
-        })
-}
-
 #[test]
 fn other_foldings_keep_values_latency_and_ii() {
     for path in EXAMPLES {
@@ -245,16 +236,7 @@ fn other_foldings_keep_values_latency_and_ii() {
             assert_eq!(free.outputs(), expected, "{case}");
             assert_eq!(free.latency(), Some(plan.latency), "{case}: latency");
             let ii = free.initiation_interval().unwrap();
-            if widening_converter_feeds_a_folded_input(&plan) {
-                // Known gap in arch: the plan's II assumes the FIFO
-                // decouples the units, but it sits before the converter,
-                // whose `in + out` places hold one beat for an MVAU that
-                // reads its SF beats back to back. The plan's II stays a
-                // lower bound.
-                assert!(ii.max > plan.initiation_interval, "{case}: II");
-            } else {
-                assert_eq!(ii.max, plan.initiation_interval, "{case}: II");
-            }
+            assert_eq!(ii.max, plan.initiation_interval, "{case}: II");
             let schedule = Schedule::random(0.3, 0.3, target, 100_000);
             let stalled = simulate(&plan, inputs.view(), &schedule).unwrap();
             assert_eq!(stalled.outputs(), expected, "{case}: with stalls");
