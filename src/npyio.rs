@@ -1,4 +1,5 @@
-//! Reading and writing integer `.npy` arrays of any integer dtype.
+//! Reading and writing integer `.npy` arrays of any integer dtype, and
+//! reading float arrays (the float networks quantization starts from).
 
 use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyError, ReadNpyExt, WriteNpyExt};
@@ -63,6 +64,30 @@ pub fn read_int_array(path: &Path) -> Result<ArrayD<i64>, NpyError> {
     }
     Err(error(format!(
         "dtype {} is not an integer type (expected int8..int64 or uint8..uint64)",
+        describe_dtype(&bytes)
+    )))
+}
+
+/// Reads an `.npy` file holding `float32` or `float64` into `f64`. Integer
+/// dtypes are refused: a float network stored as integers is a mistake.
+pub fn read_float_array(path: &Path) -> Result<ArrayD<f64>, NpyError> {
+    let error = |message: String| NpyError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| error(format!("cannot read file: {e}")))?;
+    match ArrayD::<f64>::read_npy(&bytes[..]) {
+        Ok(a) => return Ok(a),
+        Err(ReadNpyError::WrongDescriptor(_)) => {}
+        Err(e) => return Err(error(format!("not a valid .npy file: {e}"))),
+    }
+    match ArrayD::<f32>::read_npy(&bytes[..]) {
+        Ok(a) => return Ok(a.mapv(f64::from)),
+        Err(ReadNpyError::WrongDescriptor(_)) => {}
+        Err(e) => return Err(error(format!("not a valid .npy file: {e}"))),
+    }
+    Err(error(format!(
+        "dtype {} is not a float type (expected float32 or float64)",
         describe_dtype(&bytes)
     )))
 }
@@ -185,6 +210,28 @@ mod tests {
             .unwrap();
         let err = read_int_array(&path).unwrap_err();
         assert!(err.message.contains("<f8"), "{}", err.message);
+    }
+
+    #[test]
+    fn reads_float32_and_float64_and_refuses_integers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npy");
+        array![[0.5f32, -1.25]]
+            .write_npy(File::create(&path).unwrap())
+            .unwrap();
+        assert_eq!(
+            read_float_array(&path).unwrap(),
+            array![[0.5f64, -1.25]].into_dyn()
+        );
+        array![0.1f64]
+            .write_npy(File::create(&path).unwrap())
+            .unwrap();
+        assert_eq!(read_float_array(&path).unwrap(), array![0.1f64].into_dyn());
+        array![3i32]
+            .write_npy(File::create(&path).unwrap())
+            .unwrap();
+        let err = read_float_array(&path).unwrap_err();
+        assert!(err.message.contains("<i4"), "{}", err.message);
     }
 
     #[test]

@@ -56,6 +56,33 @@ impl StagedDir {
     }
 }
 
+impl StagedDir {
+    /// Replaces the target directory by the staged one as a whole, so that
+    /// no file of an earlier run survives (generated designs).
+    pub fn replace(self) -> io::Result<PathBuf> {
+        if self.target.exists() {
+            let parent = self
+                .staging
+                .path()
+                .parent()
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            let old = tempfile::Builder::new()
+                .prefix(".a2qgen-old-")
+                .tempdir_in(parent)?;
+            std::fs::rename(&self.target, old.path().join("previous"))?;
+            if let Err(e) = std::fs::rename(self.staging.path(), &self.target) {
+                // Put the earlier output back rather than leave nothing.
+                std::fs::rename(old.path().join("previous"), &self.target)?;
+                return Err(e);
+            }
+            let _ = self.staging.keep();
+            return Ok(self.target);
+        }
+        self.commit()
+    }
+}
+
 /// Writes one file atomically: a temporary file in the same directory,
 /// renamed over `path` once complete.
 pub fn write_file_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
@@ -84,6 +111,20 @@ mod tests {
         drop(staged);
         assert!(!target.exists());
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn replace_removes_stale_files() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("stale.v"), "old").unwrap();
+        let staged = StagedDir::new(&target).unwrap();
+        std::fs::write(staged.path().join("new.v"), "new").unwrap();
+        staged.replace().unwrap();
+        assert!(!target.join("stale.v").exists());
+        assert!(target.join("new.v").exists());
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -1,35 +1,13 @@
 //! `a2qgen synth` against the real Yosys. On CI (`CI=true`) a missing
 //! Yosys fails the test instead of skipping it.
 
+mod tools;
+
 use assert_cmd::Command;
-
-fn yosys_available() -> bool {
-    std::process::Command::new("yosys")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Whether to run: always on CI (where a missing Yosys must fail), and
-/// elsewhere only when Yosys is installed.
-fn should_run() -> bool {
-    let on_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if on_ci {
-        assert!(
-            yosys_available(),
-            "CI=true but yosys is not installed (run `make deps`)"
-        );
-        return true;
-    }
-    if !yosys_available() {
-        eprintln!("skipping: yosys is not installed");
-    }
-    yosys_available()
-}
 
 #[test]
 fn synth_measures_every_module_of_both_variants() {
-    if !should_run() {
+    if !tools::have("yosys") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

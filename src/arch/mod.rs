@@ -56,6 +56,8 @@
 
 mod fold;
 mod plan;
+mod report;
 
 pub use fold::{FoldingError, choose_folding};
 pub use plan::*;
+pub use report::plan_table;

@@ -5,7 +5,7 @@
 //! config is held out of the fit and only used to report the error.
 
 use super::grid::Config;
-use super::runs::{RunRecord, config_plan};
+use super::runs::{RunRecord, config_plan, unit_kind};
 use crate::arch::Plan;
 use crate::estimate::constants::Coefficients;
 use crate::estimate::{Block, Constants, Resource, Resources, estimate_unit, unit_features};
@@ -73,8 +73,23 @@ impl Sample<'_> {
     }
 }
 
+/// A record whose unit is no longer of the kind it was when measured: the
+/// plan of its config changed since, and the run must be redone.
+fn stale(record: &RunRecord, plan: &Plan) -> Option<String> {
+    let now = plan.units.get(record.unit).map(unit_kind);
+    (now != Some(record.unit_kind.as_str())).then(|| {
+        format!(
+            "{} unit {} was a {} when measured and is {} in today's plan: delete its row and rerun `a2qgen calibrate`",
+            record.config.name(),
+            record.unit,
+            record.unit_kind,
+            now.unwrap_or("missing")
+        )
+    })
+}
+
 /// Fits the constants to `records` and evaluates every record.
-pub fn fit_constants(records: &[RunRecord]) -> Fitted {
+pub fn fit_constants(records: &[RunRecord]) -> Result<Fitted, String> {
     let plans: BTreeMap<usize, Plan> = records
         .iter()
         .map(|r| (r.config.id, &r.config))
@@ -89,6 +104,9 @@ pub fn fit_constants(records: &[RunRecord]) -> Fitted {
             plan: &plans[&record.config.id],
         })
         .collect();
+    if let Some(problem) = samples.iter().find_map(|s| stale(s.record, s.plan)) {
+        return Err(problem);
+    }
     let mut constants = Constants::default();
     for block in Block::ALL {
         let training: Vec<&Sample> = samples
@@ -108,7 +126,7 @@ pub fn fit_constants(records: &[RunRecord]) -> Fitted {
         evaluations,
     };
     fitted.constants.notes = fitted.notes(records.len());
-    fitted
+    Ok(fitted)
 }
 
 fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {

@@ -62,7 +62,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
         }
     }
     let records = read_runs(&args.runs).map_err(CliError::input)?;
-    let fitted = fit::fit_constants(&records);
+    let fitted = fit::fit_constants(&records).map_err(CliError::input)?;
     std::fs::write(&args.constants, fitted.constants.to_toml()).map_err(CliError::input)?;
     print!("{}", fitted.report());
     println!("wrote {}", args.constants.display());

@@ -4,9 +4,13 @@
 
 mod calibrate;
 mod check;
+mod cosim;
 mod estimate;
+mod generate;
 mod infer;
 mod info;
+mod quantize;
+mod sim;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +37,14 @@ enum Command {
     /// Run input vectors through the bit-exact integer reference: outputs,
     /// overflow events per layer, accuracy against labels.
     Infer(infer::InferArgs),
+    /// Generate the Verilog of the streaming accelerator (and its synthesis scripts).
+    Gen(generate::GenArgs),
+    /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
+    Quantize(quantize::QuantizeArgs),
+    /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
+    Sim(sim::SimArgs),
+    /// Co-simulate: reference, cycle-accurate Rust simulation and Verilator must agree on every value and cycle.
+    Cosim(cosim::CosimArgs),
     /// Estimate LUT/FF/CARRY4/DSP/BRAM for xc7, declared accumulators vs 32-bit ones.
     Estimate(estimate::EstimateArgs),
     /// Synthesize the RTL (declared and 32-bit accumulators) with Yosys; measured beside estimated.
@@ -78,6 +90,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Info(args) => info::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Infer(args) => infer::run(&args),
+        Command::Gen(args) => generate::run(&args),
+        Command::Quantize(args) => quantize::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        Command::Cosim(args) => cosim::run(&args),
         Command::Estimate(args) => estimate::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),

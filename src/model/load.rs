@@ -580,7 +580,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Names become Verilog module names and directory names.
-fn check_identifier(name: &str) -> Result<(), String> {
+pub(crate) fn check_identifier(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let valid = chars
         .next()

@@ -37,7 +37,8 @@ pub fn rom_file_name(model: &str, layer: &str, pe: usize) -> String {
 /// Generates the Verilog of `plan` for `model`.
 pub fn generate(model: &Model, plan: &Plan) -> Design {
     let top = Accelerator::new(plan, |layer, pe| rom_file_name(&plan.model, layer, pe));
-    let text = rename_identifiers(&generate_verilog(&top), &plan.model);
+    let units: Vec<&str> = plan.units.iter().map(Unit::name).collect();
+    let text = rename_identifiers(&generate_verilog(&top), &plan.model, &units);
     let mut verilog: Vec<(String, String)> = split_modules(&text)
         .into_iter()
         .map(|(name, body)| {
@@ -71,7 +72,7 @@ pub fn generate(model: &Model, plan: &Plan) -> Design {
 /// (a single `_` could collide: a child `rom`'s port `addr` with a port
 /// `rom_addr`).
 /// System tasks (`$signed`, `$readmemh`) start with `$` and are kept.
-pub fn rename_identifiers(text: &str, model: &str) -> String {
+pub fn rename_identifiers(text: &str, model: &str, units: &[&str]) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let mut chars = text.char_indices().peekable();
     let bytes = text.as_bytes();
@@ -95,12 +96,32 @@ pub fn rename_identifiers(text: &str, model: &str) -> String {
         if identifier == "top" {
             out.push_str(&format!("{model}_top"));
         } else if let Some(path) = identifier.strip_prefix("top$") {
-            out.push_str(&format!("{model}_{}", path.replace('$', "_")));
+            out.push_str(&module_name(path, model, units));
         } else {
             out.push_str(&identifier.replace('$', "__"));
         }
     }
     out
+}
+
+/// `stages$3$mvau$0$lanes$1` -> `<model>_<unit 3>_lanes_1`; the stage
+/// wrapper itself -> `<model>_<unit>_stage`.
+fn module_name(path: &str, model: &str, units: &[&str]) -> String {
+    let mut parts = path.split('$');
+    let unit = match (
+        parts.next(),
+        parts.next().and_then(|i| i.parse::<usize>().ok()),
+    ) {
+        (Some("stages"), Some(index)) if index < units.len() => units[index],
+        _ => return format!("{model}_{}", path.replace('$', "_")),
+    };
+    let rest: Vec<&str> = parts.collect();
+    match rest.as_slice() {
+        [] => format!("{model}_{unit}_stage"),
+        [_kind, _zero] => format!("{model}_{unit}"),
+        [_kind, _zero, inner @ ..] => format!("{model}_{unit}_{}", inner.join("_")),
+        _ => format!("{model}_{unit}_{}", rest.join("_")),
+    }
 }
 
 fn is_identifier_byte(b: u8) -> bool {
@@ -136,11 +157,16 @@ fn header(model: &Model, plan: &Plan, module: &str) -> String {
         ),
         format!("// Module {module}."),
     ];
-    let stage = module
-        .strip_prefix(&format!("{}_stages_", plan.model))
-        .and_then(|rest| rest.split('_').next())
-        .and_then(|index| index.parse::<usize>().ok());
-    match stage.map(|i| &plan.units[i]) {
+    // The unit whose name the module's starts with (the longest such name).
+    let unit = plan
+        .units
+        .iter()
+        .filter(|u| {
+            let prefix = format!("{}_{}", plan.model, u.name());
+            module == prefix || module.starts_with(&format!("{prefix}_"))
+        })
+        .max_by_key(|u| u.name().len());
+    match unit {
         Some(unit) => lines.extend(describe_unit(unit)),
         None => lines.push(format!(
             "// Top: {} stages; input {} x {} per beat, output {} x {} per beat; II {} cycles, latency {} cycles.",
@@ -223,14 +249,18 @@ mod tests {
 
     #[test]
     fn renames_paths_and_keeps_system_tasks() {
-        let text = "module top$stages$0(a$b);\n  x = $signed(a$b);\n  top$stages$0 stages$0(.a(a$b));\nendmodule // top$stages$0";
+        let text = "module top$stages$0(a$b);\n  x = $signed(a$b);\n  top$stages$0$mvau$0 mvau$0(.a(a$b));\nendmodule // top$stages$0";
         assert_eq!(
-            rename_identifiers(text, "m"),
-            "module m_stages_0(a__b);\n  x = $signed(a__b);\n  m_stages_0 stages__0(.a(a__b));\nendmodule // m_stages_0"
+            rename_identifiers(text, "m", &["fc0"]),
+            "module m_fc0_stage(a__b);\n  x = $signed(a__b);\n  m_fc0 mvau__0(.a(a__b));\nendmodule // m_fc0_stage"
         );
         assert_eq!(
-            rename_identifiers("module top(clk);", "m"),
+            rename_identifiers("module top(clk);", "m", &[]),
             "module m_top(clk);"
+        );
+        assert_eq!(
+            rename_identifiers("top$stages$0$mvau$0$lanes$1$rom", "m", &["fc0"]),
+            "m_fc0_lanes_1_rom"
         );
     }
 
@@ -241,30 +271,5 @@ mod tests {
         assert_eq!(modules.len(), 2);
         assert_eq!(modules[0].0, "a");
         assert_eq!(modules[1].1, "module b(y);\nendmodule // b");
-    }
-}
-
-#[cfg(test)]
-mod example_tests {
-    use super::*;
-    use crate::arch::{PlanOptions, build_plan};
-    use crate::bounds::analyze;
-    use crate::model::load_model;
-
-    #[test]
-    fn dump_examples() {
-        for name in ["mlp3", "hadamard_tiled"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("examples/{name}.toml"));
-            let model = load_model(&path).unwrap();
-            let plan = build_plan(&model, &analyze(&model), PlanOptions::default()).unwrap();
-            let design = generate(&model, &plan);
-            let dir = std::path::Path::new("/tmp/gen").join(name);
-            std::fs::create_dir_all(&dir).unwrap();
-            for (f, t) in design.verilog.iter().chain(&design.memories) {
-                std::fs::write(dir.join(f), t).unwrap();
-            }
-            std::fs::write(dir.join("filelist.f"), design.filelist()).unwrap();
-        }
     }
 }

@@ -1,9 +1,22 @@
-//! Verilog generation through rust-hdl.
+//! Verilog generation through rust-hdl. The design is a tree of rust-hdl
+//! blocks built from an `arch::Plan`: parents derive `LogicBlock` and wire
+//! their children in `#[hdl_gen]` update functions; leaves (ROM, dot
+//! product, accumulator, comparator bank, butterfly, FIFO, converter)
+//! implement `Logic` by hand with their Verilog and their behaviour, over
+//! the run-time-width [`wire::Wire`]. rust-hdl's `generate_verilog` writes
+//! the text; [`emit`] makes it one module per file with headers.
 
 pub mod emit;
+pub mod files;
 pub mod hadamard;
 pub mod mvau;
 pub mod stream;
 pub mod top;
 pub mod verilog;
 pub mod wire;
+
+pub use emit::{Design, generate};
+pub use files::{ScriptOptions, WrittenDesign, write_design};
+
+#[cfg(test)]
+mod tests;

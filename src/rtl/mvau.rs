@@ -48,7 +48,7 @@ impl TagLayout {
             Some(inner) => {
                 let tc = inner.chunks_per_tile;
                 u128::from(last)
-                    | u128::from(sf % tc == 0) << 1
+                    | u128::from(sf.is_multiple_of(tc)) << 1
                     | u128::from(sf % tc == tc - 1) << 2
                     | u128::from(sf < tc) << 3
             }

@@ -34,9 +34,10 @@ pub fn write_design(design: &Design, dir: &Path) -> io::Result<WrittenDesign> {
     })
 }
 
-/// The module that holds unit `index` of `plan` (its stream stage).
+/// The module of unit `index` of `plan`: `<model>_<unit>` (the generator
+/// wraps it in a stream stage, `<model>_<unit>_stage`).
 pub fn unit_module(plan: &Plan, index: usize) -> String {
-    format!("{}_stages_{index}", plan.model)
+    format!("{}_{}", plan.model, plan.units[index].name())
 }
 
 /// Whether a unit is a layer (synthesized on its own by `synth`).

@@ -1,0 +1,171 @@
+//! Building the Verilator model of a design with the generic harness, and
+//! running it on files.
+
+use crate::rtl::Design;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The harness source, compiled into every model.
+pub const HARNESS: &str = include_str!("../../testbenches/harness.cpp");
+
+/// Why Verilator could not build or run the design.
+#[derive(Debug, thiserror::Error)]
+pub enum VerilatorError {
+    #[error("verilator is not installed (run `make deps`, or apt-get install verilator)")]
+    Missing,
+    #[error("{0}: {1}")]
+    Io(PathBuf, io::Error),
+    #[error("verilator failed to build {top} (log: {log})")]
+    Build { top: String, log: PathBuf },
+    #[error("the harness failed (exit {code:?}): {stderr}")]
+    Run { code: Option<i32>, stderr: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> VerilatorError + '_ {
+    move |e| VerilatorError::Io(path.to_path_buf(), e)
+}
+
+/// Writes the design's files into `dir` (only those whose contents changed,
+/// so that time stamps stay meaningful) and removes stale ones.
+pub fn write_rtl(design: &Design, dir: &Path) -> Result<(), VerilatorError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let mut wanted = std::collections::BTreeSet::new();
+    for (name, text) in design.verilog.iter().chain(&design.memories) {
+        let path = dir.join(name);
+        wanted.insert(name.clone());
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).map_err(io_error(&path))?;
+        }
+    }
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !wanted.contains(&name) {
+            std::fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A fingerprint of everything the executable depends on.
+fn fingerprint(design: &Design, trace: bool) -> String {
+    let mut hasher = DefaultHasher::new();
+    design.verilog.hash(&mut hasher);
+    design.top.hash(&mut hasher);
+    HARNESS.hash(&mut hasher);
+    trace.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// Builds (or reuses) the harness executable for `design`, whose files are
+/// in `rtl_dir`, under `build_dir`. Rebuilds only when the RTL changed.
+pub fn build(
+    design: &Design,
+    rtl_dir: &Path,
+    build_dir: &Path,
+    trace: bool,
+) -> Result<PathBuf, VerilatorError> {
+    let obj = build_dir.join(if trace { "obj_trace" } else { "obj" });
+    let binary = obj.join("harness");
+    let stamp = obj.join("a2qgen.stamp");
+    let print = fingerprint(design, trace);
+    if binary.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(print.as_str()) {
+        return Ok(binary);
+    }
+    if which("verilator").is_none() {
+        return Err(VerilatorError::Missing);
+    }
+    std::fs::create_dir_all(&obj).map_err(io_error(&obj))?;
+    // Verilator's make runs in the object folder: every path must be absolute.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (obj, rtl_dir, build_dir) = (absolute(&obj), absolute(rtl_dir), absolute(build_dir));
+    let binary = obj.join("harness");
+    let harness = build_dir.join("harness.cpp");
+    std::fs::write(&harness, HARNESS).map_err(io_error(&harness))?;
+    let mut command = Command::new("verilator");
+    command
+        .args([
+            "--cc",
+            "--exe",
+            "--build",
+            "-O3",
+            "-j",
+            "2",
+            "--prefix",
+            "Vtop",
+            "-Wno-fatal",
+        ])
+        .args(["--top-module", &design.top, "-o", "harness"])
+        .arg("-Mdir")
+        .arg(&obj);
+    if trace {
+        command.arg("--trace");
+    }
+    for (name, _) in &design.verilog {
+        command.arg(rtl_dir.join(name));
+    }
+    command.arg(&harness);
+    let log = build_dir.join("verilator.log");
+    let output = command.output().map_err(io_error(Path::new("verilator")))?;
+    let mut text = output.stdout;
+    text.extend_from_slice(&output.stderr);
+    std::fs::write(&log, text).map_err(io_error(&log))?;
+    if !output.status.success() || !binary.is_file() {
+        return Err(VerilatorError::Build {
+            top: design.top.clone(),
+            log,
+        });
+    }
+    std::fs::write(&stamp, print).map_err(io_error(&stamp))?;
+    Ok(binary)
+}
+
+/// Runs the harness in `run_dir` (which holds the stimulus files) with the
+/// ROM images found in `rtl_dir`; returns `(cycle, tdata hex)` per beat.
+pub fn run(
+    binary: &Path,
+    rtl_dir: &Path,
+    run_dir: &Path,
+    beats: usize,
+    max_cycles: u64,
+    trace: Option<&Path>,
+) -> Result<Vec<(u64, String)>, VerilatorError> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut command = Command::new(absolute(binary));
+    command
+        .current_dir(rtl_dir)
+        .arg(absolute(run_dir))
+        .arg(beats.to_string())
+        .arg(max_cycles.to_string());
+    if let Some(trace) = trace {
+        command.arg(absolute(trace));
+    }
+    let output = command.output().map_err(io_error(binary))?;
+    if !output.status.success() {
+        return Err(VerilatorError::Run {
+            code: output.status.code(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    let path = run_dir.join("outputs.txt");
+    let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let (cycle, hex) = l.split_once(' ')?;
+            Some((cycle.parse().ok()?, hex.to_string()))
+        })
+        .collect())
+}
+
+/// The path of `tool` on `PATH`, if any.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|p| p.is_file())
+}
