@@ -263,10 +263,12 @@ fn gaussian_elimination(a: &mut [Vec<f64>]) -> Vec<f64> {
         if a[col][col].abs() < 1e-300 {
             continue;
         }
-        for row in col + 1..n {
-            let factor = a[row][col] / a[col][col];
-            for k in col..=n {
-                a[row][k] -= factor * a[col][k];
+        let (upper, lower) = a.split_at_mut(col + 1);
+        let pivot_row = &upper[col];
+        for row in lower.iter_mut() {
+            let factor = row[col] / pivot_row[col];
+            for (value, pivot) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *value -= factor * pivot;
             }
         }
     }

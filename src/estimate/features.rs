@@ -250,8 +250,6 @@ fn carry4s(width: u32) -> f64 {
 }
 
 fn mvau_features(m: &Mvau) -> UnitFeatures {
-    use Component::*;
-    use Resource::*;
     let mut f = UnitFeatures::default();
     let depth = m.nf * m.sf;
     let word_bits = m.simd * m.weight.bits as usize;
@@ -264,34 +262,47 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
         accumulator_features(&mut f, m, pe);
         activation_features(&mut f, m, pe);
     }
+    adder_tree_features(&mut f, m, on_dsp);
+    control_features(&mut f, m, on_dsp);
+    f
+}
+
+/// The balanced adder tree of every PE, trimmed to the bits the
+/// accumulator reads, and its output register.
+fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
     let datapath = datapath_bits(m);
     let tree: Vec<u32> = adder_tree_widths(m.simd, m.product_bits, m.dot_bits)
         .into_iter()
         .map(|w| w.min(datapath))
         .collect();
-    let tree_bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
-    let tree_carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
-    let carry_name = if on_dsp {
-        "tree_carry4_dsp"
+    let lanes = m.pe as f64;
+    let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
+    let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
+    // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
+    // register (PREG).
+    let (carry_name, register_name) = if on_dsp {
+        ("tree_carry4_dsp", "dsp_register_bits")
     } else {
-        "adder_carry4"
-    };
-    f.add(Lut, "adder_bits", AdderTree, tree_bits * m.pe as f64);
-    f.add(Carry4, carry_name, AdderTree, tree_carry * m.pe as f64);
-    // DSP48E1 slices can absorb the dot-product register (PREG).
-    let dot_register = if on_dsp {
-        "dsp_register_bits"
-    } else {
-        "register_bits"
+        ("adder_carry4", "register_bits")
     };
     f.add(
-        Ff,
-        dot_register,
-        AdderTree,
-        f64::from(datapath) * m.pe as f64,
+        Resource::Lut,
+        "adder_bits",
+        Component::AdderTree,
+        bits * lanes,
     );
-    control_features(&mut f, m, on_dsp);
-    f
+    f.add(
+        Resource::Carry4,
+        carry_name,
+        Component::AdderTree,
+        carry * lanes,
+    );
+    f.add(
+        Resource::Ff,
+        register_name,
+        Component::AdderTree,
+        f64::from(datapath) * lanes,
+    );
 }
 
 /// The weight ROMs of all PEs share their address, so identical bit
@@ -442,7 +453,7 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     );
     if let Some(bias) = &m.bias {
         let active = distinct_varying(bit_columns(&bias[pe], acc as usize));
-        case_table_features(f, Accumulator, active as usize, m.nf);
+        case_table_features(f, Accumulator, active, m.nf);
         if m.nf >= CASE_ROM_MIN_ENTRIES {
             f.add(Resource::Ff, "rom_ffs", Accumulator, active as f64);
         }
