@@ -625,9 +625,23 @@ fn hadamard_features(h: &HadamardUnit) -> UnitFeatures {
         f.add(Lut, "round_bits", Requantizer, n * f64::from(work));
         f.add(Carry4, "round_carry4", Requantizer, n * carry4s(work));
     }
-    if h.clamp.is_some() {
-        f.add(Lut, "clamp_bits", Requantizer, n * f64::from(work));
-        f.add(Carry4, "clamp_carry4", Requantizer, 2.0 * n * carry4s(work));
+    // The clamp only costs when the rounded value can leave its range:
+    // two comparisons over the rounded value's bits and a multiplexer.
+    let rounded_bits = y_bits + 1 - h.shift.unwrap_or(0).min(y_bits);
+    if let Some(clamp) = h.clamp.filter(|c| rounded_bits > c.bits) {
+        f.add(Lut, "clamp_bits", Requantizer, n * f64::from(rounded_bits));
+        f.add(
+            Lut,
+            "clamp_mux_bits",
+            Requantizer,
+            n * f64::from(clamp.bits),
+        );
+        f.add(
+            Carry4,
+            "clamp_carry4",
+            Requantizer,
+            2.0 * n * carry4s(rounded_bits),
+        );
     }
     f.add(
         Ff,
@@ -672,14 +686,23 @@ fn converter_features(c: &Converter) -> UnitFeatures {
     let element = c.element.bits as f64;
     let buffer = c.capacity() as f64 * element;
     let fill = index_bits(c.capacity() + 1);
-    // Every buffer bit keeps, shifts by one output beat, or takes one of
-    // the `output + 1` insert positions.
+    // Element `p` of the buffer keeps its value, takes element `p + out`
+    // (an output beat left) or one of the input elements that an insert
+    // at `k = 0..=out` puts there.
+    let (input, output) = (c.input_elements, c.output_elements);
+    let choices: usize = (0..c.capacity())
+        .map(|p| {
+            let shifted = usize::from(p + output < c.capacity());
+            let inserts = (p.saturating_sub(input - 1)..=p.min(output)).count();
+            1 + shifted + inserts
+        })
+        .sum();
     f.add(Resource::Lut, "buffer_bits", Part, buffer);
     f.add(
         Resource::Lut,
-        "insert_mux_bits",
+        "mux_input_bits",
         Part,
-        (c.output_elements + 1) as f64 * c.input_elements as f64 * element,
+        choices as f64 * element,
     );
     f.add(Resource::Lut, "fill_bits", Part, fill as f64);
     f.add(Resource::Lut, "unit", Part, 1.0);
