@@ -179,6 +179,19 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(8)..].join("\n")
 }
 
+/// A finished run's line: above the bar on a terminal, plainly on stderr
+/// otherwise (indicatif hides its bar, and its lines, off a terminal).
+fn report(bar: &ProgressBar, progress: bool, line: String) {
+    if !progress {
+        return;
+    }
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 /// Runs `jobs` on `threads` workers, with a progress bar on stderr when
 /// `progress`; `finished(index, result)` is called as each job ends.
 /// Results come back in job order.
@@ -212,10 +225,11 @@ pub fn run_jobs(
                     let Some(job) = jobs.get(index) else { break };
                     bar.set_message(job.label.clone());
                     let result = job.run(timeout);
-                    match &result {
-                        Ok(run) => bar.println(format!("  {} in {:.1} s", run.label, run.seconds)),
-                        Err(e) => bar.println(format!("  {e}")),
-                    }
+                    let line = match &result {
+                        Ok(run) => format!("  {} in {:.1} s", run.label, run.seconds),
+                        Err(e) => format!("  {e}"),
+                    };
+                    report(&bar, progress, line);
                     finished(index, &result);
                     bar.inc(1);
                     *results[index].lock().expect("result slot") = Some(result);
