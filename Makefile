@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates
+.PHONY: all build demo test deps lint bench calibrate check-estimates calibrate check-estimates
 
 all: build
 
@@ -30,6 +30,7 @@ demo: deps build
 	./target/release/a2qgen infer $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --labels examples/digits/data/test_y.npy
 	./target/release/a2qgen gen $(DEMO_MODEL)
 	./target/release/a2qgen cosim $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --gaps 0.2 --backpressure 0.2
+	./target/release/a2qgen estimate $(DEMO_MODEL)
 
 ## Every test: unit, property, snapshot and integration.
 test: deps
