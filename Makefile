@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates calibrate check-estimates
+.PHONY: all build demo test deps lint bench calibrate check-estimates
 
 all: build
 
