@@ -125,7 +125,7 @@ pub fn estimate_unit(
     total.dsp = features.dsp;
     total.bram18 = features.bram18;
     // DSPs and block RAMs are exact counts, booked with the multipliers
-    // and the weight ROM.
+    // and with the weight ROM (which also takes a block-RAM replay buffer).
     if features.dsp > 0.0 {
         components.entry(Component::Multipliers).or_default().dsp = features.dsp;
     }
