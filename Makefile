@@ -2,9 +2,9 @@
 
 CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
-DEMO_MODEL ?= examples/mlp3.toml
+DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench
+.PHONY: all build demo test deps lint bench calibrate check-estimates
 
 all: build
 
@@ -27,7 +27,9 @@ deps:
 demo: deps build
 	./target/release/a2qgen info $(DEMO_MODEL)
 	./target/release/a2qgen check $(DEMO_MODEL)
+	./target/release/a2qgen infer $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --labels examples/digits/data/test_y.npy
 	./target/release/a2qgen gen $(DEMO_MODEL)
+	./target/release/a2qgen cosim $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --gaps 0.2 --backpressure 0.2
 
 ## Every test: unit, property, snapshot and integration.
 test: deps
@@ -41,3 +43,18 @@ lint:
 ## Benchmarks: each prints its figures.
 bench:
 	$(CARGO) bench
+
+## Synthesize the calibration grid with Yosys (resumes from the runs already
+## in calibration/yosys_runs.csv) and refit calibration/constants.toml.
+## Delete the CSV first to redo every run.
+calibrate: deps build
+	./target/release/a2qgen calibrate
+	$(CARGO) build --release
+
+## Rerun Yosys on the bundled examples, refresh calibration/cached/*.json,
+## and check the estimates against them.
+check-estimates: deps build
+	for model in mlp3 hadamard_tiled; do \
+	  ./target/release/a2qgen synth examples/$$model.toml --json calibration/cached/$$model.json || exit 1; \
+	done
+	$(CARGO) test --test estimates

@@ -6,12 +6,16 @@
 
 pub mod arch;
 pub mod bounds;
+pub mod calibrate;
 pub mod cli;
 pub mod cosim;
+pub mod estimate;
 pub mod model;
 pub mod npyio;
 pub mod output;
+pub mod quantize;
 pub mod reference;
 pub mod rtl;
-pub mod quantize;
+pub mod sim;
+pub mod synth;
 pub mod table;

@@ -417,7 +417,11 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
                             thresholds
                                 .row(c)
                                 .iter()
-                                .map(|&t| (t as i128).clamp(acc.min(), acc.max() + 1) as i64)
+                                .map(|&t| {
+                                    (t as i128)
+                                        .clamp(acc.min(), (acc.max() + 1).min(i64::MAX.into()))
+                                        as i64
+                                })
                                 .collect()
                         })
                         .collect()
@@ -493,8 +497,11 @@ fn hadamard(
     }
 }
 
-/// Inserts a FIFO after every compute unit but the last, and a width
-/// converter where the next unit takes another beat width.
+/// After every compute unit but the last: a width converter when the next
+/// unit takes another beat width, then a FIFO of the next unit's beats. The
+/// FIFO sits after the converter so that it holds whole beats of the
+/// consumer: an MVAU reads its `SF` beats back to back, which a converter
+/// with room for one beat could not feed.
 fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
     let mut units = Vec::with_capacity(compute.len() * 3);
     let count = compute.len();
@@ -506,12 +513,6 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
         if i + 1 == count {
             break;
         }
-        let beats_per_vector = model.output_length(i) / out.elements;
-        units.push(Unit::Fifo(Fifo {
-            name: format!("{name}_fifo"),
-            beat: out,
-            depth: (2 * beats_per_vector).max(2),
-        }));
         let next = next_inputs[i];
         if next.elements != out.elements {
             units.push(Unit::Converter(Converter {
@@ -521,6 +522,16 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
                 output_elements: next.elements,
             }));
         }
+        let beat = StreamShape {
+            elements: next.elements,
+            element: out.element,
+        };
+        let beats_per_vector = model.output_length(i) / beat.elements;
+        units.push(Unit::Fifo(Fifo {
+            name: format!("{name}_fifo"),
+            beat,
+            depth: (2 * beats_per_vector).max(2),
+        }));
     }
     units
 }
@@ -640,11 +651,11 @@ mod tests {
             names,
             [
                 "fc0",
-                "fc0_fifo",
                 "fc0_converter",
+                "fc0_fifo",
                 "fc1",
-                "fc1_fifo",
                 "fc1_converter",
+                "fc1_fifo",
                 "fc2"
             ]
         );

@@ -2,11 +2,16 @@
 //! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
 //! input or usage).
 
+mod calibrate;
 mod check;
+mod cosim;
+mod estimate;
 mod generate;
 mod infer;
 mod info;
 mod quantize;
+mod sim;
+mod synth;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -36,6 +41,16 @@ enum Command {
     Gen(generate::GenArgs),
     /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
     Quantize(quantize::QuantizeArgs),
+    /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
+    Sim(sim::SimArgs),
+    /// Co-simulate: reference, cycle-accurate Rust simulation and Verilator must agree on every value and cycle.
+    Cosim(cosim::CosimArgs),
+    /// Estimate LUT/FF/CARRY4/DSP/BRAM for xc7, declared accumulators vs 32-bit ones.
+    Estimate(estimate::EstimateArgs),
+    /// Synthesize the RTL (declared and 32-bit accumulators) with Yosys; measured beside estimated.
+    Synth(synth::SynthArgs),
+    /// Synthesize a grid of small layers with Yosys and fit the estimator's constants.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -77,6 +92,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Infer(args) => infer::run(&args),
         Command::Gen(args) => generate::run(&args),
         Command::Quantize(args) => quantize::run(&args),
+        Command::Sim(args) => sim::run(&args),
+        Command::Cosim(args) => cosim::run(&args),
+        Command::Estimate(args) => estimate::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
     }
 }
 

@@ -79,6 +79,10 @@ pub fn build(
         return Err(VerilatorError::Missing);
     }
     std::fs::create_dir_all(&obj).map_err(io_error(&obj))?;
+    // Verilator's make runs in the object folder: every path must be absolute.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (obj, rtl_dir, build_dir) = (absolute(&obj), absolute(rtl_dir), absolute(build_dir));
+    let binary = obj.join("harness");
     let harness = build_dir.join("harness.cpp");
     std::fs::write(&harness, HARNESS).map_err(io_error(&harness))?;
     let mut command = Command::new("verilator");

@@ -41,12 +41,11 @@ hardware = {hardware}
     }
 }
 
-fn run<T: Block + Send + 'static>(
+/// Simulates `uut` with a 10-unit clock period under `bench`.
+fn run<T: Block + ClockedBlock + Send + 'static>(
     mut uut: T,
     bench: impl Fn(Sim<T>) -> Result<(), SimError> + Send + 'static + std::panic::RefUnwindSafe,
-) where
-    T: ClockedBlock,
-{
+) {
     uut.connect_all();
     let mut sim = Simulation::new();
     sim.add_clock(5, |x: &mut Box<T>| x.toggle_clock());

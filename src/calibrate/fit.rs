@@ -1,0 +1,436 @@
+//! Fitting the estimator's constants to the recorded Yosys runs: for each
+//! block type and resource, non-negative least squares of the measured
+//! counts on the unit's structural features, rows weighted by the inverse
+//! of the measured count (so the fit minimises relative error). Every 5th
+//! config is held out of the fit and only used to report the error.
+
+use super::grid::Config;
+use super::runs::{RunRecord, config_plan, unit_kind};
+use crate::arch::Plan;
+use crate::estimate::constants::Coefficients;
+use crate::estimate::{Block, Constants, Resource, Resources, estimate_unit, unit_features};
+use crate::table::{Align, Table};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rows with fewer measured units than this weigh as if they had this
+/// many, so tiny units do not dominate the relative error.
+const SMALLEST_WEIGHTED_COUNT: f64 = 10.0;
+/// Ridge term, relative to each normal-equation diagonal, keeping
+/// collinear feature sets solvable.
+const RIDGE: f64 = 1e-9;
+
+/// One unit's measured and estimated resources.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub config: usize,
+    pub unit: usize,
+    pub block: Block,
+    pub held_out: bool,
+    pub measured: Resources,
+    pub estimated: Resources,
+}
+
+impl Evaluation {
+    /// Signed relative error of the estimate in percent.
+    pub fn error(&self, pick: fn(&Resources) -> f64) -> f64 {
+        relative_error(pick(&self.estimated), pick(&self.measured))
+    }
+}
+
+/// `100 * (estimate - measured) / measured` (0 when both are 0).
+pub fn relative_error(estimated: f64, measured: f64) -> f64 {
+    if measured == 0.0 {
+        if estimated.abs() < 0.5 { 0.0 } else { 100.0 }
+    } else {
+        100.0 * (estimated - measured) / measured
+    }
+}
+
+/// The fitted constants and how they do on every run.
+pub struct Fitted {
+    pub constants: Constants,
+    pub evaluations: Vec<Evaluation>,
+}
+
+/// A record with the plan of its config.
+struct Sample<'a> {
+    record: &'a RunRecord,
+    plan: &'a Plan,
+}
+
+impl Sample<'_> {
+    fn unit(&self) -> &crate::arch::Unit {
+        &self.plan.units[self.record.unit]
+    }
+
+    fn measured(&self, resource: Resource) -> f64 {
+        let m = &self.record.measured;
+        match resource {
+            Resource::Lut => m.lut as f64,
+            Resource::Ff => m.ff as f64,
+            Resource::Carry4 => m.carry4 as f64,
+        }
+    }
+}
+
+/// A record whose unit is no longer of the kind it was when measured: the
+/// plan of its config changed since, and the run must be redone.
+fn stale(record: &RunRecord, plan: &Plan) -> Option<String> {
+    let now = plan.units.get(record.unit).map(unit_kind);
+    (now != Some(record.unit_kind.as_str())).then(|| {
+        format!(
+            "{} unit {} was a {} when measured and is {} in today's plan: delete its row and rerun `a2qgen calibrate`",
+            record.config.name(),
+            record.unit,
+            record.unit_kind,
+            now.unwrap_or("missing")
+        )
+    })
+}
+
+/// Fits the constants to `records` and evaluates every record.
+pub fn fit_constants(records: &[RunRecord]) -> Result<Fitted, String> {
+    let plans: BTreeMap<usize, Plan> = records
+        .iter()
+        .map(|r| (r.config.id, &r.config))
+        .collect::<BTreeMap<usize, &Config>>()
+        .into_iter()
+        .map(|(id, config)| (id, config_plan(config)))
+        .collect();
+    let samples: Vec<Sample> = records
+        .iter()
+        .map(|record| Sample {
+            record,
+            plan: &plans[&record.config.id],
+        })
+        .collect();
+    if let Some(problem) = samples.iter().find_map(|s| stale(s.record, s.plan)) {
+        return Err(problem);
+    }
+    let mut constants = Constants::default();
+    for block in Block::ALL {
+        let training: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| Block::of(s.unit()) == block && !s.record.config.held_out())
+            .collect();
+        if training.is_empty() {
+            continue;
+        }
+        for resource in Resource::ALL {
+            constants.set(block, resource, fit_resource(&training, resource));
+        }
+    }
+    let evaluations = samples.iter().map(|s| evaluate(s, &constants)).collect();
+    let mut fitted = Fitted {
+        constants,
+        evaluations,
+    };
+    fitted.constants.notes = fitted.notes(records.len());
+    Ok(fitted)
+}
+
+fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {
+    let m = &sample.record.measured;
+    Evaluation {
+        config: sample.record.config.id,
+        unit: sample.record.unit,
+        block: Block::of(sample.unit()),
+        held_out: sample.record.config.held_out(),
+        measured: Resources {
+            lut: m.lut as f64,
+            ff: m.ff as f64,
+            carry4: m.carry4 as f64,
+            dsp: m.dsp as f64,
+            bram18: m.bram18 as f64,
+        },
+        estimated: estimate_unit(sample.unit(), constants).0,
+    }
+}
+
+/// Non-negative weighted least squares of one resource on the features.
+fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
+    let rows: Vec<BTreeMap<&'static str, f64>> = training
+        .iter()
+        .map(|s| {
+            let mut sums = BTreeMap::new();
+            for f in unit_features(s.unit()).of(resource) {
+                *sums.entry(f.name).or_insert(0.0) += f.value;
+            }
+            sums
+        })
+        .collect();
+    let names: Vec<&'static str> = rows
+        .iter()
+        .flat_map(|r| r.iter().filter(|(_, v)| **v != 0.0).map(|(n, _)| *n))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let weights: Vec<f64> = training
+        .iter()
+        .map(|s| 1.0 / s.measured(resource).max(SMALLEST_WEIGHTED_COUNT))
+        .collect();
+    let x: Vec<Vec<f64>> = rows
+        .iter()
+        .zip(&weights)
+        .map(|(r, w)| names.iter().map(|n| r.get(n).unwrap_or(&0.0) * w).collect())
+        .collect();
+    let y: Vec<f64> = training
+        .iter()
+        .zip(&weights)
+        .map(|(s, w)| s.measured(resource) * w)
+        .collect();
+    let solution = non_negative_least_squares(&x, &y);
+    names
+        .iter()
+        .zip(solution)
+        .map(|(n, c)| (n.to_string(), c))
+        .collect()
+}
+
+/// `argmin |X b - y|` subject to `b >= 0`: least squares on the free
+/// columns, dropping the most negative coefficient until none is negative.
+pub fn non_negative_least_squares(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let columns = x.first().map_or(0, Vec::len);
+    let mut free: Vec<usize> = (0..columns).collect();
+    loop {
+        let sub: Vec<Vec<f64>> = x
+            .iter()
+            .map(|row| free.iter().map(|&c| row[c]).collect())
+            .collect();
+        let b = least_squares(&sub, y);
+        let worst = b
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v < 0.0)
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        match worst {
+            Some(i) => {
+                free.remove(i);
+            }
+            None => {
+                let mut full = vec![0.0; columns];
+                for (&c, v) in free.iter().zip(b) {
+                    full[c] = v;
+                }
+                return full;
+            }
+        }
+    }
+}
+
+/// Ordinary least squares through the normal equations, columns scaled to
+/// unit norm, a tiny ridge, Gaussian elimination with partial pivoting.
+pub fn least_squares(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let n = x.first().map_or(0, Vec::len);
+    if n == 0 {
+        return Vec::new();
+    }
+    let scale: Vec<f64> = (0..n)
+        .map(|c| {
+            let norm = x.iter().map(|r| r[c] * r[c]).sum::<f64>().sqrt();
+            if norm > 0.0 { norm } else { 1.0 }
+        })
+        .collect();
+    let mut a = vec![vec![0.0; n + 1]; n];
+    for (row, &target) in x.iter().zip(y) {
+        for i in 0..n {
+            let xi = row[i] / scale[i];
+            for j in 0..n {
+                a[i][j] += xi * row[j] / scale[j];
+            }
+            a[i][n] += xi * target;
+        }
+    }
+    for (i, row) in a.iter_mut().enumerate() {
+        row[i] += RIDGE * (1.0 + row[i]);
+    }
+    gaussian_elimination(&mut a)
+        .into_iter()
+        .zip(&scale)
+        .map(|(b, s)| b / s)
+        .collect()
+}
+
+/// Solves the augmented system `a` (n x n+1) in place.
+fn gaussian_elimination(a: &mut [Vec<f64>]) -> Vec<f64> {
+    let n = a.len();
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .expect("rows");
+        a.swap(col, pivot);
+        if a[col][col].abs() < 1e-300 {
+            continue;
+        }
+        let (upper, lower) = a.split_at_mut(col + 1);
+        let pivot_row = &upper[col];
+        for row in lower.iter_mut() {
+            let factor = row[col] / pivot_row[col];
+            for (value, pivot) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *value -= factor * pivot;
+            }
+        }
+    }
+    let mut b = vec![0.0; n];
+    for i in (0..n).rev() {
+        let tail: f64 = (i + 1..n).map(|k| a[i][k] * b[k]).sum();
+        b[i] = if a[i][i].abs() < 1e-300 {
+            0.0
+        } else {
+            (a[i][n] - tail) / a[i][i]
+        };
+    }
+    b
+}
+
+/// Error statistics of a set of evaluations for one resource.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ErrorSummary {
+    pub count: usize,
+    pub mean_abs: f64,
+    pub max_abs: f64,
+    pub within_10: usize,
+}
+
+pub fn summarize(evaluations: &[&Evaluation], pick: fn(&Resources) -> f64) -> ErrorSummary {
+    let errors: Vec<f64> = evaluations.iter().map(|e| e.error(pick).abs()).collect();
+    ErrorSummary {
+        count: errors.len(),
+        mean_abs: errors.iter().sum::<f64>() / errors.len().max(1) as f64,
+        max_abs: errors.iter().copied().fold(0.0, f64::max),
+        within_10: errors.iter().filter(|e| **e <= 10.0).count(),
+    }
+}
+
+fn exact(evaluations: &[&Evaluation], pick: fn(&Resources) -> f64) -> usize {
+    evaluations
+        .iter()
+        .filter(|e| pick(&e.estimated).round() == pick(&e.measured))
+        .count()
+}
+
+impl Fitted {
+    fn selection(&self, block: Block, held_out: bool) -> Vec<&Evaluation> {
+        self.evaluations
+            .iter()
+            .filter(|e| e.block == block && e.held_out == held_out)
+            .collect()
+    }
+
+    /// Held-out and training errors per block type.
+    pub fn table(&self) -> Table {
+        let mut table = Table::new(&[
+            ("block", Align::Left),
+            ("set", Align::Left),
+            ("runs", Align::Right),
+            ("LUT mean |err|", Align::Right),
+            ("LUT max |err|", Align::Right),
+            ("LUT within 10%", Align::Right),
+            ("FF mean |err|", Align::Right),
+            ("FF max |err|", Align::Right),
+            ("CARRY4 mean |err|", Align::Right),
+            ("DSP exact", Align::Right),
+            ("BRAM18 exact", Align::Right),
+        ]);
+        for block in Block::ALL {
+            for held_out in [true, false] {
+                let set = self.selection(block, held_out);
+                if set.is_empty() {
+                    continue;
+                }
+                let lut = summarize(&set, |r| r.lut);
+                let ff = summarize(&set, |r| r.ff);
+                let carry = summarize(&set, |r| r.carry4);
+                table.row([
+                    block.name().to_string(),
+                    if held_out { "held out" } else { "fit" }.to_string(),
+                    set.len().to_string(),
+                    format!("{:.1}%", lut.mean_abs),
+                    format!("{:.1}%", lut.max_abs),
+                    format!("{}/{}", lut.within_10, lut.count),
+                    format!("{:.1}%", ff.mean_abs),
+                    format!("{:.1}%", ff.max_abs),
+                    format!("{:.1}%", carry.mean_abs),
+                    format!("{}/{}", exact(&set, |r| r.dsp), set.len()),
+                    format!("{}/{}", exact(&set, |r| r.bram18), set.len()),
+                ]);
+            }
+        }
+        table
+    }
+
+    fn notes(&self, runs: usize) -> Vec<String> {
+        let held: Vec<&Evaluation> = self.evaluations.iter().filter(|e| e.held_out).collect();
+        let lut = summarize(&held, |r| r.lut);
+        let ff = summarize(&held, |r| r.ff);
+        vec![
+            "Estimator constants for xc7, fitted by `a2qgen calibrate` (non-negative".into(),
+            "least squares per block type and resource, relative error) from".into(),
+            format!(
+                "calibration/yosys_runs.csv: {runs} Yosys 0.23 runs of synth_xilinx -family xc7."
+            ),
+            format!(
+                "Held out (every 5th config, {} runs): LUT mean |error| {:.1}%, max {:.1}%;",
+                lut.count, lut.mean_abs, lut.max_abs
+            ),
+            format!(
+                "FF mean |error| {:.1}%, max {:.1}%.",
+                ff.mean_abs, ff.max_abs
+            ),
+            "Regenerate with `make calibrate`; do not edit by hand.".into(),
+        ]
+    }
+
+    /// The text `calibrate` prints.
+    pub fn report(&self) -> String {
+        format!(
+            "estimator error against Yosys per unit (held out: every 5th config, not fitted):\n\n{}",
+            self.table()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_an_exact_linear_law() {
+        // y = 2 a + 3 b
+        let x = vec![
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![1.0, 1.0],
+            vec![2.0, 1.0],
+        ];
+        let y = vec![2.0, 3.0, 5.0, 7.0];
+        let b = least_squares(&x, &y);
+        assert!(
+            (b[0] - 2.0).abs() < 1e-6 && (b[1] - 3.0).abs() < 1e-6,
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn negative_coefficients_are_dropped() {
+        // y = 2 a; b is noise that ordinary least squares would weigh
+        // negatively.
+        let x = vec![
+            vec![1.0, 0.1],
+            vec![2.0, 0.0],
+            vec![3.0, 0.3],
+            vec![4.0, 0.0],
+        ];
+        let y = vec![1.9, 4.0, 5.8, 8.0];
+        let b = non_negative_least_squares(&x, &y);
+        assert_eq!(b[1], 0.0);
+        assert!((b[0] - 1.97).abs() < 0.05, "{b:?}");
+    }
+
+    #[test]
+    fn relative_errors() {
+        assert_eq!(relative_error(110.0, 100.0), 10.0);
+        assert_eq!(relative_error(0.0, 0.0), 0.0);
+    }
+}

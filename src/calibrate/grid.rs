@@ -1,0 +1,482 @@
+//! The calibration grid: small single-layer (and two-layer, and Hadamard)
+//! models built in memory from a handful of parameters, with seeded
+//! pseudo-random weights, thresholds and biases, so that every run can be
+//! rebuilt exactly from its row in `calibration/yosys_runs.csv`.
+
+use crate::model::{
+    Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind, Model,
+    MultiplierStyle, OverflowMode, Tile,
+};
+use ndarray::{Array1, Array2};
+use std::path::PathBuf;
+
+/// What a calibration model contains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigKind {
+    /// One dense layer: its MVAU is synthesized.
+    Mvau,
+    /// Two dense layers: the first MVAU, the FIFO and the width converter
+    /// between them are synthesized.
+    Pipeline,
+    /// One Hadamard layer.
+    Hadamard,
+}
+
+impl ConfigKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigKind::Mvau => "mvau",
+            ConfigKind::Pipeline => "pipeline",
+            ConfigKind::Hadamard => "hadamard",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [ConfigKind::Mvau, ConfigKind::Pipeline, ConfigKind::Hadamard]
+            .into_iter()
+            .find(|k| k.name() == text)
+    }
+}
+
+/// One point of the grid. Dense fields are ignored by Hadamard configs and
+/// the Hadamard fields by dense ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub id: usize,
+    pub kind: ConfigKind,
+    pub input_bits: u32,
+    pub input_signed: bool,
+    pub weight_bits: u32,
+    pub pe: usize,
+    pub simd: usize,
+    pub nf: usize,
+    pub sf: usize,
+    pub acc_bits: u32,
+    /// Synapse folds per tile (0: untiled) and the inner width.
+    pub tile_chunks: usize,
+    pub inner_bits: u32,
+    pub overflow: OverflowMode,
+    /// Threshold output bits (0: raw accumulators).
+    pub out_bits: u32,
+    pub multiplier: MultiplierStyle,
+    pub bias: bool,
+    /// SIMD of the second layer of a pipeline config.
+    pub next_simd: usize,
+    /// Hadamard block size, shift (0: none) and clamp width (0: none).
+    pub block: usize,
+    pub shift: u32,
+    pub clamp_bits: u32,
+    pub seed: u64,
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Random(u64);
+
+impl Random {
+    fn new(seed: u64) -> Self {
+        Random(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// Uniform in `[lo, hi]`.
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
+
+/// Upper bound on `pe * simd * weight_bits * input_bits` of a LUT-multiplier
+/// config: keeps every Yosys run within well under a minute on one core.
+pub const LUT_PRODUCT_BITS_BUDGET: usize = 384;
+/// Upper bound on `pe * simd` of a DSP config.
+pub const DSP_LANES_BUDGET: usize = 32;
+
+/// How many configs of each kind one round of the grid draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Round {
+    pub mvau: usize,
+    pub pipeline: usize,
+    pub hadamard: usize,
+}
+
+/// The rounds `a2qgen calibrate` runs. A later round only appends configs:
+/// the ids (and configs) of earlier rounds never change, so recorded runs
+/// stay valid and a calibration resumes.
+pub const ROUNDS: [Round; 2] = [
+    Round {
+        mvau: 60,
+        pipeline: 8,
+        hadamard: 8,
+    },
+    Round {
+        mvau: 40,
+        pipeline: 8,
+        hadamard: 8,
+    },
+];
+
+/// The grid: per round, single-layer MVAU configs, two-layer `pipeline`
+/// ones and Hadamard ones, drawn from the parameter ranges of the
+/// calibration (weight and input bits 2/4/8, SIMD 1..32, PE 1..16,
+/// accumulators 8..32, 0..4 threshold bits, LUT and DSP multipliers, wrap
+/// and saturate, tiles).
+pub fn grid(rounds: &[Round]) -> Vec<Config> {
+    let mut random = Random::new(2024);
+    let mut configs = Vec::new();
+    for round in rounds {
+        draw(&mut random, &mut configs, round.mvau, ConfigKind::Mvau);
+        draw(
+            &mut random,
+            &mut configs,
+            round.pipeline,
+            ConfigKind::Pipeline,
+        );
+        draw(
+            &mut random,
+            &mut configs,
+            round.hadamard,
+            ConfigKind::Hadamard,
+        );
+    }
+    configs
+}
+
+/// Appends `count` configs of `kind`.
+fn draw(random: &mut Random, configs: &mut Vec<Config>, count: usize, kind: ConfigKind) {
+    let end = configs.len() + count;
+    while configs.len() < end {
+        let config = match kind {
+            ConfigKind::Hadamard => Some(hadamard_config(random, configs.len())),
+            _ => dense_config(random, configs.len(), kind),
+        };
+        configs.extend(config);
+    }
+}
+
+fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Config> {
+    let weight_bits = random.pick(&[2, 4, 8]);
+    let input_bits = random.pick(&[2, 4, 8]);
+    let multiplier = if random.chance(30) {
+        MultiplierStyle::Dsp
+    } else {
+        MultiplierStyle::Lut
+    };
+    let pe = random.pick(&[1, 2, 4, 8, 16]);
+    let simd = random.pick(&[1, 2, 4, 8, 16, 32]);
+    let within_budget = match multiplier {
+        MultiplierStyle::Lut => {
+            pe * simd * (weight_bits * input_bits) as usize <= LUT_PRODUCT_BITS_BUDGET
+        }
+        MultiplierStyle::Dsp => pe * simd <= DSP_LANES_BUDGET,
+    };
+    if !within_budget {
+        return None;
+    }
+    // Mostly shallow ROMs, sometimes deep enough for block RAM.
+    let (nf, sf) = if random.chance(8) {
+        (random.pick(&[8, 16]), random.pick(&[64, 128]))
+    } else {
+        (random.pick(&[1, 2, 4, 8]), random.pick(&[1, 2, 4, 8, 32]))
+    };
+    let acc_bits = random.pick(&[8, 10, 12, 16, 20, 24, 32]);
+    let tile_chunks = if sf >= 2 && random.chance(20) {
+        random.pick(&[1, 2]).min(sf / 2)
+    } else {
+        0
+    };
+    let inner_bits = if tile_chunks > 0 {
+        acc_bits - random.pick(&[0, 2, 4]).min(acc_bits - 6)
+    } else {
+        0
+    };
+    let out_bits = if kind == ConfigKind::Pipeline {
+        random.pick(&[0, 2, 4])
+    } else {
+        random.pick(&[0, 1, 2, 3, 4, 4])
+    };
+    Some(Config {
+        id,
+        kind,
+        input_bits,
+        input_signed: random.chance(40),
+        weight_bits,
+        pe,
+        simd,
+        nf,
+        sf,
+        acc_bits,
+        tile_chunks,
+        inner_bits,
+        overflow: if random.chance(20) {
+            OverflowMode::Saturate
+        } else {
+            OverflowMode::Wrap
+        },
+        out_bits,
+        multiplier,
+        bias: random.chance(50),
+        next_simd: if kind == ConfigKind::Pipeline {
+            random.pick(&[1, 2, 4, 8]).min(pe * nf)
+        } else {
+            0
+        },
+        block: 0,
+        shift: 0,
+        clamp_bits: 0,
+        seed: random.next() >> 1,
+    })
+}
+
+fn hadamard_config(random: &mut Random, id: usize) -> Config {
+    let input_bits = random.pick(&[2, 4, 8]);
+    let block = random.pick(&[2, 4, 8, 16]);
+    let clamp_bits = if random.chance(60) {
+        random.pick(&[4, 6, 8])
+    } else {
+        0
+    };
+    Config {
+        id,
+        kind: ConfigKind::Hadamard,
+        input_bits,
+        input_signed: random.chance(50),
+        weight_bits: 0,
+        pe: 0,
+        simd: 0,
+        nf: 0,
+        sf: 0,
+        acc_bits: 0,
+        tile_chunks: 0,
+        inner_bits: 0,
+        overflow: OverflowMode::Wrap,
+        out_bits: 0,
+        multiplier: MultiplierStyle::Lut,
+        bias: false,
+        next_simd: 0,
+        block,
+        shift: if random.chance(60) {
+            random.pick(&[1, 2])
+        } else {
+            0
+        },
+        clamp_bits,
+        seed: random.next() >> 1,
+    }
+}
+
+impl Config {
+    pub fn name(&self) -> String {
+        format!("cal{:03}", self.id)
+    }
+
+    /// Every 5th config is held out of the fit.
+    pub fn held_out(&self) -> bool {
+        self.id % 5 == 4
+    }
+
+    fn input_type(&self) -> IntType {
+        IntType {
+            bits: self.input_bits,
+            signed: self.input_signed,
+        }
+    }
+
+    /// The model of this config.
+    pub fn model(&self) -> Model {
+        let mut random = Random::new(self.seed);
+        let layers = match self.kind {
+            ConfigKind::Hadamard => vec![self.hadamard_layer()],
+            ConfigKind::Mvau => vec![self.first_layer(&mut random)],
+            ConfigKind::Pipeline => {
+                let first = self.first_layer(&mut random);
+                let second = self.second_layer(&mut random);
+                vec![first, second]
+            }
+        };
+        let input_length = match self.kind {
+            ConfigKind::Hadamard => self.block * 2,
+            _ => self.simd * self.sf,
+        };
+        Model {
+            name: self.name(),
+            description: None,
+            source: PathBuf::new(),
+            input_length,
+            input: self.input_type(),
+            layers,
+        }
+    }
+
+    fn hadamard_layer(&self) -> Layer {
+        Layer {
+            name: "rot".into(),
+            kind: LayerKind::Hadamard(Hadamard {
+                block: self.block,
+                shift: (self.shift > 0).then_some(self.shift),
+                out_bits: (self.clamp_bits > 0).then_some(self.clamp_bits),
+            }),
+        }
+    }
+
+    fn first_layer(&self, random: &mut Random) -> Layer {
+        let (rows, cols) = (self.pe * self.nf, self.simd * self.sf);
+        let tile = (self.tile_chunks > 0).then_some(Tile {
+            size: self.tile_chunks * self.simd,
+            inner_bits: self.inner_bits,
+        });
+        let dense = dense_layer(
+            random,
+            DenseShape {
+                rows,
+                cols,
+                weight_bits: self.weight_bits,
+                acc_bits: self.acc_bits,
+                out_bits: self.out_bits,
+                bias: self.bias,
+            },
+            Accumulator {
+                bits: self.acc_bits,
+                tile,
+                overflow: self.overflow,
+                allow_overflow: true,
+            },
+            HardwareHints {
+                pe: Some(self.pe),
+                simd: Some(self.simd),
+                multiplier: self.multiplier,
+            },
+        );
+        Layer {
+            name: "fc0".into(),
+            kind: LayerKind::Dense(Box::new(dense)),
+        }
+    }
+
+    /// A small follow-on layer: one output per PE, `next_simd` inputs per
+    /// cycle, so that a FIFO and (usually) a width converter sit between.
+    fn second_layer(&self, random: &mut Random) -> Layer {
+        let dense = dense_layer(
+            random,
+            DenseShape {
+                rows: 1,
+                cols: self.pe * self.nf,
+                weight_bits: 2,
+                acc_bits: 32,
+                out_bits: 0,
+                bias: false,
+            },
+            Accumulator {
+                bits: 32,
+                tile: None,
+                overflow: OverflowMode::Wrap,
+                allow_overflow: true,
+            },
+            HardwareHints {
+                pe: Some(1),
+                simd: Some(self.next_simd),
+                multiplier: MultiplierStyle::Lut,
+            },
+        );
+        Layer {
+            name: "fc1".into(),
+            kind: LayerKind::Dense(Box::new(dense)),
+        }
+    }
+}
+
+struct DenseShape {
+    rows: usize,
+    cols: usize,
+    weight_bits: u32,
+    acc_bits: u32,
+    out_bits: u32,
+    bias: bool,
+}
+
+/// A dense layer with uniform random weights over the whole weight type,
+/// random biases and ascending random thresholds inside the accumulator.
+fn dense_layer(
+    random: &mut Random,
+    shape: DenseShape,
+    accumulator: Accumulator,
+    hardware: HardwareHints,
+) -> Dense {
+    let w = IntType::signed(shape.weight_bits);
+    let weights = Array2::from_shape_simple_fn((shape.rows, shape.cols), || {
+        random.between(w.min() as i64, w.max() as i64)
+    });
+    // Values well inside the accumulator, as trained thresholds would be.
+    let spread = 1i64 << (shape.acc_bits.min(20) - 3);
+    let bias = shape
+        .bias
+        .then(|| Array1::from_shape_simple_fn(shape.rows, || random.between(-spread, spread)));
+    let activation = if shape.out_bits == 0 {
+        Activation::None
+    } else {
+        let count = (1usize << shape.out_bits) - 1;
+        let mut thresholds = Array2::zeros((shape.rows, count));
+        for mut row in thresholds.rows_mut() {
+            let mut values: Vec<i64> = (0..count)
+                .map(|_| random.between(-spread, spread))
+                .collect();
+            values.sort_unstable();
+            row.assign(&Array1::from(values));
+        }
+        Activation::Thresholds {
+            output: IntType::unsigned(shape.out_bits),
+            thresholds,
+        }
+    };
+    Dense {
+        in_features: shape.cols,
+        out_features: shape.rows,
+        weight_bits: shape.weight_bits,
+        weights,
+        bias,
+        accumulator,
+        activation,
+        hardware,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{PlanOptions, build_plan};
+    use crate::bounds::analyze;
+
+    #[test]
+    fn every_config_builds_a_plan() {
+        for config in grid(&ROUNDS) {
+            let model = config.model();
+            let plan = build_plan(&model, &analyze(&model), PlanOptions::default());
+            assert!(plan.is_ok(), "{config:?}: {:?}", plan.err());
+        }
+    }
+
+    #[test]
+    fn the_grid_is_deterministic_and_rounds_only_append() {
+        assert_eq!(grid(&ROUNDS), grid(&ROUNDS));
+        let first = grid(&ROUNDS[..1]);
+        assert_eq!(grid(&ROUNDS)[..first.len()], first[..]);
+        let config = &first[2];
+        assert_eq!(config.model(), config.model());
+    }
+}

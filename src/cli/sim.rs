@@ -1,0 +1,198 @@
+//! `a2qgen sim`: run the cycle-accurate simulation of a model's hardware on
+//! input vectors, under seeded input gaps and output back-pressure.
+
+use super::CliError;
+use crate::arch::{ArchError, Plan, PlanOptions, build_plan};
+use crate::bounds::analyze;
+use crate::model::load_model;
+use crate::npyio;
+use crate::output::write_file_atomically;
+use crate::sim::{Schedule, SimError, SimResult, simulate};
+use crate::table::{Align, Table};
+use clap::Args;
+use ndarray::{Array2, Axis, Ix2};
+use ndarray_npy::WriteNpyExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// The model description (TOML).
+    model: PathBuf,
+    /// Input vectors: an integer `.npy` of shape [vectors, input_length]
+    /// (or [input_length] for one vector).
+    #[arg(long, value_name = "X.npy")]
+    inputs: PathBuf,
+    /// Probability, per cycle, that the input gate is closed (no new beat
+    /// is presented), in [0, 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    gaps: f64,
+    /// Probability, per cycle, that the output is not ready, in [0, 1).
+    #[arg(long, value_name = "Q", default_value_t = 0.0)]
+    backpressure: f64,
+    /// Seed of the schedule generator (SplitMix64).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Write every output beat as `.npy` [beats, 3 + elements] (int64):
+    /// vector, beat, cycle, then the beat's elements.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the schedule used as `input_gate.txt` and `output_ready.txt`
+    /// (the Verilator harness reads them).
+    #[arg(long, value_name = "DIR")]
+    schedule_dir: Option<PathBuf>,
+    /// Fold dense layers without PE/SIMD hints to meet this many cycles per vector.
+    #[arg(long, value_name = "N")]
+    target_cycles: Option<u64>,
+}
+
+pub fn run(args: &SimArgs) -> Result<(), CliError> {
+    let model = load_model(&args.model)?;
+    let options = PlanOptions {
+        target_cycles: args.target_cycles,
+    };
+    let plan = build_plan(&model, &analyze(&model), options).map_err(|e| match e {
+        ArchError::Unproven { .. } => CliError::verdict(e),
+        ArchError::Folding { .. } => CliError::input(e),
+    })?;
+    let inputs = read_inputs(&args.inputs)?;
+    let schedule = schedule(args, &plan, inputs.nrows())?;
+    let result = simulate(&plan, inputs.view(), &schedule).map_err(|e| match e {
+        SimError::CycleLimit { .. } => CliError::verdict(e),
+        _ => CliError::input(format!("{}: {e}", args.inputs.display())),
+    })?;
+    print!("{}", render(&plan, &schedule, &result));
+    if let Some(dir) = &args.schedule_dir {
+        schedule
+            .write_files(dir)
+            .map_err(|e| CliError::input(format!("{}: cannot write: {e}", dir.display())))?;
+    }
+    if let Some(path) = &args.out {
+        write_beats(path, &result)?;
+    }
+    Ok(())
+}
+
+/// The input vectors as `[vectors, input_length]`.
+fn read_inputs(path: &Path) -> Result<Array2<i64>, CliError> {
+    let array = npyio::read_int_array(path).map_err(CliError::input)?;
+    let array = if array.ndim() == 1 {
+        array.insert_axis(Axis(0))
+    } else {
+        array
+    };
+    array.into_dimensionality::<Ix2>().map_err(|_| {
+        CliError::input(format!(
+            "{}: expected [vectors, input_length] or [input_length]",
+            path.display()
+        ))
+    })
+}
+
+/// No schedule when neither gaps nor back-pressure are asked for;
+/// otherwise a random one long enough for the run at the slowed rate
+/// (beyond its end the gate is open and the output ready anyway).
+fn schedule(args: &SimArgs, plan: &Plan, vectors: usize) -> Result<Schedule, CliError> {
+    for (name, p) in [("--gaps", args.gaps), ("--backpressure", args.backpressure)] {
+        if !(0.0..1.0).contains(&p) {
+            return Err(CliError::input(format!(
+                "{name} {p}: expected a probability in [0, 1)"
+            )));
+        }
+    }
+    if args.gaps == 0.0 && args.backpressure == 0.0 {
+        return Ok(Schedule::open());
+    }
+    let free_run = (vectors as u64 + 2) * plan.initiation_interval + plan.latency;
+    let slowdown = (1.0 - args.gaps) * (1.0 - args.backpressure);
+    let cycles = (2.0 * free_run as f64 / slowdown).ceil() as usize + 1000;
+    Ok(Schedule::random(
+        args.gaps,
+        args.backpressure,
+        args.seed,
+        cycles,
+    ))
+}
+
+fn write_beats(path: &Path, result: &SimResult) -> Result<(), CliError> {
+    let error = |e: &dyn std::fmt::Display| {
+        CliError::input(format!("{}: cannot write: {e}", path.display()))
+    };
+    let mut bytes = Vec::new();
+    result
+        .beats_table()
+        .write_npy(&mut bytes)
+        .map_err(|e| error(&e))?;
+    write_file_atomically(path, &bytes).map_err(|e| error(&e))
+}
+
+/// The summary: the run, its figures beside the plan's, and per-unit stalls.
+pub fn render(plan: &Plan, schedule: &Schedule, result: &SimResult) -> String {
+    let output = plan.output();
+    let stimulus = if schedule.input_gate.is_empty() && schedule.output_ready.is_empty() {
+        "no gaps, no back-pressure".to_string()
+    } else {
+        schedule.to_string()
+    };
+    format!(
+        "model {}: {} vectors, {} output beats of {} x {}\nschedule: {stimulus}\n\n{}\n{}",
+        plan.model,
+        result.vectors(),
+        result.beats().len(),
+        output.elements,
+        output.element,
+        figures(plan, result),
+        unit_table(result)
+    )
+}
+
+fn figures(plan: &Plan, result: &SimResult) -> Table {
+    let mut table = Table::new(&[
+        ("figure", Align::Left),
+        ("measured", Align::Right),
+        ("plan", Align::Right),
+    ]);
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let ii = result.initiation_interval();
+    table.row([
+        "total cycles".to_string(),
+        result.total_cycles().to_string(),
+        String::new(),
+    ]);
+    table.row([
+        "latency, first input to first output".to_string(),
+        or_dash(result.latency().map(|l| l.to_string())),
+        plan.latency.to_string(),
+    ]);
+    table.row([
+        "II, max spacing of vector outputs (compared)".to_string(),
+        or_dash(ii.map(|i| i.max.to_string())),
+        plan.initiation_interval.to_string(),
+    ]);
+    table.row([
+        "II, mean spacing".to_string(),
+        or_dash(ii.map(|i| format!("{:.2}", i.mean))),
+        String::new(),
+    ]);
+    table
+}
+
+fn unit_table(result: &SimResult) -> Table {
+    let mut table = Table::new(&[
+        ("unit", Align::Left),
+        ("kind", Align::Left),
+        ("input stalls", Align::Right),
+        ("output stalls", Align::Right),
+        ("FIFO max / depth", Align::Right),
+    ]);
+    for unit in &result.units {
+        table.row([
+            unit.name.clone(),
+            unit.kind.to_string(),
+            unit.input_stalls.to_string(),
+            unit.output_stalls.to_string(),
+            unit.fifo_occupancy
+                .map_or(String::new(), |(max, depth)| format!("{max} / {depth}")),
+        ]);
+    }
+    table
+}

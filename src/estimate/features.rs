@@ -1,0 +1,752 @@
+//! Structural quantities of every unit of a plan — the logic the RTL
+//! generator writes for it (see `crate::rtl`): ROM bits that are not
+//! constant, multiplier partial products, adder widths, accumulator and
+//! comparator widths, register bits. The estimator multiplies them by
+//! fitted constants; DSP48E1 and block RAM counts follow exact rules.
+
+use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
+use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, Mvau, Unit};
+use crate::model::{MultiplierStyle, OverflowMode, min_signed_bits};
+use crate::rtl::verilog::index_bits;
+use serde::Serialize;
+
+/// The block types, each with its own fitted constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Block {
+    Mvau,
+    Hadamard,
+    Fifo,
+    Converter,
+}
+
+impl Block {
+    pub const ALL: [Block; 4] = [Block::Mvau, Block::Hadamard, Block::Fifo, Block::Converter];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Block::Mvau => "mvau",
+            Block::Hadamard => "hadamard",
+            Block::Fifo => "fifo",
+            Block::Converter => "converter",
+        }
+    }
+
+    pub fn of(unit: &Unit) -> Self {
+        match unit {
+            Unit::Mvau(_) => Block::Mvau,
+            Unit::Hadamard(_) => Block::Hadamard,
+            Unit::Fifo(_) => Block::Fifo,
+            Unit::Converter(_) => Block::Converter,
+        }
+    }
+}
+
+/// The part of a unit a feature belongs to, for the report's breakdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    WeightRom,
+    Multipliers,
+    AdderTree,
+    Accumulator,
+    Comparators,
+    ThresholdRom,
+    Output,
+    Control,
+    Butterflies,
+    Requantizer,
+    Fifo,
+    Converter,
+}
+
+/// The resources that are fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resource {
+    Lut,
+    Ff,
+    Carry4,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 3] = [Resource::Lut, Resource::Ff, Resource::Carry4];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Lut => "lut",
+            Resource::Ff => "ff",
+            Resource::Carry4 => "carry4",
+        }
+    }
+}
+
+/// One structural quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Feature {
+    pub name: &'static str,
+    pub component: Component,
+    pub value: f64,
+}
+
+/// Everything the estimator knows about one unit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UnitFeatures {
+    pub lut: Vec<Feature>,
+    pub ff: Vec<Feature>,
+    pub carry4: Vec<Feature>,
+    /// Exact: one DSP48E1 per DSP-mapped product (more beyond 25 x 18).
+    pub dsp: f64,
+    /// Exact: the block RAMs of the weight ROMs, in RAMB18 units.
+    pub bram18: f64,
+}
+
+impl UnitFeatures {
+    pub fn of(&self, resource: Resource) -> &[Feature] {
+        match resource {
+            Resource::Lut => &self.lut,
+            Resource::Ff => &self.ff,
+            Resource::Carry4 => &self.carry4,
+        }
+    }
+
+    fn add(&mut self, resource: Resource, name: &'static str, component: Component, value: f64) {
+        let list = match resource {
+            Resource::Lut => &mut self.lut,
+            Resource::Ff => &mut self.ff,
+            Resource::Carry4 => &mut self.carry4,
+        };
+        match list
+            .iter_mut()
+            .find(|f| f.name == name && f.component == component)
+        {
+            Some(f) => f.value += value,
+            None => list.push(Feature {
+                name,
+                component,
+                value,
+            }),
+        }
+    }
+}
+
+/// The features of any unit.
+pub fn unit_features(unit: &Unit) -> UnitFeatures {
+    match unit {
+        Unit::Mvau(m) => mvau_features(m),
+        Unit::Hadamard(h) => hadamard_features(h),
+        Unit::Fifo(f) => fifo_features(f),
+        Unit::Converter(c) => converter_features(c),
+    }
+}
+
+/// Whether bit `bit` is zero in every value.
+fn bit_is_always_zero(values: &[i64], bit: usize) -> bool {
+    values.iter().all(|&v| (v >> bit.min(63)) & 1 == 0)
+}
+
+/// A bit of every value of a table column: the column's pattern.
+type BitColumn = Vec<bool>;
+
+/// The bit columns of `width`-bit two's complement values.
+fn bit_columns(values: &[i64], width: usize) -> impl Iterator<Item = BitColumn> + '_ {
+    (0..width).map(move |b| values.iter().map(|&v| (v >> b.min(63)) & 1 == 1).collect())
+}
+
+/// Distinct columns that are not constant: Yosys merges the flip-flops
+/// (and the ROM logic) of identical columns into one.
+fn distinct_varying(columns: impl Iterator<Item = BitColumn>) -> usize {
+    columns
+        .filter(|c| c.windows(2).any(|w| w[0] != w[1]))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// Yosys's `proc_rom` turns a `case` table of constants into a ROM only
+/// from this many neuron folds on (measured: 2 and 4 stay logic, 8 and 16
+/// become ROMs).
+const CASE_ROM_MIN_ENTRIES: usize = 5;
+
+/// Inputs of an xc7 LUT.
+const LUT_INPUTS: usize = 6;
+
+/// DSP48E1 slices for a signed `a` x `b` product (25 x 18 per slice; wider
+/// operands are split by Yosys's `mul2dsp` into 24- and 17-bit pieces).
+pub fn dsps_per_product(a: u32, b: u32) -> usize {
+    let pieces = |width: u32, max: u32| {
+        if width <= max {
+            1
+        } else {
+            1 + (width - max).div_ceil(max - 1) as usize
+        }
+    };
+    (pieces(a, 25) * pieces(b, 18)).min(pieces(b, 25) * pieces(a, 18))
+}
+
+/// The bits of the dot product the accumulator reads. A wrapping
+/// accumulator keeps only its low `P` bits (the inner one when tiled), so
+/// Yosys's `wreduce` trims every product and adder above them; a
+/// saturating one needs the whole sum.
+pub fn datapath_bits(m: &Mvau) -> u32 {
+    match m.accumulator.overflow {
+        OverflowMode::Saturate => m.dot_bits,
+        OverflowMode::Wrap => {
+            let first = m
+                .accumulator
+                .inner
+                .as_ref()
+                .map_or(m.accumulator.bits, |i| i.bits);
+            m.dot_bits.min(first)
+        }
+    }
+}
+
+/// Width of one product as synthesized (see [`datapath_bits`]).
+pub fn effective_product_bits(m: &Mvau) -> u32 {
+    m.product_bits.min(datapath_bits(m))
+}
+
+/// Whether Yosys 0.23 puts a product on a DSP48E1: both operands at least
+/// 2 bits and the product, after width reduction, at least 9 bits
+/// (DESIGN.md section 8).
+pub fn product_uses_dsp(m: &Mvau) -> bool {
+    let input = multiplier_input_bits(m);
+    m.multiplier == MultiplierStyle::Dsp
+        && m.weight.bits >= 2
+        && input >= 2
+        && effective_product_bits(m) >= 9
+}
+
+/// Width of the input operand of a DSP product (unsigned inputs get a
+/// zero sign bit).
+fn multiplier_input_bits(m: &Mvau) -> u32 {
+    m.input.bits + u32::from(!m.input.signed)
+}
+
+/// Adder widths of the balanced tree summing `simd` products of
+/// `product_bits` into `dot_bits` (as `DotProduct` writes it).
+pub fn adder_tree_widths(simd: usize, product_bits: u32, dot_bits: u32) -> Vec<u32> {
+    let mut level = vec![product_bits; simd];
+    let mut widths = Vec::new();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => {
+                    let w = ((*a).max(*b) + 1).min(dot_bits);
+                    widths.push(w);
+                    w
+                }
+                [single] => *single,
+                _ => unreachable!("chunks of two"),
+            })
+            .collect();
+    }
+    widths
+}
+
+fn carry4s(width: u32) -> f64 {
+    f64::from(width.div_ceil(4))
+}
+
+fn mvau_features(m: &Mvau) -> UnitFeatures {
+    let mut f = UnitFeatures::default();
+    let depth = m.nf * m.sf;
+    let word_bits = m.simd * m.weight.bits as usize;
+    let rom = rom_mapping(depth, word_bits);
+    f.bram18 = (rom.bram18() * m.pe) as f64;
+    let on_dsp = product_uses_dsp(m);
+    weight_rom_features(&mut f, m, rom);
+    for pe in 0..m.pe {
+        multiplier_features(&mut f, m, pe, on_dsp);
+        accumulator_features(&mut f, m, pe);
+        activation_features(&mut f, m, pe);
+    }
+    adder_tree_features(&mut f, m, on_dsp);
+    control_features(&mut f, m, on_dsp);
+    f
+}
+
+/// The balanced adder tree of every PE, trimmed to the bits the
+/// accumulator reads, and its output register.
+fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
+    let datapath = datapath_bits(m);
+    let tree: Vec<u32> = adder_tree_widths(m.simd, m.product_bits, m.dot_bits)
+        .into_iter()
+        .map(|w| w.min(datapath))
+        .collect();
+    let lanes = m.pe as f64;
+    let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
+    let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
+    // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
+    // register (PREG).
+    let (carry_name, register_name) = if on_dsp {
+        ("tree_carry4_dsp", "dsp_register_bits")
+    } else {
+        ("adder_carry4", "register_bits")
+    };
+    f.add(
+        Resource::Lut,
+        "adder_bits",
+        Component::AdderTree,
+        bits * lanes,
+    );
+    f.add(
+        Resource::Carry4,
+        carry_name,
+        Component::AdderTree,
+        carry * lanes,
+    );
+    f.add(
+        Resource::Ff,
+        register_name,
+        Component::AdderTree,
+        f64::from(datapath) * lanes,
+    );
+}
+
+/// The weight ROMs of all PEs share their address, so identical bit
+/// columns anywhere in the layer become one flip-flop and one ROM
+/// function.
+fn weight_rom_features(f: &mut UnitFeatures, m: &Mvau, rom: RomMapping) {
+    if rom != RomMapping::Logic {
+        return;
+    }
+    let w = m.weight.bits as usize;
+    let columns = (0..m.pe).flat_map(|pe| {
+        (0..m.simd).flat_map(move |lane| {
+            let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
+            bit_columns(&values, w).collect::<Vec<_>>()
+        })
+    });
+    let active = distinct_varying(columns) as f64;
+    let depth = m.nf * m.sf;
+    f.add(
+        Resource::Lut,
+        "rom_luts",
+        Component::WeightRom,
+        active * rom_luts_per_bit(depth),
+    );
+    // The word register stays a ROM read register: `memory_dff` takes it
+    // into the ROM before DSP mapping could absorb it.
+    f.add(Resource::Ff, "rom_ffs", Component::WeightRom, active);
+}
+
+fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) {
+    use Component::Multipliers;
+    if on_dsp {
+        let per_product = dsps_per_product(m.weight.bits, multiplier_input_bits(m));
+        f.dsp += (m.simd * per_product) as f64;
+        f.add(Resource::Lut, "dsp_products", Multipliers, m.simd as f64);
+        return;
+    }
+    let n = m.input.bits;
+    let kept = effective_product_bits(m);
+    let carry_per_product = carry4s(kept);
+    for lane in 0..m.simd {
+        let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
+        // Few enough distinct signals for one LUT6 per product bit: the
+        // input's bits and the lane's distinct varying weight columns.
+        let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize));
+        if n as usize + weight_signals <= LUT_INPUTS {
+            f.add(
+                Resource::Lut,
+                "lut_product_bits",
+                Multipliers,
+                f64::from(kept),
+            );
+            continue;
+        }
+        let active: Vec<u32> = (0..m.weight.bits)
+            .filter(|&b| !bit_is_always_zero(&values, b as usize))
+            .collect();
+        // Partial product `b` is `x << b`; every one after the first is
+        // added by an adder over bits `b..kept` (the zero low bits of the
+        // shift and everything above the kept width are trimmed).
+        let adder_bits: u32 = active.iter().skip(1).map(|&b| kept.saturating_sub(b)).sum();
+        let partial_products = active.len() as f64;
+        // A `dsp` product left to LUTs is Yosys's soft `$mul`, not the
+        // generator's shift-and-add: its own constant.
+        // Signed inputs are sign-extended across the whole product, so
+        // their partial products are full-width operands.
+        let name = match (m.multiplier, m.input.signed) {
+            (MultiplierStyle::Lut, false) => "mul_adder_bits",
+            (MultiplierStyle::Lut, true) => "signed_mul_adder_bits",
+            (MultiplierStyle::Dsp, _) => "soft_mul_adder_bits",
+        };
+        f.add(Resource::Lut, name, Multipliers, f64::from(adder_bits));
+        f.add(
+            Resource::Lut,
+            "mul_partial_product_bits",
+            Multipliers,
+            partial_products * f64::from(n),
+        );
+        f.add(
+            Resource::Carry4,
+            "mul_carry4",
+            Multipliers,
+            (partial_products - 1.0).max(0.0) * carry_per_product,
+        );
+    }
+}
+
+/// Widths of the accumulator adders of one PE: `(width, saturating)`.
+fn accumulator_adders(m: &Mvau) -> Vec<u32> {
+    let acc = m.accumulator.bits;
+    let width = |bits: u32, addend: u32| match m.accumulator.overflow {
+        OverflowMode::Wrap => bits,
+        OverflowMode::Saturate => bits.max(addend) + 1,
+    };
+    match &m.accumulator.inner {
+        None => vec![width(acc, m.dot_bits)],
+        Some(inner) => vec![width(inner.bits, m.dot_bits), width(acc, inner.bits)],
+    }
+}
+
+fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
+    use Component::Accumulator;
+    let saturating = m.accumulator.overflow == OverflowMode::Saturate;
+    // With one synapse fold (untiled) the accumulator only adds the bias
+    // to the dot product: no feedback path.
+    let adder = if m.sf == 1 && m.accumulator.inner.is_none() {
+        "bias_adder_bits"
+    } else {
+        "accumulator_bits"
+    };
+    for width in accumulator_adders(m) {
+        f.add(Resource::Lut, adder, Accumulator, f64::from(width));
+        f.add(
+            Resource::Carry4,
+            "adder_carry4",
+            Accumulator,
+            carry4s(width),
+        );
+        if saturating {
+            f.add(
+                Resource::Lut,
+                "saturate_bits",
+                Accumulator,
+                f64::from(width),
+            );
+            f.add(
+                Resource::Carry4,
+                "sat_carry4",
+                Accumulator,
+                2.0 * carry4s(width),
+            );
+        }
+    }
+    let acc = m.accumulator.bits;
+    let inner = m.accumulator.inner.as_ref().map_or(0, |i| i.bits);
+    // With one synapse fold every step starts and ends a vector: the
+    // running register is never read and merges with the finished one.
+    let registers = if m.sf == 1 && inner == 0 {
+        acc
+    } else {
+        2 * acc + inner
+    };
+    f.add(
+        Resource::Ff,
+        "register_bits",
+        Accumulator,
+        f64::from(registers),
+    );
+    if let Some(bias) = &m.bias {
+        let active = distinct_varying(bit_columns(&bias[pe], acc as usize));
+        case_table_features(f, Accumulator, active, m.nf);
+        if m.nf >= CASE_ROM_MIN_ENTRIES {
+            f.add(Resource::Ff, "rom_ffs", Accumulator, active as f64);
+        }
+    }
+}
+
+/// A `case` table of `entries` constants per neuron fold with `columns`
+/// distinct varying bit columns: a small multiplexer when short; when long,
+/// a ROM that flattened synthesis builds as a constant mux tree of the
+/// whole table (measured: about twice the LUTs of the hierarchical logic).
+fn case_table_features(f: &mut UnitFeatures, component: Component, columns: usize, entries: usize) {
+    if entries >= CASE_ROM_MIN_ENTRIES {
+        f.add(
+            Resource::Lut,
+            "case_rom_luts",
+            component,
+            columns as f64 * rom_luts_per_bit(entries),
+        );
+    } else {
+        f.add(
+            Resource::Lut,
+            "rom_luts",
+            component,
+            columns as f64 * rom_luts_per_bit(entries),
+        );
+    }
+}
+
+fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
+    use Component::*;
+    let ActivationPlan::Thresholds {
+        output,
+        count,
+        compare_bits,
+    } = m.activation
+    else {
+        f.add(
+            Resource::Ff,
+            "register_bits",
+            Output,
+            f64::from(m.accumulator.bits),
+        );
+        return;
+    };
+    // Thresholds are usually far narrower than the comparators: above
+    // their own width (and a sign bit) every threshold bit repeats the
+    // sign, and the comparators share one check that the accumulator's
+    // upper bits do too.
+    let thresholds = &m.thresholds.as_ref().expect("thresholds")[pe];
+    let (lo, hi) = thresholds
+        .iter()
+        .flatten()
+        .fold((0i128, 0i128), |(lo, hi), &t| {
+            (lo.min(t.into()), hi.max(t.into()))
+        });
+    let significant = (min_signed_bits(lo, hi) + 1).min(compare_bits);
+    f.add(
+        Resource::Lut,
+        "cmp_upper_bits",
+        Comparators,
+        f64::from(compare_bits - significant),
+    );
+    let compare = f64::from(significant) * count as f64;
+    let carry = carry4s(significant) * count as f64;
+    if m.nf == 1 {
+        f.add(Resource::Lut, "cmp_const_bits", Comparators, compare);
+        f.add(Resource::Carry4, "cmp_const_carry4", Comparators, carry);
+    } else {
+        // A short `case` table stays a multiplexer of constants in front
+        // of the comparators; a long one becomes a registered ROM.
+        let name = if m.nf >= CASE_ROM_MIN_ENTRIES {
+            "cmp_var_bits"
+        } else {
+            "cmp_mux_bits"
+        };
+        f.add(Resource::Lut, name, Comparators, compare);
+        f.add(Resource::Carry4, "cmp_var_carry4", Comparators, carry);
+        let columns = (0..count).flat_map(|k| {
+            let values: Vec<i64> = thresholds.iter().map(|row| row[k]).collect();
+            bit_columns(&values, compare_bits as usize).collect::<Vec<_>>()
+        });
+        let active = distinct_varying(columns);
+        case_table_features(f, ThresholdRom, active, m.nf);
+        // Yosys turns a long `case` table into a ROM and moves the
+        // register of its address (`nf3`) to its data: a flip-flop per bit.
+        if m.nf >= CASE_ROM_MIN_ENTRIES {
+            f.add(Resource::Ff, "rom_ffs", ThresholdRom, active as f64);
+        }
+    }
+    f.add(
+        Resource::Lut,
+        "adder_bits",
+        Output,
+        count as f64 * f64::from(output.bits),
+    );
+    f.add(
+        Resource::Ff,
+        "register_bits",
+        Output,
+        f64::from(output.bits),
+    );
+}
+
+fn control_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
+    use Component::Control;
+    let (sf_bits, nf_bits, address_bits) =
+        (index_bits(m.sf), index_bits(m.nf), index_bits(m.nf * m.sf));
+    let chunk = m.simd * m.input.bits as usize;
+    let tiled = m.accumulator.inner.is_some();
+    let tag_bits = if tiled { 4 } else { 2 } + nf_bits;
+    let thresholds = matches!(m.activation, ActivationPlan::Thresholds { .. });
+    // tags1, tags2 (identical in every lane: Yosys merges them), nf3, the
+    // three counters, and valid1..3, out_valid, last1, last2.
+    let mut registers = 2 * tag_bits + sf_bits + nf_bits + address_bits + 6;
+    // The chunk register x1: with one PE (no fan-out) the DSP48E1 slices
+    // absorb it (AREG); with a replay buffer Yosys may fold it into the
+    // buffer's read port.
+    let chunk_register = if on_dsp && m.pe == 1 {
+        "dsp_register_bits"
+    } else if m.nf > 1 {
+        "replayed_chunk_bits"
+    } else {
+        "register_bits"
+    };
+    f.add(Resource::Ff, chunk_register, Control, chunk as f64);
+    if thresholds {
+        registers += nf_bits;
+    }
+    let counters = (sf_bits + nf_bits + address_bits) as f64;
+    f.add(Resource::Lut, "control_bits", Control, counters);
+    f.add(
+        Resource::Carry4,
+        "counter_carry4",
+        Control,
+        carry4s((sf_bits + nf_bits + address_bits) as u32),
+    );
+    f.add(Resource::Lut, "unit", Control, 1.0);
+    if m.nf > 1 {
+        f.add(Resource::Lut, "control_bits", Control, chunk as f64);
+        match ram_mapping(m.sf, chunk, true) {
+            RamMapping::Distributed { luts } => {
+                f.add(Resource::Lut, "lutram_luts", Control, luts);
+            }
+            RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+            RamMapping::Registers { ffs, mux_luts } => {
+                registers += ffs as usize;
+                f.add(Resource::Lut, "control_bits", Control, mux_luts);
+            }
+        }
+    }
+    f.add(Resource::Ff, "register_bits", Control, registers as f64);
+}
+
+fn hadamard_features(h: &HadamardUnit) -> UnitFeatures {
+    use Component::*;
+    use Resource::*;
+    let mut f = UnitFeatures::default();
+    let n = h.block as f64;
+    for &wo in &h.stage_bits[1..] {
+        f.add(Lut, "butterfly_bits", Butterflies, n * f64::from(wo));
+        f.add(Carry4, "butterfly_carry4", Butterflies, n * carry4s(wo));
+        f.add(Ff, "stage_ffs", Butterflies, n * f64::from(wo) + 1.0);
+    }
+    let y_bits = *h.stage_bits.last().expect("stage widths");
+    let work = (y_bits + 1)
+        .max(h.output.bits)
+        .max(h.shift.unwrap_or(0) + 1);
+    if h.shift.is_some() {
+        f.add(Lut, "round_bits", Requantizer, n * f64::from(work));
+        f.add(Carry4, "round_carry4", Requantizer, n * carry4s(work));
+    }
+    // The clamp only costs when the rounded value can leave its range:
+    // two comparisons over the rounded value's bits and a multiplexer.
+    let rounded_bits = y_bits + 1 - h.shift.unwrap_or(0).min(y_bits);
+    if let Some(clamp) = h.clamp.filter(|c| rounded_bits > c.bits) {
+        f.add(Lut, "clamp_bits", Requantizer, n * f64::from(rounded_bits));
+        f.add(
+            Lut,
+            "clamp_mux_bits",
+            Requantizer,
+            n * f64::from(clamp.bits),
+        );
+        f.add(
+            Carry4,
+            "clamp_carry4",
+            Requantizer,
+            2.0 * n * carry4s(rounded_bits),
+        );
+    }
+    f.add(
+        Ff,
+        "out_ffs",
+        Requantizer,
+        n * f64::from(h.output.bits) + 1.0,
+    );
+    f.add(Lut, "unit", Requantizer, 1.0);
+    f
+}
+
+fn fifo_features(fifo: &Fifo) -> UnitFeatures {
+    use Component::Fifo as Part;
+    let mut f = UnitFeatures::default();
+    let width = fifo.beat.bits();
+    let pointer = index_bits(fifo.depth);
+    let count = index_bits(fifo.depth + 1);
+    let control = (2 * pointer + count) as f64;
+    f.add(Resource::Lut, "pointer_bits", Part, control);
+    f.add(
+        Resource::Carry4,
+        "pointer_carry4",
+        Part,
+        carry4s((2 * pointer + count) as u32),
+    );
+    f.add(Resource::Ff, "pointer_ffs", Part, control);
+    f.add(Resource::Lut, "unit", Part, 1.0);
+    match ram_mapping(fifo.depth, width, false) {
+        RamMapping::Distributed { luts } => f.add(Resource::Lut, "lutram_luts", Part, luts),
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+        RamMapping::Registers { ffs, mux_luts } => {
+            f.add(Resource::Ff, "memory_ffs", Part, ffs);
+            f.add(Resource::Lut, "memory_mux_luts", Part, mux_luts);
+        }
+    }
+    f
+}
+
+fn converter_features(c: &Converter) -> UnitFeatures {
+    use Component::Converter as Part;
+    let mut f = UnitFeatures::default();
+    let element = c.element.bits as f64;
+    let buffer = c.capacity() as f64 * element;
+    let fill = index_bits(c.capacity() + 1);
+    // Element `p` of the buffer keeps its value, takes element `p + out`
+    // (an output beat left) or one of the input elements that an insert
+    // at `k = 0..=out` puts there.
+    let (input, output) = (c.input_elements, c.output_elements);
+    let choices: usize = (0..c.capacity())
+        .map(|p| {
+            let shifted = usize::from(p + output < c.capacity());
+            let inserts = (p.saturating_sub(input - 1)..=p.min(output)).count();
+            1 + shifted + inserts
+        })
+        .sum();
+    f.add(Resource::Lut, "buffer_bits", Part, buffer);
+    f.add(
+        Resource::Lut,
+        "mux_input_bits",
+        Part,
+        choices as f64 * element,
+    );
+    f.add(Resource::Lut, "fill_bits", Part, fill as f64);
+    f.add(Resource::Lut, "unit", Part, 1.0);
+    f.add(
+        Resource::Carry4,
+        "fill_carry4",
+        Part,
+        2.0 * carry4s(fill as u32),
+    );
+    f.add(Resource::Ff, "buffer_ffs", Part, buffer);
+    f.add(Resource::Ff, "fill_ffs", Part, fill as f64);
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adder_tree_grows_one_bit_per_level() {
+        // 4 products of 8 bits into 10: two 9-bit adders and one 10-bit.
+        assert_eq!(adder_tree_widths(4, 8, 10), vec![9, 9, 10]);
+        // 3 products: the odd one passes a level unchanged.
+        assert_eq!(adder_tree_widths(3, 8, 10), vec![9, 10]);
+        assert!(adder_tree_widths(1, 8, 8).is_empty());
+    }
+
+    #[test]
+    fn dsp_slices_per_product() {
+        assert_eq!(dsps_per_product(8, 5), 1);
+        assert_eq!(dsps_per_product(25, 18), 1);
+        assert_eq!(dsps_per_product(18, 25), 1);
+        assert_eq!(dsps_per_product(8, 33), 2);
+    }
+
+    #[test]
+    fn identical_columns_count_once() {
+        let varying = |values: &[i64], width| distinct_varying(bit_columns(values, width));
+        assert_eq!(varying(&[3, 3, 3], 4), 0);
+        assert_eq!(varying(&[0, 1], 4), 1);
+        // -1 = 1111, 0 = 0000: every bit is the same varying column.
+        assert_eq!(varying(&[-1, 0], 4), 1);
+        // 0101 and 1010: two columns, each other's complement.
+        assert_eq!(varying(&[5, 10], 4), 2);
+        assert!(bit_is_always_zero(&[2, 4], 0));
+    }
+}

@@ -1,0 +1,261 @@
+//! Analytical resource estimates for xc7 from an [`arch::Plan`] alone:
+//! LUTs, flip-flops, CARRY4, DSP48E1 and RAMB18 per unit, for the declared
+//! accumulator widths and for the same design with 32-bit accumulators.
+//!
+//! Each unit's structural features (`features`) are weighted by constants
+//! fitted against Yosys (`calibration/constants.toml`, compiled in); DSP
+//! and block RAM counts follow Yosys's mapping rules exactly (`memory`,
+//! [`features::product_uses_dsp`]).
+//!
+//! [`arch::Plan`]: crate::arch::Plan
+
+pub mod constants;
+pub mod features;
+pub mod memory;
+pub mod report;
+
+pub use constants::Constants;
+pub use features::{Block, Component, Resource, UnitFeatures, unit_features};
+
+use crate::arch::{ArchError, Plan, PlanOptions, Unit, build_plan};
+use crate::bounds::analyze;
+use crate::model::{LayerKind, Model};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+
+/// Accumulators narrower than this are widened for the comparison.
+pub const WIDE_ACCUMULATOR_BITS: u32 = 32;
+
+/// xc7 resources (estimates are fractional; reports round them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Resources {
+    pub lut: f64,
+    pub ff: f64,
+    pub carry4: f64,
+    pub dsp: f64,
+    pub bram18: f64,
+}
+
+impl Add for Resources {
+    type Output = Resources;
+    fn add(self, o: Resources) -> Resources {
+        Resources {
+            lut: self.lut + o.lut,
+            ff: self.ff + o.ff,
+            carry4: self.carry4 + o.carry4,
+            dsp: self.dsp + o.dsp,
+            bram18: self.bram18 + o.bram18,
+        }
+    }
+}
+
+impl AddAssign for Resources {
+    fn add_assign(&mut self, o: Resources) {
+        *self = *self + o;
+    }
+}
+
+impl Resources {
+    fn set(&mut self, resource: Resource, value: f64) {
+        match resource {
+            Resource::Lut => self.lut = value,
+            Resource::Ff => self.ff = value,
+            Resource::Carry4 => self.carry4 = value,
+        }
+    }
+
+    pub fn get(&self, resource: Resource) -> f64 {
+        match resource {
+            Resource::Lut => self.lut,
+            Resource::Ff => self.ff,
+            Resource::Carry4 => self.carry4,
+        }
+    }
+}
+
+/// The estimate of one unit of a plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitEstimate {
+    /// Index in `plan.units`.
+    pub index: usize,
+    pub name: String,
+    pub block: Block,
+    /// The layer the unit belongs to (FIFOs and converters: the layer
+    /// that feeds them).
+    pub layer: String,
+    /// Width of the unit's output stream in bits.
+    pub output_bits: usize,
+    pub total: Resources,
+    pub components: BTreeMap<Component, Resources>,
+}
+
+/// The estimate of a whole plan.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanEstimate {
+    pub model: String,
+    pub units: Vec<UnitEstimate>,
+    pub total: Resources,
+}
+
+impl PlanEstimate {
+    pub fn unit(&self, index: usize) -> &UnitEstimate {
+        &self.units[index]
+    }
+}
+
+/// The estimate of one unit with `constants`.
+pub fn estimate_unit(
+    unit: &Unit,
+    constants: &Constants,
+) -> (Resources, BTreeMap<Component, Resources>) {
+    let block = Block::of(unit);
+    let features = unit_features(unit);
+    let mut components: BTreeMap<Component, Resources> = BTreeMap::new();
+    for resource in Resource::ALL {
+        for feature in features.of(resource) {
+            let value = constants.coefficient(block, resource, feature.name) * feature.value;
+            let part = components.entry(feature.component).or_default();
+            part.set(resource, part.get(resource) + value);
+        }
+    }
+    let mut total = components
+        .values()
+        .fold(Resources::default(), |a, &b| a + b);
+    total.dsp = features.dsp;
+    total.bram18 = features.bram18;
+    // DSPs and block RAMs are exact counts, booked with the multipliers
+    // and the weight ROM.
+    if features.dsp > 0.0 {
+        components.entry(Component::Multipliers).or_default().dsp = features.dsp;
+    }
+    if features.bram18 > 0.0 {
+        components.entry(Component::WeightRom).or_default().bram18 = features.bram18;
+    }
+    (total, components)
+}
+
+/// Estimates every unit of `plan` with the bundled constants.
+pub fn estimate_plan(plan: &Plan) -> PlanEstimate {
+    estimate_plan_with(plan, Constants::bundled())
+}
+
+/// Estimates every unit of `plan` with `constants`.
+pub fn estimate_plan_with(plan: &Plan, constants: &Constants) -> PlanEstimate {
+    let mut layer = String::new();
+    let units: Vec<UnitEstimate> = plan
+        .units
+        .iter()
+        .enumerate()
+        .map(|(index, unit)| {
+            if matches!(unit, Unit::Mvau(_) | Unit::Hadamard(_)) {
+                layer = unit.name().to_string();
+            }
+            let (total, components) = estimate_unit(unit, constants);
+            UnitEstimate {
+                index,
+                name: unit.name().to_string(),
+                block: Block::of(unit),
+                layer: layer.clone(),
+                output_bits: unit.output_shape().bits(),
+                total,
+                components,
+            }
+        })
+        .collect();
+    let total = units.iter().fold(Resources::default(), |a, u| a + u.total);
+    PlanEstimate {
+        model: plan.model.clone(),
+        units,
+        total,
+    }
+}
+
+/// `model` with every accumulator, and every tile's inner accumulator,
+/// at least [`WIDE_ACCUMULATOR_BITS`] wide (wider ones are kept).
+pub fn widened_model(model: &Model) -> Model {
+    let mut wide = model.clone();
+    for layer in &mut wide.layers {
+        if let LayerKind::Dense(dense) = &mut layer.kind {
+            let acc = &mut dense.accumulator;
+            acc.bits = acc.bits.max(WIDE_ACCUMULATOR_BITS);
+            if let Some(tile) = &mut acc.tile {
+                tile.inner_bits = tile.inner_bits.max(WIDE_ACCUMULATOR_BITS);
+            }
+        }
+    }
+    wide
+}
+
+/// The plans of a model as declared and with 32-bit accumulators.
+pub fn declared_and_wide_plans(
+    model: &Model,
+    options: PlanOptions,
+) -> Result<(Plan, Plan), ArchError> {
+    let declared = build_plan(model, &analyze(model), options)?;
+    let wide_model = widened_model(model);
+    let wide = build_plan(&wide_model, &analyze(&wide_model), options)?;
+    Ok((declared, wide))
+}
+
+/// Estimates for the declared widths and for 32-bit accumulators.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub declared: PlanEstimate,
+    pub wide: PlanEstimate,
+}
+
+/// Estimates both variants of `model`.
+pub fn compare(model: &Model, options: PlanOptions) -> Result<Comparison, ArchError> {
+    let (declared, wide) = declared_and_wide_plans(model, options)?;
+    Ok(Comparison {
+        declared: estimate_plan(&declared),
+        wide: estimate_plan(&wide),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::load_model;
+    use std::path::Path;
+
+    fn example(name: &str) -> Model {
+        load_model(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn widening_keeps_wider_accumulators() {
+        let mut model = example("hadamard_tiled.toml");
+        if let LayerKind::Dense(d) = &mut model.layers[2].kind {
+            d.accumulator.bits = 40;
+        }
+        let wide = widened_model(&model);
+        let fc0 = wide.layers[1].as_dense().unwrap();
+        assert_eq!(fc0.accumulator.bits, 32);
+        assert_eq!(fc0.accumulator.tile.unwrap().inner_bits, 32);
+        assert_eq!(wide.layers[2].as_dense().unwrap().accumulator.bits, 40);
+    }
+
+    #[test]
+    fn wide_accumulators_cost_more() {
+        for name in ["mlp3.toml", "hadamard_tiled.toml"] {
+            let c = compare(&example(name), PlanOptions::default()).unwrap();
+            assert!(c.wide.total.lut > c.declared.total.lut, "{name}");
+            assert!(c.wide.total.ff > c.declared.total.ff, "{name}");
+            assert_eq!(c.wide.units.len(), c.declared.units.len());
+        }
+    }
+
+    #[test]
+    fn dsps_are_counted_exactly() {
+        let c = compare(&example("mlp3.toml"), PlanOptions::default()).unwrap();
+        // fc2: 2 PEs x 8 products of int8 x uint4 (13 bits): one DSP each.
+        assert_eq!(c.declared.total.dsp, 16.0);
+    }
+}

@@ -1,0 +1,132 @@
+//! What the simulator requires of a plan: parts that fit together, and
+//! widths it represents exactly.
+
+use super::top::SimError;
+use crate::arch::{ActivationPlan, Mvau, Plan, Unit};
+
+/// Refuses plans whose parts do not fit together or exceed what the
+/// simulator represents, so that stepping never has to check.
+pub(super) fn check_plan(plan: &Plan) -> Result<(), SimError> {
+    let fail = |message: String| Err(SimError::Plan(message));
+    if plan.units.is_empty() {
+        return fail("it has no units".into());
+    }
+    for pair in plan.units.windows(2) {
+        let (out, next) = (pair[0].output_shape(), pair[1].input_shape());
+        if out.elements != next.elements {
+            return fail(format!(
+                "`{}` sends beats of {} elements, `{}` takes {}",
+                pair[0].name(),
+                out.elements,
+                pair[1].name(),
+                next.elements
+            ));
+        }
+    }
+    if plan.input().elements == 0 || !plan.input_length.is_multiple_of(plan.input().elements) {
+        return fail(format!(
+            "input vectors of {} elements do not split into beats of {}",
+            plan.input_length,
+            plan.input().elements
+        ));
+    }
+    if plan.output().elements == 0 || !plan.output_length.is_multiple_of(plan.output().elements) {
+        return fail(format!(
+            "output vectors of {} elements do not split into beats of {}",
+            plan.output_length,
+            plan.output().elements
+        ));
+    }
+    for unit in &plan.units {
+        if let Some(problem) = unit_problem(unit) {
+            return fail(problem);
+        }
+    }
+    Ok(())
+}
+
+fn unit_problem(unit: &Unit) -> Option<String> {
+    match unit {
+        Unit::Mvau(m) => mvau_problem(m).or_else(|| unsupported(m)),
+        Unit::Hadamard(h) => {
+            let shape_ok = h.stages > 0 && h.block == 1 << h.stages;
+            let shift_ok = h.shift.is_none_or(|s| (1..=62).contains(&s));
+            (!shape_ok || !shift_ok || h.output.bits > 64).then(|| {
+                format!(
+                    "`{}`: a block of {} with {} stages, shift {:?}, output {}",
+                    h.name, h.block, h.stages, h.shift, h.output
+                )
+            })
+        }
+        Unit::Fifo(f) => (f.depth == 0 || f.beat.elements == 0)
+            .then(|| format!("`{}`: depth {}", f.name, f.depth)),
+        Unit::Converter(c) => (c.input_elements == 0 || c.output_elements == 0).then(|| {
+            format!(
+                "`{}`: {} -> {} elements",
+                c.name, c.input_elements, c.output_elements
+            )
+        }),
+    }
+}
+
+/// Dimensions of the MVAU's folds and memories that disagree.
+fn mvau_problem(m: &Mvau) -> Option<String> {
+    let problem = |what: &str| Some(format!("`{}`: {what}", m.name));
+    if m.pe * m.nf != m.out_features || m.simd * m.sf != m.in_features || m.nf * m.sf == 0 {
+        return problem("PE x NF or SIMD x SF does not match the layer");
+    }
+    let rom_shape_ok = m.weights.len() == m.pe
+        && m.weights
+            .iter()
+            .all(|rom| rom.len() == m.nf * m.sf && rom.iter().all(|w| w.len() == m.simd));
+    if !rom_shape_ok {
+        return problem("weight ROMs are not [pe][nf*sf][simd]");
+    }
+    if let Some(bias) = &m.bias
+        && (bias.len() != m.pe || bias.iter().any(|b| b.len() != m.nf))
+    {
+        return problem("bias is not [pe][nf]");
+    }
+    let widths_ok = |bits: u32| (1..=64).contains(&bits);
+    if !widths_ok(m.accumulator.bits) {
+        return problem("accumulator width outside 1..=64");
+    }
+    if let Some(inner) = &m.accumulator.inner
+        && (!widths_ok(inner.bits)
+            || inner.chunks_per_tile == 0
+            || !m.sf.is_multiple_of(inner.chunks_per_tile))
+    {
+        return problem("tile does not divide the synapse folds, or its width is outside 1..=64");
+    }
+    match (&m.activation, &m.thresholds) {
+        (ActivationPlan::Thresholds { count, .. }, Some(t)) => {
+            let shape_ok = t.len() == m.pe
+                && t.iter()
+                    .all(|per_nf| per_nf.len() == m.nf && per_nf.iter().all(|k| k.len() == *count));
+            (!shape_ok).then(|| format!("`{}`: thresholds are not [pe][nf][{count}]", m.name))
+        }
+        (ActivationPlan::Thresholds { .. }, None) => {
+            problem("thresholds planned without a threshold table")
+        }
+        (ActivationPlan::None, _) => None,
+    }
+}
+
+/// Why an MVAU of a plan cannot be simulated.
+fn unsupported(plan: &Mvau) -> Option<String> {
+    if plan.dot_bits > 64 {
+        return Some(format!(
+            "`{}`: dot products of {} bits exceed the simulator's 64",
+            plan.name, plan.dot_bits
+        ));
+    }
+    if let ActivationPlan::Thresholds { compare_bits, .. } = plan.activation
+        && compare_bits > 64
+    {
+        return Some(format!(
+            "`{}`: threshold comparisons at {compare_bits} bits exceed the simulator's 64",
+            plan.name
+        ));
+    }
+    None
+}
