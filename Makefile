@@ -30,6 +30,7 @@ demo: deps build
 	./target/release/a2qgen infer $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --labels examples/digits/data/test_y.npy
 	./target/release/a2qgen gen $(DEMO_MODEL)
 	./target/release/a2qgen cosim $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --gaps 0.2 --backpressure 0.2
+	./target/release/a2qgen estimate $(DEMO_MODEL)
 
 ## Every test: unit, property, snapshot and integration.
 test: deps

@@ -17,5 +17,6 @@ pub mod quantize;
 pub mod reference;
 pub mod rtl;
 pub mod sim;
+pub mod sweep;
 pub mod synth;
 pub mod table;

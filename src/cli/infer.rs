@@ -59,7 +59,7 @@ struct AccBits {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum OverflowArg {
+pub(super) enum OverflowArg {
     Wrap,
     Saturate,
 }

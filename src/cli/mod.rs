@@ -11,6 +11,7 @@ mod infer;
 mod info;
 mod quantize;
 mod sim;
+mod sweep;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Synthesize a grid of small layers with Yosys and fit the estimator's constants.
     Calibrate(calibrate::CalibrateArgs),
+    /// Accuracy versus resources as the accumulator width shrinks: the float
+    /// model quantized at each width, and/or a fixed model narrowed to it.
+    Sweep(sweep::SweepArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Estimate(args) => estimate::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
     }
 }
 

@@ -140,20 +140,23 @@ fn read_test_set(args: &QuantizeArgs) -> Result<Option<TestSet>, CliError> {
     let (Some(inputs_path), Some(labels)) = (&args.test_inputs, &args.test_labels) else {
         return Ok(None);
     };
-    let inputs = read_matrix(inputs_path, "[samples, input length]")?;
-    let array = read_int_array(labels).map_err(CliError::input)?;
-    let shape = array.shape().to_vec();
-    let labels = array.into_dimensionality::<Ix1>().map_err(|_| {
-        CliError::input(format!(
-            "{}: has shape {shape:?}, expected [samples]",
-            labels.display()
-        ))
-    })?;
     Ok(Some(TestSet {
         inputs_path: inputs_path.clone(),
-        inputs,
-        labels,
+        inputs: read_matrix(inputs_path, "[samples, input length]")?,
+        labels: read_labels(labels)?,
     }))
+}
+
+/// Class labels: a 1-D integer `.npy`.
+pub(super) fn read_labels(path: &Path) -> Result<Array1<i64>, CliError> {
+    let array = read_int_array(path).map_err(CliError::input)?;
+    let shape = array.shape().to_vec();
+    array.into_dimensionality::<Ix1>().map_err(|_| {
+        CliError::input(format!(
+            "{}: has shape {shape:?}, expected [samples]",
+            path.display()
+        ))
+    })
 }
 
 fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {
@@ -183,7 +186,7 @@ fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
 }
 
 /// A 2-D integer `.npy`; `expected` names its axes for the error.
-fn read_matrix(path: &Path, expected: &str) -> Result<Array2<i64>, CliError> {
+pub(super) fn read_matrix(path: &Path, expected: &str) -> Result<Array2<i64>, CliError> {
     let array = read_int_array(path).map_err(CliError::input)?;
     let shape = array.shape().to_vec();
     array.into_dimensionality::<Ix2>().map_err(|_| {
@@ -195,11 +198,9 @@ fn read_matrix(path: &Path, expected: &str) -> Result<Array2<i64>, CliError> {
 }
 
 fn settings(args: &QuantizeArgs, stem: &str, calibration: &Array2<i64>) -> QuantizeSettings {
-    let input = args.input_type.unwrap_or_else(|| {
-        let lo = calibration.iter().copied().min().unwrap_or(0);
-        let hi = calibration.iter().copied().max().unwrap_or(0);
-        IntType::containing(i128::from(lo), i128::from(hi))
-    });
+    let input = args
+        .input_type
+        .unwrap_or_else(|| narrowest_input_type(calibration));
     QuantizeSettings {
         name: args.name.clone().unwrap_or_else(|| stem.to_string()),
         input,
@@ -225,6 +226,13 @@ fn settings(args: &QuantizeArgs, stem: &str, calibration: &Array2<i64>) -> Quant
     }
 }
 
+/// The narrowest integer type holding every calibration input.
+pub(super) fn narrowest_input_type(calibration: &Array2<i64>) -> IntType {
+    let lo = calibration.iter().copied().min().unwrap_or(0);
+    let hi = calibration.iter().copied().max().unwrap_or(0);
+    IntType::containing(i128::from(lo), i128::from(hi))
+}
+
 /// A width the quantizer fails to prove is a failed verdict; the rest is
 /// bad input.
 fn quantize_error(error: QuantizeError) -> CliError {
@@ -235,7 +243,7 @@ fn quantize_error(error: QuantizeError) -> CliError {
 }
 
 /// `1/16`, `0.0625` or `6.25e-2`.
-fn parse_scale(text: &str) -> Result<f64, String> {
+pub(super) fn parse_scale(text: &str) -> Result<f64, String> {
     let value = match text.split_once('/') {
         Some((num, den)) => parse_number(num)? / parse_number(den)?,
         None => parse_number(text)?,
@@ -254,7 +262,7 @@ fn parse_number(text: &str) -> Result<f64, String> {
 }
 
 /// `uint5`, `int8`: the spelling `info` and `check` print.
-fn parse_int_type(text: &str) -> Result<IntType, String> {
+pub(super) fn parse_int_type(text: &str) -> Result<IntType, String> {
     let (signed, bits) = match text.strip_prefix("uint") {
         Some(bits) => (false, bits),
         None => (true, text.strip_prefix("int").unwrap_or("")),

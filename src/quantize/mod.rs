@@ -59,6 +59,20 @@ pub enum QuantizeError {
     FloatModel { layer: String, message: String },
     #[error("{0}")]
     Settings(String),
+    /// The width leaves a layer a norm budget below 1: every weight would
+    /// be zero. Sweeps report it as a width below the usable minimum.
+    #[error(
+        "layer `{layer}`: a {bits}-bit accumulator leaves {input} inputs an {constraint} budget of {budget:.2} < 1, so every weight would be zero; use at least {least_bits} bits"
+    )]
+    BelowUsableWidth {
+        layer: String,
+        bits: u32,
+        input: IntType,
+        constraint: NormConstraint,
+        budget: f64,
+        /// The least width whose budget is at least 1.
+        least_bits: u32,
+    },
     #[error("calibration inputs: {0}")]
     Calibration(String),
     #[error("test set: {0}")]
@@ -351,15 +365,17 @@ fn layer_limits(
     if limits.norm_budget() >= 1.0 {
         return Ok(limits);
     }
-    let least = (bits..=*ACCUMULATOR_BITS.end())
+    let least_bits = (bits..=*ACCUMULATOR_BITS.end())
         .find(|&b| limits_at(b).norm_budget() >= 1.0)
         .unwrap_or(*ACCUMULATOR_BITS.end());
-    Err(QuantizeError::Settings(format!(
-        "layer `{}`: a {bits}-bit accumulator leaves {input} inputs an {} budget of {:.2} < 1, so every weight would be zero; use at least {least} bits",
-        layer.name,
-        settings.constraint,
-        limits.norm_budget()
-    )))
+    Err(QuantizeError::BelowUsableWidth {
+        layer: layer.name.clone(),
+        bits,
+        input,
+        constraint: settings.constraint,
+        budget: limits.norm_budget(),
+        least_bits,
+    })
 }
 
 /// PE and SIMD: the largest powers of two within the limits that divide

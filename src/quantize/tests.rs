@@ -211,6 +211,10 @@ fn a_width_without_any_budget_is_refused_with_the_least_usable_one() {
     let message = err.to_string();
     assert!(message.contains("layer `fc0`"), "{message}");
     assert!(message.contains("use at least 7 bits"), "{message}");
+    assert!(
+        matches!(err, QuantizeError::BelowUsableWidth { bits: 6, least_bits: 7, ref layer, .. } if layer == "fc0"),
+        "{err:?}"
+    );
 }
 
 #[test]
