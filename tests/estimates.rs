@@ -21,16 +21,16 @@ use std::path::Path;
 /// What the estimator aims at for every layer.
 const TARGET_PERCENT: f64 = 10.0;
 /// Bounds just above the largest LUT / FF error per module measured with
-/// the committed constants on the examples (LUT +44.0%, mlp3's 103-LUT
-/// DSP layer fc2 with 32-bit accumulators; FF 6.5%) and on the held-out
-/// runs (LUT 39.8%, a widening converter; FF 18.5%): the README's
-/// calibration section. They guard against regressions; the 10% target
-/// is met by every FF of the examples but not by every LUT count.
-const LUT_BOUND_PERCENT: f64 = 45.0;
+/// the committed constants on the examples (LUT +38.5%, mlp3's fc0, whose
+/// 15 thresholds per channel sit behind a 4-entry `case`; FF 6.5%) and on
+/// the held-out runs (LUT 39.8%, a widening converter; FF 18.5%): the
+/// README's calibration section. They guard against regressions; the 10%
+/// target is met by every FF of the examples but not by every LUT count.
+const LUT_BOUND_PERCENT: f64 = 40.0;
 const FF_BOUND_PERCENT: f64 = 20.0;
-/// Mean absolute errors over the held-out runs: measured 13.9% (LUT) and
-/// 4.9% (FF).
-const HELD_OUT_MEAN_LUT_PERCENT: f64 = 15.0;
+/// Mean absolute errors over the held-out runs (every block type):
+/// measured 11.4% (LUT) and 4.9% (FF).
+const HELD_OUT_MEAN_LUT_PERCENT: f64 = 13.0;
 const HELD_OUT_MEAN_FF_PERCENT: f64 = 10.0;
 
 fn root() -> &'static Path {

@@ -318,6 +318,30 @@ impl Fitted {
             .collect()
     }
 
+    /// One CSV row per measured unit: where it comes from, the measured
+    /// and estimated LUT and FF counts, and their errors in percent.
+    pub fn residuals_csv(&self) -> String {
+        let mut csv = String::from(
+            "config,unit,block,held_out,lut,lut_estimate,lut_error,ff,ff_estimate,ff_error\n",
+        );
+        for e in &self.evaluations {
+            csv += &format!(
+                "{},{},{},{},{},{:.1},{:.1},{},{:.1},{:.1}\n",
+                e.config,
+                e.unit,
+                e.block.name(),
+                e.held_out,
+                e.measured.lut,
+                e.estimated.lut,
+                e.error(|r| r.lut),
+                e.measured.ff,
+                e.estimated.ff,
+                e.error(|r| r.ff),
+            );
+        }
+        csv
+    }
+
     /// Held-out and training errors per block type.
     pub fn table(&self) -> Table {
         let mut table = Table::new(&[

@@ -4,6 +4,7 @@
 
 pub mod fit;
 pub mod grid;
+pub mod reseed;
 pub mod runs;
 
 pub use grid::{Config, ConfigKind, grid};

@@ -347,14 +347,17 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
         let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
         // input's bits and the lane's distinct varying weight columns.
-        let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize));
+        let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize))
+            .min(index_bits(m.nf * m.sf) as usize);
         if n as usize + weight_signals <= LUT_INPUTS {
-            f.add(
-                Resource::Lut,
-                "lut_product_bits",
-                Multipliers,
-                f64::from(kept),
-            );
+            // Up to four signals leave a LUT6 two inputs to spare, so the
+            // product bit can merge into the first adder's LUT.
+            let name = if n as usize + weight_signals <= LUT_INPUTS - 2 {
+                "small_lut_product_bits"
+            } else {
+                "lut_product_bits"
+            };
+            f.add(Resource::Lut, name, Multipliers, f64::from(kept));
             continue;
         }
         let active: Vec<u32> = (0..m.weight.bits)
