@@ -346,9 +346,11 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     for lane in 0..m.simd {
         let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
-        // input's bits and the lane's distinct varying weight columns.
+        // input's bits and the lane's distinct varying weight columns, or
+        // the ROM's address bits when fewer (every weight bit is a
+        // function of the address).
         let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize))
-            .min(index_bits(m.nf * m.sf) as usize);
+            .min(index_bits(m.nf * m.sf));
         if n as usize + weight_signals <= LUT_INPUTS {
             // Up to four signals leave a LUT6 two inputs to spare, so the
             // product bit can merge into the first adder's LUT.
