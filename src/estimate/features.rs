@@ -514,7 +514,14 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         .fold((0i128, 0i128), |(lo, hi), &t| {
             (lo.min(t.into()), hi.max(t.into()))
         });
-    let significant = (min_signed_bits(lo, hi) + 1).min(compare_bits);
+    // Non-negative thresholds compare only the accumulator's low bits
+    // (their own width); its sign and upper bits go to the shared check.
+    let own_bits = if lo >= 0 {
+        128 - hi.leading_zeros()
+    } else {
+        min_signed_bits(lo, hi) + 1
+    };
+    let significant = own_bits.min(compare_bits);
     f.add(
         Resource::Lut,
         "cmp_upper_bits",
