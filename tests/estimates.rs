@@ -22,9 +22,9 @@ use std::path::Path;
 const TARGET_PERCENT: f64 = 10.0;
 /// Bounds just above the largest LUT / FF error per module measured with
 /// the committed constants on the examples (LUT +36.0%, mlp3's 103-LUT DSP
-/// layer fc2 with 32-bit accumulators; FF 6.5%) and on
-/// the held-out runs (LUT 39.8%, a widening converter; FF 18.5%): the
-/// README's calibration section. They guard against regressions; the 10%
+/// layer fc2 with 32-bit accumulators; FF 6.5%) and on the held-out runs
+/// (LUT 39.8%, a widening converter; FF 18.5%): the README's calibration
+/// section. They guard against regressions; the 10%
 /// target is met by every FF of the examples but not by every LUT count.
 const LUT_BOUND_PERCENT: f64 = 40.0;
 const FF_BOUND_PERCENT: f64 = 20.0;

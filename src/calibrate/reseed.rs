@@ -21,17 +21,6 @@ pub fn reseeded(config: &Config) -> Config {
     }
 }
 
-/// One unit measured under both seeds, with the estimates of each.
-struct Pair<'a> {
-    original: &'a RunRecord,
-    reseeded: &'a RunRecord,
-}
-
-fn lut_estimate(record: &RunRecord, constants: &Constants) -> f64 {
-    let plan = config_plan(&record.config);
-    estimate_unit(&plan.units[record.unit], constants).0.lut
-}
-
 fn percent(to: f64, from: f64) -> String {
     format!("{:+.1}%", 100.0 * (to - from) / from)
 }
@@ -48,14 +37,6 @@ pub fn reseed_table(
         .iter()
         .map(|r| ((r.config.id, r.unit), r))
         .collect();
-    let pairs = reseeded.iter().filter_map(|r| {
-        let original = by_unit.get(&(r.config.id, r.unit))?;
-        let plan = config_plan(&r.config);
-        (Block::of(&plan.units[r.unit]) == Block::Mvau).then_some(Pair {
-            original,
-            reseeded: r,
-        })
-    });
     let mut table = Table::new(&[
         ("config", Align::Left),
         ("LUT", Align::Right),
@@ -67,17 +48,23 @@ pub fn reseed_table(
         ("measured moved", Align::Right),
         ("estimate moved", Align::Right),
     ]);
-    for pair in pairs {
-        let (a, b) = (
-            pair.original.measured.lut as f64,
-            pair.reseeded.measured.lut as f64,
-        );
+    for again in reseeded {
+        let Some(first) = by_unit.get(&(again.config.id, again.unit)) else {
+            continue;
+        };
+        let (first_plan, again_plan) = (config_plan(&first.config), config_plan(&again.config));
+        let (first_unit, again_unit) =
+            (&first_plan.units[first.unit], &again_plan.units[again.unit]);
+        if Block::of(again_unit) != Block::Mvau {
+            continue;
+        }
+        let (a, b) = (first.measured.lut as f64, again.measured.lut as f64);
         let (ea, eb) = (
-            lut_estimate(pair.original, constants),
-            lut_estimate(pair.reseeded, constants),
+            estimate_unit(first_unit, constants).0.lut,
+            estimate_unit(again_unit, constants).0.lut,
         );
         table.row([
-            pair.original.config.name(),
+            first.config.name(),
             format!("{a:.0}"),
             format!("{ea:.0}"),
             percent(ea, a),

@@ -351,10 +351,11 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
         // function of the address).
         let weight_signals = distinct_varying(bit_columns(&values, m.weight.bits as usize))
             .min(index_bits(m.nf * m.sf));
-        if n as usize + weight_signals <= LUT_INPUTS {
+        let signals = n as usize + weight_signals;
+        if signals <= LUT_INPUTS {
             // Up to four signals leave a LUT6 two inputs to spare, so the
             // product bit can merge into the first adder's LUT.
-            let name = if n as usize + weight_signals <= LUT_INPUTS - 2 {
+            let name = if signals <= LUT_INPUTS - 2 {
                 "small_lut_product_bits"
             } else {
                 "lut_product_bits"
