@@ -1,6 +1,6 @@
 //! The estimator against recorded Yosys results, no Yosys needed:
 //! `calibration/cached/<model>.json` (written by `make check-estimates`)
-//! for the bundled examples, and the held-out part of the calibration
+//! for the bundled examples (mlp3, hadamard_tiled, digits_p12), and the held-out part of the calibration
 //! grid (`calibration/yosys_runs.csv`, every 5th config, not fitted).
 //!
 //! DSP48E1 and BRAM18 counts must be exact. LUT and FF counts are checked
@@ -21,17 +21,19 @@ use std::path::Path;
 /// What the estimator aims at for every layer.
 const TARGET_PERCENT: f64 = 10.0;
 /// Bounds just above the largest LUT / FF error per module measured with
-/// the committed constants on the examples (LUT +36.0%, mlp3's 103-LUT DSP
-/// layer fc2 with 32-bit accumulators; FF 6.5%) and on the held-out runs
-/// (LUT 39.8%, a widening converter; FF 18.5%): the README's calibration
-/// section. They guard against regressions; the 10%
-/// target is met by every FF of the examples but not by every LUT count.
+/// the committed constants on the examples (LUT -37.2%, mlp3's 136-LUT DSP
+/// layer fc2; FF 5.1%) and on the held-out runs (LUT 28.3%, a widening
+/// converter; FF 21.5%): the README's calibration section. They guard
+/// against regressions; the 10% target is met by every FF of the examples
+/// and by 21 of the 30 held-out LUT counts, not by every LUT count.
 const LUT_BOUND_PERCENT: f64 = 40.0;
-const FF_BOUND_PERCENT: f64 = 20.0;
+const FF_BOUND_PERCENT: f64 = 25.0;
 /// Mean absolute errors over the held-out runs (every block type):
-/// measured 11.4% (LUT) and 4.9% (FF).
-const HELD_OUT_MEAN_LUT_PERCENT: f64 = 13.0;
-const HELD_OUT_MEAN_FF_PERCENT: f64 = 10.0;
+/// measured 8.9% (LUT) and 3.5% (FF).
+const HELD_OUT_MEAN_LUT_PERCENT: f64 = 10.0;
+const HELD_OUT_MEAN_FF_PERCENT: f64 = 5.0;
+/// Held-out runs whose LUT estimate is within the target: measured 21 of 30.
+const HELD_OUT_LUT_WITHIN_TARGET: usize = 20;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -123,6 +125,12 @@ fn hadamard_tiled_estimates_against_yosys() {
 }
 
 #[test]
+fn digits_p12_estimates_against_yosys() {
+    let problems = check_example("digits_p12");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
 fn held_out_calibration_runs_against_yosys() {
     let runs = read_runs(&root().join("calibration/yosys_runs.csv")).unwrap();
     let held_out: Vec<_> = runs.iter().filter(|r| r.config.held_out()).collect();
@@ -133,6 +141,7 @@ fn held_out_calibration_runs_against_yosys() {
     );
     let mut problems = Vec::new();
     let (mut lut_sum, mut ff_sum) = (0.0, 0.0);
+    let mut lut_within_target = 0;
     for run in &held_out {
         let plan = config_plan(&run.config);
         let (estimate, _) = estimate_unit(&plan.units[run.unit], Constants::bundled());
@@ -145,13 +154,20 @@ fn held_out_calibration_runs_against_yosys() {
         let ((lut, ff), found) = compare(&what, &estimate, &run.measured);
         lut_sum += lut.abs();
         ff_sum += ff.abs();
+        lut_within_target += usize::from(lut.abs() <= TARGET_PERCENT);
         problems.extend(found);
     }
     let count = held_out.len() as f64;
     let (lut_mean, ff_mean) = (lut_sum / count, ff_sum / count);
     println!(
-        "held out: {count} runs, mean |LUT error| {lut_mean:.1}%, mean |FF error| {ff_mean:.1}%"
+        "held out: {count} runs, mean |LUT error| {lut_mean:.1}%, mean |FF error| {ff_mean:.1}%, \
+         LUT within {TARGET_PERCENT}% on {lut_within_target}"
     );
+    if lut_within_target < HELD_OUT_LUT_WITHIN_TARGET {
+        problems.push(format!(
+            "only {lut_within_target} held-out LUT estimates within {TARGET_PERCENT}%"
+        ));
+    }
     if lut_mean > HELD_OUT_MEAN_LUT_PERCENT {
         problems.push(format!("mean LUT error {lut_mean:.1}%"));
     }

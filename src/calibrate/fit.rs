@@ -1,7 +1,7 @@
 //! Fitting the estimator's constants to the recorded Yosys runs: for each
-//! block type and resource, non-negative least squares of the measured
-//! counts on the unit's structural features, rows weighted by the inverse
-//! of the measured count (so the fit minimises relative error). Every 5th
+//! block type and resource, the non-negative coefficients of the unit's
+//! structural features that minimise the mean absolute relative error of
+//! the measured counts (iteratively reweighted least squares). Every 5th
 //! config is held out of the fit and only used to report the error.
 
 use super::grid::Config;
@@ -15,6 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Rows with fewer measured units than this weigh as if they had this
 /// many, so tiny units do not dominate the relative error.
 const SMALLEST_WEIGHTED_COUNT: f64 = 10.0;
+/// Reweighting passes of [`least_relative_deviations`], and the error
+/// below which a row weighs no more (so exact rows do not take over).
+const REWEIGHTING_PASSES: usize = 30;
+const SMALLEST_REWEIGHTED_ERROR: f64 = 0.01;
 /// Ridge term, relative to each normal-equation diagonal, keeping
 /// collinear feature sets solvable.
 const RIDGE: f64 = 1e-9;
@@ -147,7 +151,7 @@ fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {
     }
 }
 
-/// Non-negative weighted least squares of one resource on the features.
+/// The coefficients of one resource on the features.
 fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
     let rows: Vec<BTreeMap<&'static str, f64>> = training
         .iter()
@@ -165,26 +169,46 @@ fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let weights: Vec<f64> = training
+    let features: Vec<Vec<f64>> = rows
         .iter()
-        .map(|s| 1.0 / s.measured(resource).max(SMALLEST_WEIGHTED_COUNT))
+        .map(|r| names.iter().map(|n| *r.get(n).unwrap_or(&0.0)).collect())
         .collect();
-    let x: Vec<Vec<f64>> = rows
-        .iter()
-        .zip(&weights)
-        .map(|(r, w)| names.iter().map(|n| r.get(n).unwrap_or(&0.0) * w).collect())
-        .collect();
-    let y: Vec<f64> = training
-        .iter()
-        .zip(&weights)
-        .map(|(s, w)| s.measured(resource) * w)
-        .collect();
-    let solution = non_negative_least_squares(&x, &y);
+    let measured: Vec<f64> = training.iter().map(|s| s.measured(resource)).collect();
+    let solution = least_relative_deviations(&features, &measured);
     names
         .iter()
         .zip(solution)
         .map(|(n, c)| (n.to_string(), c))
         .collect()
+}
+
+/// Non-negative coefficients `b` minimising the mean absolute relative
+/// error `|x b - y| / y` (the statistic the calibration reports), by
+/// iteratively reweighted least squares: each pass weighs a row by the
+/// inverse square root of its last absolute error, so a few structural
+/// outliers do not pull every other estimate off.
+pub fn least_relative_deviations(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let relative: Vec<f64> = y
+        .iter()
+        .map(|v| 1.0 / v.max(SMALLEST_WEIGHTED_COUNT))
+        .collect();
+    let mut weights = relative.clone();
+    let mut solution = Vec::new();
+    for _ in 0..REWEIGHTING_PASSES {
+        let scaled: Vec<Vec<f64>> = x
+            .iter()
+            .zip(&weights)
+            .map(|(row, w)| row.iter().map(|v| v * w).collect())
+            .collect();
+        let target: Vec<f64> = y.iter().zip(&weights).map(|(v, w)| v * w).collect();
+        solution = non_negative_least_squares(&scaled, &target);
+        for ((w, row), (v, r)) in weights.iter_mut().zip(x).zip(y.iter().zip(&relative)) {
+            let estimate: f64 = row.iter().zip(&solution).map(|(a, b)| a * b).sum();
+            let error = ((estimate - v) * r).abs().max(SMALLEST_REWEIGHTED_ERROR);
+            *w = r / error.sqrt();
+        }
+    }
+    solution
 }
 
 /// `argmin |X b - y|` subject to `b >= 0`: least squares on the free
@@ -389,8 +413,8 @@ impl Fitted {
         let lut = summarize(&held, |r| r.lut);
         let ff = summarize(&held, |r| r.ff);
         vec![
-            "Estimator constants for xc7, fitted by `a2qgen calibrate` (non-negative".into(),
-            "least squares per block type and resource, relative error) from".into(),
+            "Estimator constants for xc7, fitted by `a2qgen calibrate` (least mean".into(),
+            "absolute relative error, non-negative, per block type and resource) from".into(),
             format!(
                 "calibration/yosys_runs.csv: {runs} Yosys 0.23 runs of synth_xilinx -family xc7."
             ),
@@ -450,6 +474,20 @@ mod tests {
         let b = non_negative_least_squares(&x, &y);
         assert_eq!(b[1], 0.0);
         assert!((b[0] - 1.97).abs() < 0.05, "{b:?}");
+    }
+
+    #[test]
+    fn an_outlier_does_not_pull_the_relative_deviation_fit() {
+        // y = 3 a on every row but one, which is twice what it should be:
+        // least squares would split the difference, the fit of the mean
+        // absolute relative error keeps the other rows exact.
+        let x: Vec<Vec<f64>> = (1..=8).map(|a| vec![f64::from(a) * 10.0]).collect();
+        let mut y: Vec<f64> = x.iter().map(|r| 3.0 * r[0]).collect();
+        y[7] *= 2.0;
+        let b = least_relative_deviations(&x, &y);
+        assert!((b[0] - 3.0).abs() < 0.05, "{b:?}");
+        let squares = non_negative_least_squares(&x, &y);
+        assert!(squares[0] > 3.5, "{squares:?}");
     }
 
     #[test]

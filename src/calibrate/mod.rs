@@ -1,6 +1,6 @@
 //! Calibration of the estimator against Yosys: a grid of small models is
 //! synthesized, every run recorded, and the estimator's constants fitted
-//! by least squares per block type.
+//! per block type and resource.
 
 pub mod fit;
 pub mod grid;

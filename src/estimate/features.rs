@@ -162,13 +162,12 @@ fn distinct_varying(columns: impl Iterator<Item = BitColumn>) -> usize {
         .len()
 }
 
-/// Yosys's `proc_rom` turns a `case` table of constants into a ROM only
-/// from this many neuron folds on (measured: 2 and 4 stay logic, 8 and 16
-/// become ROMs).
-const CASE_ROM_MIN_ENTRIES: usize = 5;
-
 /// Inputs of an xc7 LUT.
 const LUT_INPUTS: usize = 6;
+
+/// Accumulator bits whose comparison with a constant folds into the
+/// comparator's other logic.
+const COMPARED_PER_LUT: u32 = 5;
 
 /// DSP48E1 slices for a signed `a` x `b` product (25 x 18 per slice; wider
 /// operands are split by Yosys's `mul2dsp` into 24- and 17-bit pieces).
@@ -280,17 +279,14 @@ fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
     let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
     // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
     // register (PREG).
-    let (carry_name, register_name) = if on_dsp {
-        ("tree_carry4_dsp", "dsp_register_bits")
+    // Products from LUTs merge into the first adders' LUTs; products from
+    // DSP48E1 slices arrive as plain operands.
+    let (lut_name, carry_name, register_name) = if on_dsp {
+        ("dsp_adder_bits", "tree_carry4_dsp", "dsp_register_bits")
     } else {
-        ("adder_carry4", "register_bits")
+        ("adder_bits", "adder_carry4", "register_bits")
     };
-    f.add(
-        Resource::Lut,
-        "adder_bits",
-        Component::AdderTree,
-        bits * lanes,
-    );
+    f.add(Resource::Lut, lut_name, Component::AdderTree, bits * lanes);
     f.add(
         Resource::Carry4,
         carry_name,
@@ -458,32 +454,36 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         f64::from(registers),
     );
     if let Some(bias) = &m.bias {
-        let active = distinct_varying(bit_columns(&bias[pe], acc as usize));
-        case_table_features(f, Accumulator, active, m.nf);
-        if m.nf >= CASE_ROM_MIN_ENTRIES {
-            f.add(Resource::Ff, "rom_ffs", Accumulator, active as f64);
-        }
+        let columns = distinct_varying(bit_columns(&bias[pe], acc as usize));
+        constant_select_features(f, Accumulator, "bias_select_bits", columns, m.nf);
     }
 }
 
-/// A `case` table of `entries` constants per neuron fold with `columns`
-/// distinct varying bit columns: a small multiplexer when short; when long,
-/// a ROM that flattened synthesis builds as a constant mux tree of the
-/// whole table (measured: about twice the LUTs of the hierarchical logic).
-fn case_table_features(f: &mut UnitFeatures, component: Component, columns: usize, entries: usize) {
-    if entries >= CASE_ROM_MIN_ENTRIES {
+/// Selector bits a LUT6 can take beside the two operand bits of an adder
+/// or comparator slice: up to this many, a varying bit of a constant
+/// selected by the neuron fold costs no LUT of its own.
+const FREE_SELECT_BITS: usize = LUT_INPUTS - 2;
+
+/// The constants that the RTL selects by the neuron fold with a chain of
+/// conditionals (`rtl::verilog::constant_select`): each of `columns`
+/// distinct varying bit columns is a function of the fold's index bits,
+/// which merges into the LUT that reads it while the index is narrow and
+/// needs a multiplexer of its own beyond.
+fn constant_select_features(
+    f: &mut UnitFeatures,
+    component: Component,
+    name: &'static str,
+    columns: usize,
+    entries: usize,
+) {
+    let columns = columns as f64;
+    f.add(Resource::Lut, name, component, columns);
+    if index_bits(entries) > FREE_SELECT_BITS {
         f.add(
             Resource::Lut,
-            "case_rom_luts",
+            "wide_select_luts",
             component,
-            columns as f64 * rom_luts_per_bit(entries),
-        );
-    } else {
-        f.add(
-            Resource::Lut,
-            "rom_luts",
-            component,
-            columns as f64 * rom_luts_per_bit(entries),
+            columns * (entries.div_ceil(1 << FREE_SELECT_BITS) as f64),
         );
     }
 }
@@ -507,7 +507,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     // Thresholds are usually far narrower than the comparators: above
     // their own width (and a sign bit) every threshold bit repeats the
     // sign, and the comparators share one check that the accumulator's
-    // upper bits do too.
+    // upper bits do too (a few LUTs, below what the fit resolves).
     let thresholds = &m.thresholds.as_ref().expect("thresholds")[pe];
     let (lo, hi) = thresholds
         .iter()
@@ -523,44 +523,60 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         min_signed_bits(lo, hi) + 1
     };
     let significant = own_bits.min(compare_bits);
-    f.add(
-        Resource::Lut,
-        "cmp_upper_bits",
-        Comparators,
-        f64::from(compare_bits - significant),
-    );
-    let compare = f64::from(significant) * count as f64;
-    let carry = carry4s(significant) * count as f64;
-    if m.nf == 1 {
-        f.add(Resource::Lut, "cmp_const_bits", Comparators, compare);
-        f.add(Resource::Carry4, "cmp_const_carry4", Comparators, carry);
-    } else {
-        // A short `case` table stays a multiplexer of constants in front
-        // of the comparators; a long one becomes a registered ROM.
-        let name = if m.nf >= CASE_ROM_MIN_ENTRIES {
-            "cmp_var_bits"
-        } else {
-            "cmp_mux_bits"
-        };
-        f.add(Resource::Lut, name, Comparators, compare);
-        f.add(Resource::Carry4, "cmp_var_carry4", Comparators, carry);
-        let columns = (0..count).flat_map(|k| {
-            let values: Vec<i64> = thresholds.iter().map(|row| row[k]).collect();
-            bit_columns(&values, compare_bits as usize).collect::<Vec<_>>()
-        });
-        let active = distinct_varying(columns);
-        case_table_features(f, ThresholdRom, active, m.nf);
-        // Yosys turns a long `case` table into a ROM and moves the
-        // register of its address (`nf3`) to its data: a flip-flop per bit.
-        if m.nf >= CASE_ROM_MIN_ENTRIES {
-            f.add(Resource::Ff, "rom_ffs", ThresholdRom, active as f64);
+    let select_bits = index_bits(m.nf);
+    let mut variable = 0usize;
+    for k in 0..count {
+        let first = thresholds[0][k];
+        if thresholds.iter().all(|row| row[k] == first) {
+            // Against a constant, ABC folds the comparator (and its share
+            // of the count) into a function of the accumulator's bits:
+            // the low five cost next to nothing, each further bit about
+            // half a LUT (measured on standalone comparator banks).
+            let folded = significant.saturating_sub(COMPARED_PER_LUT);
+            f.add(
+                Resource::Lut,
+                "cmp_const_bits",
+                Comparators,
+                f64::from(folded),
+            );
+            f.add(
+                Resource::Carry4,
+                "cmp_const_carry4",
+                Comparators,
+                carry4s(significant),
+            );
+            continue;
         }
+        // Against a threshold selected by the neuron fold: a carry chain
+        // whose LUTs take two accumulator bits and the fold index while it
+        // is at most three bits wide; a wider index costs per bit.
+        variable += 1;
+        f.add(
+            Resource::Lut,
+            "cmp_var_bits",
+            Comparators,
+            f64::from(significant),
+        );
+        f.add(
+            Resource::Lut,
+            "cmp_wide_select_bits",
+            ThresholdRom,
+            f64::from(significant) * select_bits.saturating_sub(FREE_SELECT_BITS - 1) as f64,
+        );
+        f.add(
+            Resource::Carry4,
+            "cmp_var_carry4",
+            Comparators,
+            carry4s(significant),
+        );
     }
+    // The comparisons with selected thresholds are counted by an adder
+    // tree of their one-bit results.
     f.add(
         Resource::Lut,
-        "adder_bits",
+        "popcount_bits",
         Output,
-        count as f64 * f64::from(output.bits),
+        variable as f64 * f64::from(output.bits),
     );
     f.add(
         Resource::Ff,

@@ -7,7 +7,8 @@
 
 use super::stream::stream_ports;
 use super::verilog::{
-    element, extend, index_bits, line, mask, pack, signed_literal, unpack, unsigned_literal,
+    constant_select, element, extend, index_bits, line, mask, pack, signed_literal, unpack,
+    unsigned_literal,
 };
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, Mvau};
@@ -820,7 +821,6 @@ impl Accumulator {
         let mut v = String::new();
         line(&mut v, 0, format!("// {pb}-bit accumulator, {mode}"));
         line(&mut v, 0, format!("reg [{}:0] accumulated;", pb - 1));
-        line(&mut v, 0, format!("reg [{}:0] bias;", pb - 1));
         line(
             &mut v,
             0,
@@ -831,26 +831,17 @@ impl Accumulator {
                 layout.flags()
             ),
         );
-        line(&mut v, 0, "always @(*) begin");
-        line(&mut v, 1, "case (nf2)");
-        for (nf, b) in self._bias.iter().enumerate() {
-            line(
-                &mut v,
-                2,
-                format!(
-                    "{}: bias = {};",
-                    unsigned_literal(nf as u128, layout.nf_bits),
-                    signed_literal(*b, pb)
-                ),
-            );
-        }
-        line(
+        let biases: Vec<String> = self._bias.iter().map(|&b| signed_literal(b, pb)).collect();
+        let reads_nf2 = constant_select(
             &mut v,
-            2,
-            format!("default: bias = {};", signed_literal(0, pb)),
+            0,
+            &format!("wire [{}:0] bias", pb - 1),
+            ("nf2", layout.nf_bits),
+            &biases,
         );
-        line(&mut v, 1, "endcase");
-        line(&mut v, 0, "end");
+        if !reads_nf2 {
+            line(&mut v, 0, "wire unused_nf2 = &{1'b0, nf2};");
+        }
         match &p.accumulator.inner {
             None => {
                 line(
@@ -1027,33 +1018,20 @@ impl ComparatorBank {
             0,
             format!("// {count} thresholds per channel, compared at {cb} bits"),
         );
+        let selector = ("nf3", self.nf3.width());
+        let mut reads_nf3 = false;
         for k in 0..count {
-            line(&mut v, 0, format!("reg signed [{}:0] t{k};", cb - 1));
-        }
-        line(&mut v, 0, "always @(*) begin");
-        line(&mut v, 1, "case (nf3)");
-        for (nf, row) in self._thresholds.iter().enumerate() {
-            let values: Vec<String> = row
+            let values: Vec<String> = self
+                ._thresholds
                 .iter()
-                .enumerate()
-                .map(|(k, &t)| format!("t{k} = {};", signed_literal(t as i128, cb)))
+                .map(|row| signed_literal(row[k] as i128, cb))
                 .collect();
-            line(
-                &mut v,
-                2,
-                format!(
-                    "{}: begin {} end",
-                    unsigned_literal(nf as u128, self.nf3.width()),
-                    values.join(" ")
-                ),
-            );
+            let declaration = format!("wire signed [{}:0] t{k}", cb - 1);
+            reads_nf3 |= constant_select(&mut v, 0, &declaration, selector, &values);
         }
-        let zeros: Vec<String> = (0..count)
-            .map(|k| format!("t{k} = {};", signed_literal(0, cb)))
-            .collect();
-        line(&mut v, 2, format!("default: begin {} end", zeros.join(" ")));
-        line(&mut v, 1, "endcase");
-        line(&mut v, 0, "end");
+        if !reads_nf3 {
+            line(&mut v, 0, "wire unused_nf3 = &{1'b0, nf3};");
+        }
         line(
             &mut v,
             0,

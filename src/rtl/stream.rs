@@ -1,6 +1,6 @@
 //! Stream plumbing leaves: a FIFO and an element-width converter.
 
-use super::verilog::{index_bits, line, mask, unsigned_literal};
+use super::verilog::{element, index_bits, line, mask, unsigned_literal};
 use super::wire::Wire;
 use crate::arch::{Converter, Fifo};
 use rust_hdl::prelude::*;
@@ -218,6 +218,32 @@ impl WidthConverter {
         }
     }
 
+    /// The next value of buffer slot `slot`: input element `i` when the
+    /// beat lands at `slot - i`, else the slot `output` places up after a
+    /// take, else itself. Slots past the last full beat keep their value
+    /// on a take: nothing reads them before an input beat fills them.
+    fn slot_update(&self, slot: usize) -> String {
+        let e = self._plan.element.bits as usize;
+        let (input, output, capacity) = (
+            self._plan.input_elements,
+            self._plan.output_elements,
+            self._plan.capacity(),
+        );
+        let here = element("buffer", slot, e);
+        let mut value = if slot + output < capacity {
+            format!("take ? {} : {here}", element("buffer", slot + output, e))
+        } else {
+            here
+        };
+        for i in (0..input).rev() {
+            let Some(at) = slot.checked_sub(i).filter(|&k| k <= output) else {
+                continue;
+            };
+            value = format!("insert{at} ? {} : ({value})", element("in_data", i, e));
+        }
+        value
+    }
+
     fn verilog(&self) -> String {
         let e = self._plan.element.bits as usize;
         let (input, output, capacity) = (
@@ -234,11 +260,6 @@ impl WidthConverter {
             format!("// {input} to {output} elements of {e} bits per beat"),
         );
         line(&mut v, 0, format!("reg [{}:0] buffer;", capacity * e - 1));
-        line(
-            &mut v,
-            0,
-            format!("reg [{}:0] next_buffer;", capacity * e - 1),
-        );
         line(&mut v, 0, format!("reg [{}:0] fill;", fill_bits - 1));
         line(&mut v, 0, "wire take = out_valid && out_ready;");
         line(&mut v, 0, "wire give = in_valid && in_ready;");
@@ -259,29 +280,38 @@ impl WidthConverter {
             1,
             format!("out_data = buffer[{}:0];", output * e - 1),
         );
-        line(
-            &mut v,
-            1,
-            format!("next_buffer = take ? buffer >> {} : buffer;", output * e),
-        );
-        line(&mut v, 1, "if (give) begin");
-        line(&mut v, 2, "case (kept)");
+        line(&mut v, 0, "end");
+        // One multiplexer per slot, written out: a `case` over slices of
+        // the whole buffer leaves synthesis a wide priority structure.
+        // An input beat lands behind the `kept` elements.
         for k in 0..=output {
             line(
                 &mut v,
-                3,
+                0,
+                format!("wire insert{k} = give && kept == {};", lit(k)),
+            );
+        }
+        for slot in 0..capacity {
+            line(
+                &mut v,
+                0,
                 format!(
-                    "{}: next_buffer[{} +: {}] = in_data;",
-                    lit(k),
-                    k * e,
-                    input * e
+                    "wire [{}:0] next{slot} = {};",
+                    e - 1,
+                    self.slot_update(slot)
                 ),
             );
         }
-        line(&mut v, 3, "default: next_buffer = buffer;");
-        line(&mut v, 2, "endcase");
-        line(&mut v, 1, "end");
-        line(&mut v, 0, "end");
+        let slots: Vec<String> = (0..capacity).rev().map(|p| format!("next{p}")).collect();
+        line(
+            &mut v,
+            0,
+            format!(
+                "wire [{}:0] next_buffer = {{{}}};",
+                capacity * e - 1,
+                slots.join(", ")
+            ),
+        );
         line(&mut v, 0, "always @(posedge clock) begin");
         line(&mut v, 1, format!("if (!rst_n) fill <= {};", lit(0)));
         line(

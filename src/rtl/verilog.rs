@@ -59,6 +59,40 @@ pub fn line(out: &mut String, indent: usize, text: impl AsRef<str>) {
     let _ = writeln!(out, "{}{}", "    ".repeat(indent), text.as_ref());
 }
 
+/// Declares `declaration` (e.g. `wire signed [9:0] t0`) as the constant
+/// that `selector` picks: `values[k]` when `selector == k`, written as a
+/// chain of conditionals, one entry per line. The last value needs no test
+/// (the selector never leaves `0..values.len()`), and equal values need
+/// no chain at all. Returns whether the text reads the selector. A chain
+/// rather than a
+/// `case`: Yosys turns a long `case` of constants into a ROM and, once the
+/// design is flattened, moves the selector's register to the ROM's data,
+/// so whatever reads the value (a comparator, an adder) loses its constant
+/// operand and costs a fifth to a third more LUTs.
+pub fn constant_select(
+    out: &mut String,
+    indent: usize,
+    declaration: &str,
+    selector: (&str, usize),
+    values: &[String],
+) -> bool {
+    let (name, width) = selector;
+    let Some((last, tested)) = values.split_last() else {
+        panic!("`{declaration}` selects from no values");
+    };
+    if tested.iter().all(|v| v == last) {
+        line(out, indent, format!("{declaration} = {last};"));
+        return false;
+    }
+    line(out, indent, format!("{declaration} ="));
+    for (k, value) in tested.iter().enumerate() {
+        let key = unsigned_literal(k as u128, width);
+        line(out, indent + 1, format!("({name} == {key}) ? {value} :"));
+    }
+    line(out, indent + 1, format!("{last};"));
+    true
+}
+
 /// Reads a `width`-bit element of a bit pattern as two's complement or
 /// unsigned.
 pub fn unpack(pattern: u128, index: usize, width: usize, signed: bool) -> i128 {
@@ -88,6 +122,42 @@ pub fn mask(width: usize) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_select_tests_all_but_the_last_value() {
+        let values = ["4'sh1".to_string(), "4'sh2".into(), "4'sh3".into()];
+        let mut v = String::new();
+        assert!(constant_select(
+            &mut v,
+            0,
+            "wire signed [3:0] t",
+            ("nf", 2),
+            &values
+        ));
+        assert_eq!(
+            v,
+            "wire signed [3:0] t =\n    (nf == 2'd0) ? 4'sh1 :\n    (nf == 2'd1) ? 4'sh2 :\n    4'sh3;\n"
+        );
+        let mut one = String::new();
+        assert!(!constant_select(
+            &mut one,
+            1,
+            "wire [3:0] b",
+            ("nf", 1),
+            &values[..1]
+        ));
+        assert_eq!(one, "    wire [3:0] b = 4'sh1;\n");
+        let mut same = String::new();
+        let equal = vec!["4'sh0".to_string(); 3];
+        assert!(!constant_select(
+            &mut same,
+            0,
+            "wire [3:0] b",
+            ("nf", 2),
+            &equal
+        ));
+        assert_eq!(same, "wire [3:0] b = 4'sh0;\n");
+    }
 
     #[test]
     fn literals_and_extension() {
