@@ -51,7 +51,8 @@ pub enum Component {
     AdderTree,
     Accumulator,
     Comparators,
-    ThresholdRom,
+    /// The thresholds each comparator reads, selected by the neuron fold.
+    ThresholdSelect,
     Output,
     Control,
     Butterflies,
@@ -560,7 +561,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         f.add(
             Resource::Lut,
             "cmp_wide_select_bits",
-            ThresholdRom,
+            ThresholdSelect,
             f64::from(significant) * select_bits.saturating_sub(FREE_SELECT_BITS - 1) as f64,
         );
         f.add(

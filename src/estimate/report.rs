@@ -102,7 +102,7 @@ pub fn savings_table(c: &Comparison) -> Table {
         ("acc registers FF", Align::Right),
         ("acc adders LUT", Align::Right),
         ("comparators LUT", Align::Right),
-        ("threshold ROM LUT", Align::Right),
+        ("threshold select LUT", Align::Right),
         ("output stream bits", Align::Right),
         ("FIFO/converter LUT+FF", Align::Right),
     ]);
@@ -116,8 +116,8 @@ pub fn savings_table(c: &Comparison) -> Table {
             part(w, Component::Comparators),
         );
         let rom = (
-            part(d, Component::ThresholdRom),
-            part(w, Component::ThresholdRom),
+            part(d, Component::ThresholdSelect),
+            part(w, Component::ThresholdSelect),
         );
         let stream = |u: &UnitEstimate| {
             let r = part(u, Component::Fifo) + part(u, Component::Converter);
