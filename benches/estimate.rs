@@ -39,6 +39,7 @@ fn main() {
         dir: written.dir.clone(),
         files: written.files.clone(),
         top: written.top.clone(),
+        hierarchy: false,
     };
     let run = job.run(Duration::from_secs(900)).unwrap();
     println!(

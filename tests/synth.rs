@@ -71,3 +71,65 @@ fn a_missing_yosys_is_a_usage_error() {
     assert!(stderr.contains("yosys not found"), "{stderr}");
     assert!(stderr.contains("apt-get install yosys"), "{stderr}");
 }
+
+#[test]
+fn synth_parts_measures_each_part_of_a_layer_with_its_hierarchy_kept() {
+    if !tools::have("yosys") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = Command::cargo_bin("a2qgen")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "synth",
+            "tests/fixtures/tiny_dense.toml",
+            "--parts",
+            "--out",
+        ])
+        .arg(dir.path().join("rtl"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Per part, with the hierarchy kept"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("What 32-bit accumulators cost"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let layer = |variant: &str| {
+        report["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["variant"] == variant && m["name"] == "fc")
+            .unwrap_or_else(|| panic!("no {variant} fc in {report}"))
+            .clone()
+    };
+    let part = |module: &serde_json::Value, name: &str| {
+        module["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["part"] == name)
+            .unwrap_or_else(|| panic!("no part {name} in {module}"))["measured"]
+            .clone()
+    };
+    let (declared, wide) = (layer("declared"), layer("wide32"));
+    for name in ["weight_rom", "dot_product", "accumulator", "control"] {
+        assert!(part(&declared, name)["lut"].as_u64().unwrap() > 0, "{name}");
+    }
+    // Widening the accumulator widens its register; the weight ROM stays.
+    let acc_ff = |m| part(m, "accumulator")["ff"].as_u64().unwrap();
+    assert!(acc_ff(&wide) > acc_ff(&declared), "{declared}\n{wide}");
+    assert_eq!(part(&declared, "weight_rom"), part(&wide, "weight_rom"));
+}

@@ -264,6 +264,7 @@ pub fn synthesize_grid(run: &CalibrationRun) -> Result<Vec<SynthError>, String> 
                 dir: dir.clone(),
                 files: written.files.clone(),
                 top: unit_module(&plan, unit),
+                hierarchy: false,
             });
             pending.push((config.clone(), unit, unit_kind(&plan.units[unit])));
         }

@@ -12,8 +12,10 @@ use crate::estimate::{
 };
 use crate::model::{Model, load_model};
 use crate::rtl::emit::generate;
+use crate::synth::parts::{Part, part_counts};
 use crate::synth::{
-    Measured, SynthJob, is_layer, run_jobs, unit_module, write_design, yosys_binary, yosys_version,
+    HIERARCHICAL_COMMAND, Measured, SynthJob, SynthRun, is_layer, run_jobs, unit_module,
+    write_design, yosys_binary, yosys_version,
 };
 use crate::table::{Align, Table};
 use clap::Args;
@@ -35,8 +37,14 @@ pub struct SynthArgs {
     #[arg(long)]
     jobs: Option<usize>,
     /// Synthesize only the whole top, not every layer on its own.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "parts")]
     top_only: bool,
+    /// Also synthesize every layer with its module hierarchy kept and show
+    /// each part (weight ROM, dot product, accumulator, thresholds, ...)
+    /// measured beside its estimate, and what 32-bit accumulators cost
+    /// per part.
+    #[arg(long)]
+    parts: bool,
     /// Write the measured and estimated counts as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -81,6 +89,19 @@ pub struct ModuleResult {
     pub measured: Measured,
     pub estimated: Resources,
     pub seconds: f64,
+    /// With `--parts`: every part of the layer, synthesized with the
+    /// hierarchy kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartResult>,
+}
+
+/// One part of a layer: measured in the hierarchical synthesis, and the
+/// estimator's components it holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartResult {
+    pub part: Part,
+    pub measured: Measured,
+    pub estimated: Resources,
 }
 
 /// What `--json` writes (and the cached results the tests read).
@@ -120,7 +141,7 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
             &plan,
             variant,
             &dir,
-            args.top_only,
+            (args.top_only, args.parts),
         )?);
         designs.push(VariantDesign {
             variant,
@@ -141,29 +162,37 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
         true,
         |_, _| {},
     );
-    let mut modules = Vec::new();
+    let mut modules: Vec<ModuleResult> = Vec::new();
+    let mut hierarchical = Vec::new();
     let mut failures = Vec::new();
     for ((job, variant, unit), result) in jobs.iter().zip(results) {
+        let design = designs
+            .iter()
+            .find(|d| d.variant == *variant)
+            .expect("variant");
         match result {
-            Ok(run) => {
-                let design = designs
-                    .iter()
-                    .find(|d| d.variant == *variant)
-                    .expect("variant");
-                modules.push(ModuleResult {
-                    variant: *variant,
-                    unit: *unit,
-                    name: unit.map_or("top".to_string(), |u| {
-                        design.plan.units[u].name().to_string()
-                    }),
-                    module: job.top.clone(),
-                    measured: run.measured,
-                    estimated: unit
-                        .map_or(design.estimate.total, |u| design.estimate.unit(u).total),
-                    seconds: run.seconds,
-                });
-            }
+            Ok(run) if job.hierarchy => hierarchical.push((design, unit.expect("a layer"), run)),
+            Ok(run) => modules.push(ModuleResult {
+                variant: *variant,
+                unit: *unit,
+                name: unit.map_or("top".to_string(), |u| {
+                    design.plan.units[u].name().to_string()
+                }),
+                module: job.top.clone(),
+                measured: run.measured,
+                estimated: unit.map_or(design.estimate.total, |u| design.estimate.unit(u).total),
+                seconds: run.seconds,
+                parts: Vec::new(),
+            }),
             Err(e) => failures.push(e.to_string()),
+        }
+    }
+    for (design, unit, run) in hierarchical {
+        if let Some(module) = modules
+            .iter_mut()
+            .find(|m| m.variant == design.variant && m.unit == Some(unit))
+        {
+            module.parts = layer_parts(design, unit, &run);
         }
     }
     let report = SynthReport {
@@ -193,41 +222,76 @@ fn variant_dir(variant: Variant) -> &'static str {
 }
 
 /// Writes the RTL of one variant and lists its runs: the top, then every
-/// layer module.
+/// layer module (`only` = (top only, also every layer with its hierarchy
+/// kept)).
 fn variant_jobs(
     model: &Model,
     plan: &Plan,
     variant: Variant,
     dir: &Path,
-    top_only: bool,
+    only: (bool, bool),
 ) -> Result<Vec<(SynthJob, Variant, Option<usize>)>, CliError> {
+    let (top_only, parts) = only;
     let design = generate(model, plan);
     let written = write_design(&design, dir)
         .map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?;
-    let job = |top: String, label: String| SynthJob {
+    let job = |top: String, label: String, hierarchy: bool| SynthJob {
         label,
         dir: written.dir.clone(),
         files: written.files.clone(),
         top,
+        hierarchy,
     };
     let mut jobs = vec![(
-        job(written.top.clone(), format!("{} top", variant.label())),
+        job(
+            written.top.clone(),
+            format!("{} top", variant.label()),
+            false,
+        ),
         variant,
         None,
     )];
-    if !top_only {
-        for (index, unit) in plan.units.iter().enumerate().filter(|(_, u)| is_layer(u)) {
+    if top_only {
+        return Ok(jobs);
+    }
+    for (index, unit) in plan.units.iter().enumerate().filter(|(_, u)| is_layer(u)) {
+        let label = format!("{} {}", variant.label(), unit.name());
+        jobs.push((
+            job(unit_module(plan, index), label.clone(), false),
+            variant,
+            Some(index),
+        ));
+        if parts {
             jobs.push((
-                job(
-                    unit_module(plan, index),
-                    format!("{} {}", variant.label(), unit.name()),
-                ),
+                job(unit_module(plan, index), format!("{label} parts"), true),
                 variant,
                 Some(index),
             ));
         }
     }
     Ok(jobs)
+}
+
+/// The measured parts of layer `unit` (a hierarchical run) beside the
+/// estimator's components they hold.
+fn layer_parts(design: &VariantDesign, unit: usize, run: &SynthRun) -> Vec<PartResult> {
+    let measured = part_counts(&run.top, &run.modules);
+    let thresholds = measured.contains_key(&Part::Thresholds);
+    let mut estimated: std::collections::BTreeMap<Part, Resources> = Default::default();
+    for (&component, resources) in &design.estimate.unit(unit).components {
+        *estimated
+            .entry(Part::of_component(component, thresholds))
+            .or_default() += *resources;
+    }
+    let all: std::collections::BTreeSet<Part> =
+        measured.keys().chain(estimated.keys()).copied().collect();
+    all.into_iter()
+        .map(|part| PartResult {
+            part,
+            measured: measured.get(&part).copied().unwrap_or_default(),
+            estimated: estimated.get(&part).copied().unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn error_cell(estimated: f64, measured: u64) -> String {
@@ -273,8 +337,110 @@ pub fn render(report: &SynthReport) -> String {
             format!("{:.1}", m.seconds),
         ]);
     }
-    format!(
+    let mut text = format!(
         "model {}: {} ({}), estimates beside Yosys; LUT counts LUT1-6 plus LUTRAM/SRL LUTs\n\n{}",
         report.model, report.command, report.yosys, table
-    )
+    );
+    if report.modules.iter().any(|m| !m.parts.is_empty()) {
+        text.push_str(&format!(
+            "\nPer part, with the hierarchy kept (`{HIERARCHICAL_COMMAND} -top <layer>`): \
+             ABC cannot merge logic across modules, so a layer's parts add up to the \
+             `all parts` row, not exactly to its flattened count above\n\n{}",
+            parts_table(report)
+        ));
+        text.push_str(&format!(
+            "\nWhat 32-bit accumulators cost, measured per part (declared -> 32-bit, hierarchy kept):\n\n{}",
+            widening_table(report)
+        ));
+    }
+    text
+}
+
+fn parts_table(report: &SynthReport) -> Table {
+    let mut table = Table::new(&[
+        ("variant", Align::Left),
+        ("layer", Align::Left),
+        ("part", Align::Left),
+        ("LUT est", Align::Right),
+        ("LUT yosys", Align::Right),
+        ("LUT err", Align::Right),
+        ("FF est", Align::Right),
+        ("FF yosys", Align::Right),
+        ("FF err", Align::Right),
+        ("DSP yosys", Align::Right),
+    ]);
+    for m in report.modules.iter().filter(|m| !m.parts.is_empty()) {
+        let mut row = |part: &str, e: &Resources, y: &Measured| {
+            table.row([
+                m.variant.label().to_string(),
+                m.name.clone(),
+                part.to_string(),
+                format!("{:.0}", e.lut),
+                y.lut.to_string(),
+                part_error(e.lut, y.lut),
+                format!("{:.0}", e.ff),
+                y.ff.to_string(),
+                part_error(e.ff, y.ff),
+                y.dsp.to_string(),
+            ]);
+        };
+        for p in &m.parts {
+            row(p.part.name(), &p.estimated, &p.measured);
+        }
+        let total = m
+            .parts
+            .iter()
+            .fold(Measured::default(), |sum, p| sum + p.measured);
+        row("all parts", &m.estimated, &total);
+    }
+    table
+}
+
+/// The error of a part's estimate; `-` when Yosys found nothing there.
+fn part_error(estimated: f64, measured: u64) -> String {
+    if measured == 0 {
+        "-".into()
+    } else {
+        error_cell(estimated, measured)
+    }
+}
+
+/// Every layer's parts, declared beside 32-bit, measured.
+fn widening_table(report: &SynthReport) -> Table {
+    let mut table = Table::new(&[
+        ("layer", Align::Left),
+        ("part", Align::Left),
+        ("LUT", Align::Right),
+        ("FF", Align::Right),
+        ("CARRY4", Align::Right),
+    ]);
+    let layers = report
+        .modules
+        .iter()
+        .filter(|m| m.variant == Variant::Declared && !m.parts.is_empty());
+    for declared in layers {
+        let Some(wide) = report
+            .modules
+            .iter()
+            .find(|m| m.variant == Variant::Wide32 && m.name == declared.name)
+        else {
+            continue;
+        };
+        for p in &declared.parts {
+            let w = wide
+                .parts
+                .iter()
+                .find(|q| q.part == p.part)
+                .map_or_else(Measured::default, |q| q.measured);
+            let (d, w) = (p.measured, w);
+            table.row([
+                declared.name.clone(),
+                p.part.name().to_string(),
+                format!("{} -> {}", d.lut, w.lut),
+                format!("{} -> {}", d.ff, w.ff),
+                format!("{} -> {}", d.carry4, w.carry4),
+            ]);
+        }
+    }
+    table
 }

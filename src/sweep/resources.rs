@@ -114,6 +114,7 @@ fn top_job(model: &Model, plan: &Plan, dir: &Path, variant: &str) -> std::io::Re
         dir: written.dir,
         files: written.files,
         top: written.top,
+        hierarchy: false,
     })
 }
 

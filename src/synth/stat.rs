@@ -76,6 +76,22 @@ impl Measured {
     }
 }
 
+impl std::ops::Add for Measured {
+    type Output = Measured;
+    fn add(self, o: Measured) -> Measured {
+        Measured {
+            lut: self.lut + o.lut,
+            lutram: self.lutram + o.lutram,
+            ff: self.ff + o.ff,
+            carry4: self.carry4 + o.carry4,
+            dsp: self.dsp + o.dsp,
+            bram18: self.bram18 + o.bram18,
+            inv: self.inv + o.inv,
+            muxf: self.muxf + o.muxf,
+        }
+    }
+}
+
 /// Why a `stat` report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatError {
@@ -93,13 +109,38 @@ pub fn parse_stat(text: &str, top: &str) -> Result<CellCounts, StatError> {
         .rfind(&header)
         .map(|start| &text[start + header.len()..])
         .ok_or_else(|| StatError::NoModule(top.to_string()))?;
+    section_cells(section).ok_or_else(|| StatError::NoCells(top.to_string()))
+}
+
+/// Every module's own cell counts, in the order of the report (a
+/// hierarchical synthesis lists one section per module, then the design
+/// hierarchy, which is not a module).
+pub fn parse_modules(text: &str) -> Vec<(String, CellCounts)> {
+    let mut modules = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("=== ") {
+        let after = &rest[start + 4..];
+        let Some(end) = after.find(" ===") else { break };
+        let name = after[..end].trim();
+        let body = &after[end + 4..];
+        if name != "design hierarchy"
+            && let Some(cells) = section_cells(body)
+        {
+            modules.push((name.to_string(), cells));
+        }
+        rest = body;
+    }
+    modules
+}
+
+/// The cells listed after `Number of cells:` in one section (which ends at
+/// the next `===`).
+fn section_cells(section: &str) -> Option<CellCounts> {
     let section = section.split("\n===").next().unwrap_or(section);
     let mut lines = section
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("Number of cells:"));
-    if lines.next().is_none() {
-        return Err(StatError::NoCells(top.to_string()));
-    }
+    lines.next()?;
     let mut cells = CellCounts::new();
     for line in lines {
         match cell_line(line) {
@@ -110,7 +151,7 @@ pub fn parse_stat(text: &str, top: &str) -> Result<CellCounts, StatError> {
             None => {}
         }
     }
-    Ok(cells)
+    Some(cells)
 }
 
 /// `    LUT6      465` -> `("LUT6", 465)`.
@@ -151,6 +192,20 @@ mod tests {
             "=== rom ===\n\n   Number of cells:    3\n     RAMB18E1    1\n     RAMB36E1    2\n";
         let m = Measured::from_cells(&parse_stat(text, "rom").unwrap());
         assert_eq!(m.bram18, 5);
+    }
+
+    #[test]
+    fn a_hierarchical_report_lists_every_module() {
+        let text = "=== top ===\n\n   Number of cells:   2\n     lane       1\n     FDRE       3\n\n\
+                    === lane ===\n\n   Number of cells:   2\n     LUT6       4\n     CARRY4     1\n\n\
+                    === design hierarchy ===\n\n   top     1\n     lane   1\n\n   Number of cells:   4\n     LUT6  4\n";
+        let modules = parse_modules(text);
+        let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["top", "lane"]);
+        assert_eq!(modules[1].1["LUT6"], 4);
+        assert_eq!(modules[0].1["FDRE"], 3);
+        // A flattened report is one module.
+        assert_eq!(parse_modules(MLP3_LOG).len(), 1);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! RTL (so `$readmemh` finds its images by their relative names), with a
 //! time limit after which the child is killed.
 
-use super::stat::{CellCounts, Measured, StatError, parse_stat};
+use super::stat::{CellCounts, Measured, StatError, parse_modules, parse_stat};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +15,10 @@ pub const YOSYS_ENV: &str = "A2QGEN_YOSYS";
 
 /// The synthesis command every run uses, as DESIGN.md section 7 states it.
 pub const SYNTH_COMMAND: &str = "synth_xilinx -family xc7 -flatten -noiopad";
+/// The same without `-flatten`: every module is mapped on its own, so its
+/// share of the resources can be read (ABC cannot merge logic across the
+/// module boundaries, so the sum can differ from the flattened count).
+pub const HIERARCHICAL_COMMAND: &str = "synth_xilinx -family xc7 -noiopad";
 
 /// The Yosys binary to run.
 pub fn yosys_binary() -> PathBuf {
@@ -38,6 +42,9 @@ pub struct SynthJob {
     pub dir: PathBuf,
     pub files: Vec<String>,
     pub top: String,
+    /// Keep the module hierarchy ([`HIERARCHICAL_COMMAND`]) instead of
+    /// flattening; its files are `<top>.hier.*`.
+    pub hierarchy: bool,
 }
 
 /// A finished synthesis.
@@ -47,6 +54,8 @@ pub struct SynthRun {
     pub top: String,
     pub cells: CellCounts,
     pub measured: Measured,
+    /// Every module's own cells (one entry, the top, when flattened).
+    pub modules: Vec<(String, CellCounts)>,
     pub seconds: f64,
 }
 
@@ -77,15 +86,26 @@ pub enum SynthError {
 impl SynthJob {
     /// The Yosys script: read every file, synthesize `top`, write `stat`.
     pub fn script(&self) -> String {
+        let command = if self.hierarchy {
+            HIERARCHICAL_COMMAND
+        } else {
+            SYNTH_COMMAND
+        };
         format!(
-            "read_verilog {}\n{SYNTH_COMMAND} -top {top}\ntee -q -o {top}.stat stat\n",
+            "read_verilog {}\n{command} -top {top}\ntee -q -o {stat} stat\n",
             self.files.join(" "),
-            top = self.top
+            top = self.top,
+            stat = self.file_name("stat"),
         )
     }
 
+    fn file_name(&self, extension: &str) -> String {
+        let stem = if self.hierarchy { ".hier" } else { "" };
+        format!("{}{stem}.{extension}", self.top)
+    }
+
     fn path(&self, extension: &str) -> PathBuf {
-        self.dir.join(format!("{}.{extension}", self.top))
+        self.dir.join(self.file_name(extension))
     }
 
     fn io_error(&self, source: std::io::Error) -> SynthError {
@@ -123,11 +143,23 @@ impl SynthJob {
             label: self.label.clone(),
             source,
         })?;
+        let modules = parse_modules(&text);
+        // The generator writes one module per instance, so the design's
+        // resources are the sum of every module's own.
+        let measured = if self.hierarchy {
+            modules
+                .iter()
+                .map(|(_, cells)| Measured::from_cells(cells))
+                .fold(Measured::default(), |sum, m| sum + m)
+        } else {
+            Measured::from_cells(&cells)
+        };
         Ok(SynthRun {
             label: self.label.clone(),
             top: self.top.clone(),
-            measured: Measured::from_cells(&cells),
+            measured,
             cells,
+            modules,
             seconds,
         })
     }
