@@ -656,10 +656,16 @@ fn hadamard_features(h: &HadamardUnit) -> UnitFeatures {
         f.add(Carry4, "round_carry4", Requantizer, n * carry4s(work));
     }
     // The clamp only costs when the rounded value can leave its range:
-    // two comparisons over the rounded value's bits and a multiplexer.
+    // a check that the bits above the clamp's width repeat its sign, and
+    // a multiplexer of the clamp's width.
     let rounded_bits = y_bits + 1 - h.shift.unwrap_or(0).min(y_bits);
     if let Some(clamp) = h.clamp.filter(|c| rounded_bits > c.bits) {
-        f.add(Lut, "clamp_bits", Requantizer, n * f64::from(rounded_bits));
+        f.add(
+            Lut,
+            "clamp_check_bits",
+            Requantizer,
+            n * f64::from(rounded_bits - clamp.bits + 1),
+        );
         f.add(
             Lut,
             "clamp_mux_bits",
