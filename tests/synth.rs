@@ -5,11 +5,9 @@ mod tools;
 
 use assert_cmd::Command;
 
-#[test]
-fn synth_measures_every_module_of_both_variants() {
-    if !tools::have("yosys") {
-        return;
-    }
+/// Runs `a2qgen synth` on the tiny fixture with `extra` arguments; returns
+/// its stdout and the `--json` report.
+fn synth_tiny(extra: &[&str]) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let output = Command::cargo_bin("a2qgen")
@@ -20,19 +18,30 @@ fn synth_measures_every_module_of_both_variants() {
             "tests/fixtures/tiny_dense.toml",
             "--timeout",
             "300",
-            "--out",
         ])
+        .args(extra)
+        .arg("--out")
         .arg(dir.path().join("rtl"))
         .arg("--json")
         .arg(&json)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (stdout, report)
+}
+
+#[test]
+fn synth_measures_every_module_of_both_variants() {
+    if !tools::have("yosys") {
+        return;
+    }
+    let (stdout, report) = synth_tiny(&[]);
     // The whole top and the one layer, declared and with 32-bit accumulators.
     for row in [
         "| declared | top",
@@ -42,8 +51,6 @@ fn synth_measures_every_module_of_both_variants() {
     ] {
         assert!(stdout.contains(row), "missing `{row}` in\n{stdout}");
     }
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let modules = report["modules"].as_array().unwrap();
     assert_eq!(modules.len(), 4);
     for module in modules {
@@ -77,35 +84,12 @@ fn synth_parts_measures_each_part_of_a_layer_with_its_hierarchy_kept() {
     if !tools::have("yosys") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let output = Command::cargo_bin("a2qgen")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "synth",
-            "tests/fixtures/tiny_dense.toml",
-            "--parts",
-            "--out",
-        ])
-        .arg(dir.path().join("rtl"))
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, report) = synth_tiny(&["--parts"]);
     assert!(
         stdout.contains("Per part, with the hierarchy kept"),
         "{stdout}"
     );
     assert!(stdout.contains("What 32-bit accumulators cost"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let layer = |variant: &str| {
         report["modules"]
             .as_array()
