@@ -136,13 +136,7 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
     let mut designs = Vec::new();
     for (variant, variant_model, plan) in variants {
         let dir = out.join(variant_dir(variant));
-        jobs.extend(variant_jobs(
-            &variant_model,
-            &plan,
-            variant,
-            &dir,
-            (args.top_only, args.parts),
-        )?);
+        jobs.extend(variant_jobs(&variant_model, &plan, variant, &dir, args)?);
         designs.push(VariantDesign {
             variant,
             estimate: estimate_plan(&plan),
@@ -221,17 +215,16 @@ fn variant_dir(variant: Variant) -> &'static str {
     }
 }
 
-/// Writes the RTL of one variant and lists its runs: the top, then every
-/// layer module (`only` = (top only, also every layer with its hierarchy
-/// kept)).
+/// Writes the RTL of one variant and lists its runs: the top, then (but
+/// with `--top-only`) every layer module, and with `--parts` every layer
+/// again with its hierarchy kept.
 fn variant_jobs(
     model: &Model,
     plan: &Plan,
     variant: Variant,
     dir: &Path,
-    only: (bool, bool),
+    args: &SynthArgs,
 ) -> Result<Vec<(SynthJob, Variant, Option<usize>)>, CliError> {
-    let (top_only, parts) = only;
     let design = generate(model, plan);
     let written = write_design(&design, dir)
         .map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?;
@@ -251,7 +244,7 @@ fn variant_jobs(
         variant,
         None,
     )];
-    if top_only {
+    if args.top_only {
         return Ok(jobs);
     }
     for (index, unit) in plan.units.iter().enumerate().filter(|(_, u)| is_layer(u)) {
@@ -261,7 +254,7 @@ fn variant_jobs(
             variant,
             Some(index),
         ));
-        if parts {
+        if args.parts {
             jobs.push((
                 job(unit_module(plan, index), format!("{label} parts"), true),
                 variant,
@@ -387,10 +380,7 @@ fn parts_table(report: &SynthReport) -> Table {
         for p in &m.parts {
             row(p.part.name(), &p.estimated, &p.measured);
         }
-        let total = m
-            .parts
-            .iter()
-            .fold(Measured::default(), |sum, p| sum + p.measured);
+        let total = m.parts.iter().map(|p| p.measured).sum();
         row("all parts", &m.estimated, &total);
     }
     table
@@ -427,12 +417,12 @@ fn widening_table(report: &SynthReport) -> Table {
             continue;
         };
         for p in &declared.parts {
+            let d = p.measured;
             let w = wide
                 .parts
                 .iter()
                 .find(|q| q.part == p.part)
                 .map_or_else(Measured::default, |q| q.measured);
-            let (d, w) = (p.measured, w);
             table.row([
                 declared.name.clone(),
                 p.part.name().to_string(),

@@ -455,39 +455,22 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         f64::from(registers),
     );
     if let Some(bias) = &m.bias {
+        // Each distinct varying bit column of the biases the fold selects
+        // (`rtl::verilog::constant_select`) is a function of the fold's
+        // index bits, which merges into the LUT of the adder that reads it.
         let columns = distinct_varying(bit_columns(&bias[pe], acc as usize));
-        constant_select_features(f, Accumulator, "bias_select_bits", columns, m.nf);
-    }
-}
-
-/// Selector bits a LUT6 can take beside the two operand bits of an adder
-/// or comparator slice: up to this many, a varying bit of a constant
-/// selected by the neuron fold costs no LUT of its own.
-const FREE_SELECT_BITS: usize = LUT_INPUTS - 2;
-
-/// The constants that the RTL selects by the neuron fold with a chain of
-/// conditionals (`rtl::verilog::constant_select`): each of `columns`
-/// distinct varying bit columns is a function of the fold's index bits,
-/// which merges into the LUT that reads it while the index is narrow and
-/// needs a multiplexer of its own beyond.
-fn constant_select_features(
-    f: &mut UnitFeatures,
-    component: Component,
-    name: &'static str,
-    columns: usize,
-    entries: usize,
-) {
-    let columns = columns as f64;
-    f.add(Resource::Lut, name, component, columns);
-    if index_bits(entries) > FREE_SELECT_BITS {
         f.add(
             Resource::Lut,
-            "wide_select_luts",
-            component,
-            columns * (entries.div_ceil(1 << FREE_SELECT_BITS) as f64),
+            "bias_select_bits",
+            Accumulator,
+            columns as f64,
         );
     }
 }
+
+/// Bits of the fold index a comparator's LUT takes beside its two
+/// accumulator bits; each further index bit costs per compared bit.
+const FREE_SELECT_BITS: usize = 3;
 
 fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     use Component::*;
@@ -562,7 +545,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
             Resource::Lut,
             "cmp_wide_select_bits",
             ThresholdSelect,
-            f64::from(significant) * select_bits.saturating_sub(FREE_SELECT_BITS - 1) as f64,
+            f64::from(significant) * select_bits.saturating_sub(FREE_SELECT_BITS) as f64,
         );
         f.add(
             Resource::Carry4,

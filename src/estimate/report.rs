@@ -115,7 +115,7 @@ pub fn savings_table(c: &Comparison) -> Table {
             part(d, Component::Comparators),
             part(w, Component::Comparators),
         );
-        let rom = (
+        let select = (
             part(d, Component::ThresholdSelect),
             part(w, Component::ThresholdSelect),
         );
@@ -129,7 +129,7 @@ pub fn savings_table(c: &Comparison) -> Table {
             change(acc.0.ff, acc.1.ff),
             change(acc.0.lut, acc.1.lut),
             change(cmp.0.lut, cmp.1.lut),
-            change(rom.0.lut, rom.1.lut),
+            change(select.0.lut, select.1.lut),
             change(d.output_bits as f64, w.output_bits as f64),
             change(stream(d), stream(w)),
         ]);

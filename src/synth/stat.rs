@@ -92,6 +92,12 @@ impl std::ops::Add for Measured {
     }
 }
 
+impl std::iter::Sum for Measured {
+    fn sum<I: Iterator<Item = Measured>>(iter: I) -> Measured {
+        iter.fold(Measured::default(), |sum, m| sum + m)
+    }
+}
+
 /// Why a `stat` report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatError {

@@ -150,7 +150,7 @@ impl SynthJob {
             modules
                 .iter()
                 .map(|(_, cells)| Measured::from_cells(cells))
-                .fold(Measured::default(), |sum, m| sum + m)
+                .sum()
         } else {
             Measured::from_cells(&cells)
         };
