@@ -114,6 +114,22 @@ impl Mvau {
     pub fn channel(&self, nf: usize, pe: usize) -> usize {
         nf * self.pe + pe
     }
+
+    /// The weights lane `lane` of PE `pe` multiplies by, one per address.
+    pub fn lane_weights(&self, pe: usize, lane: usize) -> impl Iterator<Item = i64> + '_ {
+        self.weights[pe].iter().map(move |word| word[lane])
+    }
+
+    /// Signed width of every weight of a lane: its multiplier needs no
+    /// more (the bits above repeat the sign in every word of its ROM).
+    /// Accumulator-aware quantization keeps most weights small, so lanes
+    /// are often narrower than the declared weight type.
+    pub fn lane_weight_bits(&self, pe: usize, lane: usize) -> u32 {
+        let (lo, hi) = self
+            .lane_weights(pe, lane)
+            .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
+        min_signed_bits(lo.into(), hi.into()).min(self.weight.bits)
+    }
 }
 
 /// A Walsh-Hadamard unit: one block of `block` elements per beat.

@@ -4,7 +4,7 @@
 //! the measured counts (iteratively reweighted least squares). Every 5th
 //! config is held out of the fit and only used to report the error.
 
-use super::grid::Config;
+use super::grid::{Config, WeightValues};
 use super::runs::{RunRecord, config_plan, unit_kind};
 use crate::arch::Plan;
 use crate::estimate::constants::Coefficients;
@@ -29,6 +29,10 @@ pub struct Evaluation {
     pub config: usize,
     pub unit: usize,
     pub block: Block,
+    /// How the config's weights were drawn.
+    pub weights: WeightValues,
+    /// Synthesized with every accumulator at 32 bits.
+    pub wide: bool,
     pub held_out: bool,
     pub measured: Resources,
     pub estimated: Resources,
@@ -139,6 +143,8 @@ fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {
         config: sample.record.config.id,
         unit: sample.record.unit,
         block: Block::of(sample.unit()),
+        weights: sample.record.config.weights,
+        wide: sample.record.config.wide,
         held_out: sample.record.config.held_out(),
         measured: Resources {
             lut: m.lut as f64,
@@ -308,6 +314,23 @@ fn gaussian_elimination(a: &mut [Vec<f64>]) -> Vec<f64> {
     b
 }
 
+/// Rows of the error table: block, how weights were drawn, 32-bit
+/// accumulators.
+type Group = (Block, WeightValues, bool);
+
+fn group_name((block, weights, wide): Group) -> String {
+    let mut name = block.name().to_string();
+    match weights {
+        WeightValues::Uniform => {}
+        WeightValues::Small => name += ", small w",
+        WeightValues::Peaked => name += ", peaked w",
+    }
+    if wide {
+        name += ", 32-bit acc";
+    }
+    name
+}
+
 /// Error statistics of a set of evaluations for one resource.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ErrorSummary {
@@ -335,10 +358,10 @@ fn exact(evaluations: &[&Evaluation], pick: fn(&Resources) -> f64) -> usize {
 }
 
 impl Fitted {
-    fn selection(&self, block: Block, held_out: bool) -> Vec<&Evaluation> {
+    fn selection(&self, group: Group, held_out: bool) -> Vec<&Evaluation> {
         self.evaluations
             .iter()
-            .filter(|e| e.block == block && e.held_out == held_out)
+            .filter(|e| (e.block, e.weights, e.wide) == group && e.held_out == held_out)
             .collect()
     }
 
@@ -381,17 +404,27 @@ impl Fitted {
             ("DSP exact", Align::Right),
             ("BRAM18 exact", Align::Right),
         ]);
-        for block in Block::ALL {
+        let groups = Block::ALL.into_iter().flat_map(|block| {
+            [
+                WeightValues::Uniform,
+                WeightValues::Small,
+                WeightValues::Peaked,
+            ]
+            .into_iter()
+            .flat_map(move |weights| [(block, weights, false), (block, weights, true)])
+        });
+        for group in groups {
             for held_out in [true, false] {
-                let set = self.selection(block, held_out);
+                let set = self.selection(group, held_out);
                 if set.is_empty() {
                     continue;
                 }
+                let name = group_name(group);
                 let lut = summarize(&set, |r| r.lut);
                 let ff = summarize(&set, |r| r.ff);
                 let carry = summarize(&set, |r| r.carry4);
                 table.row([
-                    block.name().to_string(),
+                    name,
                     if held_out { "held out" } else { "fit" }.to_string(),
                     set.len().to_string(),
                     format!("{:.1}%", lut.mean_abs),

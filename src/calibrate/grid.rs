@@ -3,6 +3,7 @@
 //! pseudo-random weights, thresholds and biases, so that every run can be
 //! rebuilt exactly from its row in `calibration/yosys_runs.csv`.
 
+use crate::estimate::{WIDE_ACCUMULATOR_BITS, widened_model};
 use crate::model::{
     Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind, Model,
     MultiplierStyle, OverflowMode, Tile,
@@ -20,6 +21,42 @@ pub enum ConfigKind {
     Pipeline,
     /// One Hadamard layer.
     Hadamard,
+}
+
+/// How a config's weights are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightValues {
+    /// Uniform over the whole weight type.
+    Uniform,
+    /// Mostly small, as accumulator-aware quantization leaves them: a
+    /// two-sided geometric distribution clipped to a narrower signed
+    /// range (`small_weight_bits`), so that many lanes need fewer bits
+    /// than the type has.
+    Small,
+    /// Centred like trained weights: a two-sided geometric distribution
+    /// whose mean magnitude is a sixth to two fifths of the type's largest
+    /// value, clipped to the type (`peaked_weights`).
+    Peaked,
+}
+
+impl WeightValues {
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightValues::Uniform => "uniform",
+            WeightValues::Small => "small",
+            WeightValues::Peaked => "peaked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            WeightValues::Uniform,
+            WeightValues::Small,
+            WeightValues::Peaked,
+        ]
+        .into_iter()
+        .find(|w| w.name() == text)
+    }
 }
 
 impl ConfigKind {
@@ -67,6 +104,11 @@ pub struct Config {
     pub shift: u32,
     pub clamp_bits: u32,
     pub seed: u64,
+    pub weights: WeightValues,
+    /// Every accumulator widened to 32 bits, as `estimate` and `synth`
+    /// compare a model: the same weights, thresholds and biases at the
+    /// baseline's widths.
+    pub wide: bool,
 }
 
 /// A small deterministic generator (xorshift64*).
@@ -114,21 +156,58 @@ pub struct Round {
     pub mvau: usize,
     pub pipeline: usize,
     pub hadamard: usize,
+    /// Single-layer MVAU configs with small weights ([`WeightValues::Small`]).
+    pub small_mvau: usize,
+    /// Single-layer MVAU configs with centred weights ([`WeightValues::Peaked`]).
+    pub peaked_mvau: usize,
+    /// How many single-layer MVAU configs of the earlier rounds (in id
+    /// order, skipping those whose accumulators are 32 bits already) come
+    /// again with every accumulator at 32 bits.
+    pub widened: usize,
 }
+
+const NO_CONFIGS: Round = Round {
+    mvau: 0,
+    pipeline: 0,
+    hadamard: 0,
+    small_mvau: 0,
+    peaked_mvau: 0,
+    widened: 0,
+};
 
 /// The rounds `a2qgen calibrate` runs. A later round only appends configs:
 /// the ids (and configs) of earlier rounds never change, so recorded runs
 /// stay valid and a calibration resumes.
-pub const ROUNDS: [Round; 2] = [
+pub const ROUNDS: [Round; 5] = [
     Round {
         mvau: 60,
         pipeline: 8,
         hadamard: 8,
+        ..NO_CONFIGS
     },
     Round {
         mvau: 40,
         pipeline: 8,
         hadamard: 8,
+        ..NO_CONFIGS
+    },
+    // The 32-bit baseline of every single-layer config: its comparators
+    // see accumulator bits that the thresholds never reach.
+    Round {
+        widened: 100,
+        ..NO_CONFIGS
+    },
+    // Weights like those of a model trained or quantized for its
+    // accumulator, and their 32-bit baseline.
+    Round {
+        small_mvau: 40,
+        widened: 40,
+        ..NO_CONFIGS
+    },
+    Round {
+        peaked_mvau: 40,
+        widened: 40,
+        ..NO_CONFIGS
     },
 ];
 
@@ -136,7 +215,8 @@ pub const ROUNDS: [Round; 2] = [
 /// ones and Hadamard ones, drawn from the parameter ranges of the
 /// calibration (weight and input bits 2/4/8, SIMD 1..32, PE 1..16,
 /// accumulators 8..32, 0..4 threshold bits, LUT and DSP multipliers, wrap
-/// and saturate, tiles).
+/// and saturate, tiles), single-layer ones with small weights, and 32-bit
+/// copies of earlier single-layer ones.
 pub fn grid(rounds: &[Round]) -> Vec<Config> {
     let mut random = Random::new(2024);
     let mut configs = Vec::new();
@@ -154,8 +234,47 @@ pub fn grid(rounds: &[Round]) -> Vec<Config> {
             round.hadamard,
             ConfigKind::Hadamard,
         );
+        for (count, weights) in [
+            (round.small_mvau, WeightValues::Small),
+            (round.peaked_mvau, WeightValues::Peaked),
+        ] {
+            let first = configs.len();
+            draw(&mut random, &mut configs, count, ConfigKind::Mvau);
+            for config in &mut configs[first..] {
+                config.weights = weights;
+            }
+        }
+        widen(&mut configs, round.widened);
     }
     configs
+}
+
+/// Appends 32-bit copies of the first `count` single-layer configs with
+/// narrower accumulators that have none yet.
+fn widen(configs: &mut Vec<Config>, count: usize) {
+    let has_copy = |c: &Config, all: &[Config]| {
+        all.iter()
+            .any(|w| w.wide && w.seed == c.seed && w.weights == c.weights)
+    };
+    let narrow: Vec<Config> = configs
+        .iter()
+        .filter(|c| {
+            c.kind == ConfigKind::Mvau
+                && !c.wide
+                && c.acc_bits.max(c.inner_bits) < WIDE_ACCUMULATOR_BITS
+                && !has_copy(c, configs)
+        })
+        .take(count)
+        .cloned()
+        .collect();
+    for config in narrow {
+        let id = configs.len();
+        configs.push(Config {
+            id,
+            wide: true,
+            ..config
+        });
+    }
 }
 
 /// Appends `count` configs of `kind`.
@@ -241,6 +360,8 @@ fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Conf
         shift: 0,
         clamp_bits: 0,
         seed: random.next() >> 1,
+        weights: WeightValues::Uniform,
+        wide: false,
     })
 }
 
@@ -278,6 +399,8 @@ fn hadamard_config(random: &mut Random, id: usize) -> Config {
         },
         clamp_bits,
         seed: random.next() >> 1,
+        weights: WeightValues::Uniform,
+        wide: false,
     }
 }
 
@@ -314,13 +437,18 @@ impl Config {
             ConfigKind::Hadamard => self.block * 2,
             _ => self.simd * self.sf,
         };
-        Model {
+        let model = Model {
             name: self.name(),
             description: None,
             source: PathBuf::new(),
             input_length,
             input: self.input_type(),
             layers,
+        };
+        if self.wide {
+            widened_model(&model)
+        } else {
+            model
         }
     }
 
@@ -344,6 +472,7 @@ impl Config {
         let dense = dense_layer(
             random,
             DenseShape {
+                weights: self.weights,
                 rows,
                 cols,
                 weight_bits: self.weight_bits,
@@ -375,6 +504,7 @@ impl Config {
         let dense = dense_layer(
             random,
             DenseShape {
+                weights: WeightValues::Uniform,
                 rows: 1,
                 cols: self.pe * self.nf,
                 weight_bits: 2,
@@ -402,6 +532,7 @@ impl Config {
 }
 
 struct DenseShape {
+    weights: WeightValues,
     rows: usize,
     cols: usize,
     weight_bits: u32,
@@ -410,7 +541,48 @@ struct DenseShape {
     bias: bool,
 }
 
-/// A dense layer with uniform random weights over the whole weight type,
+/// Weights of [`WeightValues::Small`]: magnitudes from a geometric
+/// distribution (mostly 0, 1 and 2), random signs, clipped to a signed
+/// range of `2..=bits` bits drawn per layer.
+fn small_weights(random: &mut Random, rows: usize, cols: usize, bits: u32) -> Array2<i64> {
+    let range = IntType::signed(random.between(2, i64::from(bits)) as u32);
+    let continue_percent = random.between(35, 65) as u64;
+    Array2::from_shape_simple_fn((rows, cols), || {
+        let mut magnitude = 0i64;
+        while magnitude < range.max() as i64 + 1 && random.chance(continue_percent) {
+            magnitude += 1;
+        }
+        let value = if random.chance(50) {
+            -magnitude
+        } else {
+            magnitude
+        };
+        value.clamp(range.min() as i64, range.max() as i64)
+    })
+}
+
+/// Weights of [`WeightValues::Peaked`].
+fn peaked_weights(random: &mut Random, rows: usize, cols: usize, bits: u32) -> Array2<i64> {
+    let range = IntType::signed(bits);
+    let largest = range.max() as f64;
+    let mean = largest * random.between(15, 40) as f64 / 100.0;
+    // A geometric distribution of mean `m` continues with `m / (1 + m)`.
+    let continue_percent = (100.0 * mean / (1.0 + mean)).round() as u64;
+    Array2::from_shape_simple_fn((rows, cols), || {
+        let mut magnitude = 0i64;
+        while magnitude <= range.max() as i64 && random.chance(continue_percent) {
+            magnitude += 1;
+        }
+        let value = if random.chance(50) {
+            -magnitude
+        } else {
+            magnitude
+        };
+        value.clamp(range.min() as i64, range.max() as i64)
+    })
+}
+
+/// A dense layer with random weights (see [`WeightValues`]),
 /// random biases and ascending random thresholds inside the accumulator.
 fn dense_layer(
     random: &mut Random,
@@ -418,10 +590,16 @@ fn dense_layer(
     accumulator: Accumulator,
     hardware: HardwareHints,
 ) -> Dense {
-    let w = IntType::signed(shape.weight_bits);
-    let weights = Array2::from_shape_simple_fn((shape.rows, shape.cols), || {
-        random.between(w.min() as i64, w.max() as i64)
-    });
+    let weights = match shape.weights {
+        WeightValues::Uniform => {
+            let w = IntType::signed(shape.weight_bits);
+            Array2::from_shape_simple_fn((shape.rows, shape.cols), || {
+                random.between(w.min() as i64, w.max() as i64)
+            })
+        }
+        WeightValues::Small => small_weights(random, shape.rows, shape.cols, shape.weight_bits),
+        WeightValues::Peaked => peaked_weights(random, shape.rows, shape.cols, shape.weight_bits),
+    };
     // Values well inside the accumulator, as trained thresholds would be.
     let spread = 1i64 << (shape.acc_bits.min(20) - 3);
     let bias = shape

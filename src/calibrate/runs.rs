@@ -3,7 +3,7 @@
 //! config it came from and the counts Yosys measured. Rows are appended as
 //! runs finish, so an interrupted calibration resumes where it stopped.
 
-use super::grid::{Config, ConfigKind};
+use super::grid::{Config, ConfigKind, WeightValues};
 use crate::arch::{Plan, PlanOptions, Unit, build_plan};
 use crate::bounds::analyze;
 use crate::model::{MultiplierStyle, OverflowMode};
@@ -25,7 +25,7 @@ pub struct RunRecord {
     pub seconds: f64,
 }
 
-const COLUMNS: [&str; 31] = [
+const COLUMNS: [&str; 33] = [
     "id",
     "kind",
     "input_bits",
@@ -47,6 +47,8 @@ const COLUMNS: [&str; 31] = [
     "shift",
     "clamp_bits",
     "seed",
+    "weights",
+    "accumulators",
     "unit",
     "unit_kind",
     "lut",
@@ -90,6 +92,8 @@ impl RunRecord {
             c.shift.to_string(),
             c.clamp_bits.to_string(),
             c.seed.to_string(),
+            c.weights.name().into(),
+            if c.wide { "32" } else { "declared" }.into(),
             self.unit.to_string(),
             self.unit_kind.clone(),
             m.lut.to_string(),
@@ -149,24 +153,31 @@ impl RunRecord {
             shift: num(18)? as u32,
             clamp_bits: num(19)? as u32,
             seed: num(20)?,
+            weights: WeightValues::parse(f[21])
+                .ok_or_else(|| format!("column `weights`: `{}`", f[21]))?,
+            wide: match f[22] {
+                "declared" => false,
+                "32" => true,
+                other => return Err(format!("column `accumulators`: `{other}`")),
+            },
         };
         Ok(RunRecord {
             config,
-            unit: num(21)? as usize,
-            unit_kind: f[22].to_string(),
+            unit: num(23)? as usize,
+            unit_kind: f[24].to_string(),
             measured: Measured {
-                lut: num(23)?,
-                lutram: num(24)?,
-                ff: num(25)?,
-                carry4: num(26)?,
-                dsp: num(27)?,
-                bram18: num(28)?,
-                inv: num(29)?,
-                muxf: num(30)?,
+                lut: num(25)?,
+                lutram: num(26)?,
+                ff: num(27)?,
+                carry4: num(28)?,
+                dsp: num(29)?,
+                bram18: num(30)?,
+                inv: num(31)?,
+                muxf: num(32)?,
             },
-            seconds: f[31]
+            seconds: f[33]
                 .parse()
-                .map_err(|_| format!("column `seconds`: `{}`", f[31]))?,
+                .map_err(|_| format!("column `seconds`: `{}`", f[33]))?,
         })
     }
 }

@@ -341,7 +341,7 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     let kept = effective_product_bits(m);
     let carry_per_product = carry4s(kept);
     for lane in 0..m.simd {
-        let values: Vec<i64> = m.weights[pe].iter().map(|word| word[lane]).collect();
+        let values: Vec<i64> = m.lane_weights(pe, lane).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
         // input's bits and the lane's distinct varying weight columns, or
         // the ROM's address bits when fewer (every weight bit is a
@@ -360,29 +360,61 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
             f.add(Resource::Lut, name, Multipliers, f64::from(kept));
             continue;
         }
-        let active: Vec<u32> = (0..m.weight.bits)
-            .filter(|&b| !bit_is_always_zero(&values, b as usize))
-            .collect();
-        // Partial product `b` is `x << b`; every one after the first is
-        // added by an adder over bits `b..kept` (the zero low bits of the
-        // shift and everything above the kept width are trimmed).
-        let adder_bits: u32 = active.iter().skip(1).map(|&b| kept.saturating_sub(b)).sum();
+        // The generator's shift-and-add takes one partial product per bit
+        // of the narrower operand (`rtl::mvau`), the weight counted at its
+        // lane's width: the weight's bits that are not zero in every word,
+        // or every input bit. (Yosys's soft `$mul` is counted by the
+        // declared weight bits, as it was measured.)
+        let lane_bits = match m.multiplier {
+            MultiplierStyle::Lut => m.lane_weight_bits(pe, lane),
+            MultiplierStyle::Dsp => m.weight.bits,
+        };
+        let by_weight = m.multiplier == MultiplierStyle::Dsp || lane_bits <= n;
+        let (active, operand_bits): (Vec<u32>, u32) = if by_weight {
+            let bits = (0..lane_bits)
+                .filter(|&b| !bit_is_always_zero(&values, b as usize))
+                .collect();
+            (bits, n)
+        } else {
+            ((0..n).collect(), lane_bits)
+        };
+        // Partial product `b` is the other operand shifted by `b`; every
+        // one after the first is added by an adder over bits `b..kept`
+        // (the zero low bits of the shift and everything above the kept
+        // width are trimmed).
+        // Two partial products make one carry-chain adder; from the third
+        // on, Yosys's `maccmap` sums them in carry-save rows (two LUT
+        // outputs per bit) before that adder.
+        let span = |b: u32| kept.saturating_sub(b);
+        let adder_bits: u32 = active.iter().skip(1).take(1).map(|&b| span(b)).sum();
+        let carry_save_bits: u32 = active.iter().skip(2).map(|&b| span(b)).sum();
         let partial_products = active.len() as f64;
         // A `dsp` product left to LUTs is Yosys's soft `$mul`, not the
         // generator's shift-and-add: its own constant.
-        // Signed inputs are sign-extended across the whole product, so
-        // their partial products are full-width operands.
-        let name = match (m.multiplier, m.input.signed) {
+        // A signed operand is sign-extended across the whole product, so
+        // its partial products are full-width.
+        let signed_operand = !by_weight || m.input.signed;
+        let name = match (m.multiplier, signed_operand) {
             (MultiplierStyle::Lut, false) => "mul_adder_bits",
             (MultiplierStyle::Lut, true) => "signed_mul_adder_bits",
             (MultiplierStyle::Dsp, _) => "soft_mul_adder_bits",
         };
         f.add(Resource::Lut, name, Multipliers, f64::from(adder_bits));
+        let carry_save = match m.multiplier {
+            MultiplierStyle::Lut => "mul_carry_save_bits",
+            MultiplierStyle::Dsp => "soft_mul_carry_save_bits",
+        };
+        f.add(
+            Resource::Lut,
+            carry_save,
+            Multipliers,
+            f64::from(carry_save_bits),
+        );
         f.add(
             Resource::Lut,
             "mul_partial_product_bits",
             Multipliers,
-            partial_products * f64::from(n),
+            partial_products * f64::from(operand_bits),
         );
         f.add(
             Resource::Carry4,
@@ -507,8 +539,11 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         min_signed_bits(lo, hi) + 1
     };
     let significant = own_bits.min(compare_bits);
+    // The comparators are as wide as the accumulator (DESIGN.md section
+    // 5): bits above the thresholds' own width only repeat their sign.
+    let upper = compare_bits - significant;
     let select_bits = index_bits(m.nf);
-    let mut variable = 0usize;
+    let (mut variable, mut constant) = (0usize, 0usize);
     for k in 0..count {
         let first = thresholds[0][k];
         if thresholds.iter().all(|row| row[k] == first) {
@@ -529,6 +564,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
                 Comparators,
                 carry4s(significant),
             );
+            constant += 1;
             continue;
         }
         // Against a threshold selected by the neuron fold: a carry chain
@@ -552,6 +588,27 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
             "cmp_var_carry4",
             Comparators,
             carry4s(significant),
+        );
+    }
+    // Whether the accumulator's bits above the thresholds' width all
+    // repeat its sign is decided once per PE, not per comparator (measured
+    // with the hierarchy kept): against constants, one check of those
+    // bits; against thresholds selected by the fold, a check whose cost
+    // grows with the fold index's width.
+    if constant > 0 {
+        f.add(
+            Resource::Lut,
+            "cmp_const_upper_bits",
+            Comparators,
+            f64::from(upper),
+        );
+    }
+    if variable > 0 {
+        f.add(
+            Resource::Lut,
+            "cmp_var_upper_bits",
+            Comparators,
+            f64::from(upper) * select_bits.max(1) as f64,
         );
     }
     // The comparisons with selected thresholds are counted by an adder

@@ -457,10 +457,12 @@ pub struct DotProduct {
     _weight: IntType,
     _product_bits: usize,
     _style: MultiplierStyle,
+    /// Per lane, the signed width of its weights (`Mvau::lane_weight_bits`).
+    _lane_weight_bits: Vec<usize>,
 }
 
 impl DotProduct {
-    pub fn new(plan: &Mvau) -> Self {
+    pub fn new(plan: &Mvau, pe: usize) -> Self {
         DotProduct {
             clock: Default::default(),
             advance: Wire::input(1),
@@ -472,6 +474,9 @@ impl DotProduct {
             _weight: plan.weight,
             _product_bits: plan.product_bits as usize,
             _style: plan.multiplier,
+            _lane_weight_bits: (0..plan.simd)
+                .map(|lane| plan.lane_weight_bits(pe, lane) as usize)
+                .collect(),
         }
     }
 
@@ -499,28 +504,57 @@ impl DotProduct {
                 line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
             }
             MultiplierStyle::Lut => {
-                // Shift-and-add over the weight's bits, the sign bit
-                // subtracted: a LUT multiplier no tool turns into a DSP.
+                // Shift-and-add, a LUT multiplier no tool turns into a
+                // DSP: one partial product per bit of the narrower operand
+                // (the weight on a tie, so that weight bits that are zero
+                // in every word drop out), the other operand extended to
+                // the product's width; a signed selector's top bit weighs
+                // negative. The weight counts at its lane's width: the
+                // bits above only repeat its sign.
+                let lane_bits = self._lane_weight_bits[j];
                 line(v, 0, format!("wire [{}:0] element{j} = {x};", n - 1));
-                line(
-                    v,
-                    0,
-                    format!(
-                        "wire [{}:0] xe{j} = {};",
-                        pb - 1,
-                        extend(&format!("element{j}"), n, pb, self._input.signed)
-                    ),
-                );
+                let by_weight = lane_bits <= n;
+                let (selector_bits, selector_signed) = if by_weight {
+                    (lane_bits, true)
+                } else {
+                    (n, self._input.signed)
+                };
+                let operand = if by_weight {
+                    extend(&format!("element{j}"), n, pb, self._input.signed)
+                } else {
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "wire [{}:0] weight{j} = word[{} +: {lane_bits}];",
+                            lane_bits - 1,
+                            j * w
+                        ),
+                    );
+                    extend(&format!("weight{j}"), lane_bits, pb, true)
+                };
+                line(v, 0, format!("wire [{}:0] xe{j} = {operand};", pb - 1));
                 let zero = unsigned_literal(0, pb);
-                let terms: Vec<String> = (0..w)
+                let selector_bit = |b: usize| {
+                    if by_weight {
+                        format!("word[{}]", j * w + b)
+                    } else {
+                        format!("element{j}[{b}]")
+                    }
+                };
+                let terms: Vec<String> = (0..selector_bits)
                     .map(|b| {
                         let shifted = if b == 0 {
                             format!("xe{j}")
                         } else {
                             format!("(xe{j} << {b})")
                         };
-                        let sign = if b == w - 1 { "-" } else { "+" };
-                        format!("{sign} (word[{}] ? {shifted} : {zero})", j * w + b)
+                        let sign = if selector_signed && b == selector_bits - 1 {
+                            "-"
+                        } else {
+                            "+"
+                        };
+                        format!("{sign} ({} ? {shifted} : {zero})", selector_bit(b))
                     })
                     .collect();
                 let body = terms.join(" ");
@@ -556,6 +590,25 @@ impl DotProduct {
         );
         for j in 0..self._simd {
             self.product(&mut v, j);
+        }
+        let w = self._weight.bits as usize;
+        let unread: Vec<String> = match self._style {
+            MultiplierStyle::Dsp => Vec::new(),
+            MultiplierStyle::Lut => (0..self._simd)
+                .filter(|&j| self._lane_weight_bits[j] < w)
+                .map(|j| {
+                    let bits = self._lane_weight_bits[j];
+                    format!("word[{} +: {}]", j * w + bits, w - bits)
+                })
+                .collect(),
+        };
+        if !unread.is_empty() {
+            // Weight bits that only repeat their lane's sign.
+            line(
+                &mut v,
+                0,
+                format!("wire unused_sign_bits = &{{1'b0, {}}};", unread.join(", ")),
+            );
         }
         // Balanced tree: level l sums 2^l products, so l more bits suffice.
         let total = self.sum2.width();
@@ -1152,7 +1205,7 @@ impl PeLane {
             valid2: Wire::input(1),
             out: Wire::output(plan.output.bits as usize),
             rom: WeightRom::new(plan, pe, rom_file),
-            dot: DotProduct::new(plan),
+            dot: DotProduct::new(plan, pe),
             tags: TagPipe::new(plan),
             acc: Accumulator::new(plan, pe),
             thresholds: if thresholds {

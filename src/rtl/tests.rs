@@ -87,20 +87,23 @@ fn dot_product_multiplies_signed_by_unsigned_exactly() {
         );
         let weights = pack(&[3, -2, 7, -8], 4);
         let inputs = pack(&[15, 15, 1, 15], 4);
-        run(DotProduct::new(&plan), move |mut sim: Sim<DotProduct>| {
-            let mut x = sim.init()?;
-            x.advance.next = 1;
-            x.word.next = weights;
-            x.x1.next = inputs;
-            wait_clock_cycle!(sim, clock, x);
-            // 45 - 30 + 7 - 120 = -98
-            sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
-            x.advance.next = 0;
-            x.x1.next = 0;
-            wait_clock_cycle!(sim, clock, x);
-            sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
-            sim.done(x)
-        });
+        run(
+            DotProduct::new(&plan, 0),
+            move |mut sim: Sim<DotProduct>| {
+                let mut x = sim.init()?;
+                x.advance.next = 1;
+                x.word.next = weights;
+                x.x1.next = inputs;
+                wait_clock_cycle!(sim, clock, x);
+                // 45 - 30 + 7 - 120 = -98
+                sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
+                x.advance.next = 0;
+                x.x1.next = 0;
+                wait_clock_cycle!(sim, clock, x);
+                sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
+                sim.done(x)
+            },
+        );
     }
 }
 
