@@ -360,6 +360,18 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
             f.add(Resource::Lut, name, Multipliers, f64::from(kept));
             continue;
         }
+        if signals <= LUT_INPUTS + 2 && m.multiplier == MultiplierStyle::Lut {
+            // One or two signals more than a LUT6 takes: ABC still maps
+            // each product bit as a small function of its signals (two
+            // LUTs, or LUTs and a MUXF7), not as adders.
+            f.add(
+                Resource::Lut,
+                "mid_lut_product_bits",
+                Multipliers,
+                f64::from(kept),
+            );
+            continue;
+        }
         // The generator's shift-and-add takes one partial product per bit
         // of the narrower operand (`rtl::mvau`), the weight counted at its
         // lane's width: the weight's bits that are not zero in every word,
