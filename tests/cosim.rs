@@ -34,6 +34,10 @@ fn examples_agree_with_and_without_stalls() {
     for (model, name) in [
         ("examples/mlp3.toml", "mlp3"),
         ("examples/hadamard_tiled.toml", "hadamard_tiled"),
+        // LUT products whose selector is the input (narrower than the
+        // lane's weights), unsigned and signed.
+        ("tests/fixtures/models/tiny.toml", "tiny"),
+        ("tests/fixtures/models/narrow_inputs.toml", "narrow_inputs"),
     ] {
         let build = tempfile::tempdir().unwrap();
         for stalls in [

@@ -697,6 +697,33 @@ mod tests {
     }
 
     #[test]
+    fn lanes_are_as_wide_as_their_weights() {
+        let plan = plan_of("mlp3.toml");
+        let Unit::Mvau(fc0) = &plan.units[0] else {
+            panic!()
+        };
+        // int4 weights, but every lane's lie in [-4, 3].
+        for pe in 0..fc0.pe {
+            for lane in 0..fc0.simd {
+                let (lo, hi) = fc0
+                    .lane_weights(pe, lane)
+                    .fold((0, 0), |(lo, hi), w| (w.min(lo), w.max(hi)));
+                assert!(lo >= -4 && hi <= 3, "PE {pe} lane {lane}: {lo}..{hi}");
+                assert_eq!(fc0.lane_weight_bits(pe, lane), 3, "PE {pe} lane {lane}");
+            }
+        }
+        // fc2's int8 weights reach -67 and 44 in some lane: all 8 bits.
+        let Unit::Mvau(fc2) = &plan.units[6] else {
+            panic!()
+        };
+        let widest = (0..fc2.pe)
+            .flat_map(|pe| (0..fc2.simd).map(move |lane| (pe, lane)))
+            .map(|(pe, lane)| fc2.lane_weight_bits(pe, lane))
+            .max();
+        assert_eq!(widest, Some(8));
+    }
+
+    #[test]
     fn latency_of_a_single_mvau() {
         let mut plan = plan_of("mlp3.toml");
         plan.units.truncate(1);

@@ -30,12 +30,12 @@ pub enum WeightValues {
     Uniform,
     /// Mostly small, as accumulator-aware quantization leaves them: a
     /// two-sided geometric distribution clipped to a narrower signed
-    /// range (`small_weight_bits`), so that many lanes need fewer bits
-    /// than the type has.
+    /// range (`small_weights`), so that many lanes need fewer bits than
+    /// the type has.
     Small,
     /// Centred like trained weights: a two-sided geometric distribution
-    /// whose mean magnitude is a sixth to two fifths of the type's largest
-    /// value, clipped to the type (`peaked_weights`).
+    /// whose mean magnitude is 0.15 to 0.4 times the type's largest value,
+    /// clipped to the type (`peaked_weights`).
     Peaked,
 }
 
@@ -548,38 +548,36 @@ fn small_weights(random: &mut Random, rows: usize, cols: usize, bits: u32) -> Ar
     let range = IntType::signed(random.between(2, i64::from(bits)) as u32);
     let continue_percent = random.between(35, 65) as u64;
     Array2::from_shape_simple_fn((rows, cols), || {
-        let mut magnitude = 0i64;
-        while magnitude < range.max() as i64 + 1 && random.chance(continue_percent) {
-            magnitude += 1;
-        }
-        let value = if random.chance(50) {
-            -magnitude
-        } else {
-            magnitude
-        };
-        value.clamp(range.min() as i64, range.max() as i64)
+        signed_geometric(random, continue_percent, range)
     })
 }
 
-/// Weights of [`WeightValues::Peaked`].
+/// Weights of [`WeightValues::Peaked`]: magnitudes from a geometric
+/// distribution whose mean is 0.15 to 0.4 times the type's largest value,
+/// random signs, clipped to the type.
 fn peaked_weights(random: &mut Random, rows: usize, cols: usize, bits: u32) -> Array2<i64> {
     let range = IntType::signed(bits);
-    let largest = range.max() as f64;
-    let mean = largest * random.between(15, 40) as f64 / 100.0;
+    let mean = range.max() as f64 * random.between(15, 40) as f64 / 100.0;
     // A geometric distribution of mean `m` continues with `m / (1 + m)`.
     let continue_percent = (100.0 * mean / (1.0 + mean)).round() as u64;
     Array2::from_shape_simple_fn((rows, cols), || {
-        let mut magnitude = 0i64;
-        while magnitude <= range.max() as i64 && random.chance(continue_percent) {
-            magnitude += 1;
-        }
-        let value = if random.chance(50) {
-            -magnitude
-        } else {
-            magnitude
-        };
-        value.clamp(range.min() as i64, range.max() as i64)
+        signed_geometric(random, continue_percent, range)
     })
+}
+
+/// A magnitude that grows by one while a `continue_percent` chance holds
+/// (stopping once past `range`), a random sign, clipped to `range`.
+fn signed_geometric(random: &mut Random, continue_percent: u64, range: IntType) -> i64 {
+    let mut magnitude = 0i64;
+    while magnitude <= range.max() as i64 && random.chance(continue_percent) {
+        magnitude += 1;
+    }
+    let value = if random.chance(50) {
+        -magnitude
+    } else {
+        magnitude
+    };
+    value.clamp(range.min() as i64, range.max() as i64)
 }
 
 /// A dense layer with random weights (see [`WeightValues`]),

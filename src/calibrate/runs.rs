@@ -308,3 +308,46 @@ pub fn synthesize_grid(run: &CalibrationRun) -> Result<Vec<SynthError>, String> 
     );
     Ok(results.into_iter().filter_map(Result::err).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibrate::grid::{ROUNDS, WeightValues, grid};
+
+    #[test]
+    fn a_record_round_trips_through_its_csv_row() {
+        let configs = grid(&ROUNDS);
+        let wide_small = configs
+            .iter()
+            .find(|c| c.wide && c.weights == WeightValues::Small)
+            .expect("a 32-bit copy of a small-weight config");
+        let record = RunRecord {
+            config: wide_small.clone(),
+            unit: 0,
+            unit_kind: "mvau".into(),
+            measured: Measured {
+                lut: 120,
+                lutram: 4,
+                ff: 80,
+                carry4: 9,
+                dsp: 0,
+                bram18: 0,
+                inv: 2,
+                muxf: 7,
+            },
+            seconds: 3.25,
+        };
+        let row = record.to_csv();
+        assert!(row.contains(",small,32,0,mvau,"), "{row}");
+        assert_eq!(RunRecord::from_csv(&row).unwrap(), record);
+        let declared = row.replace(",small,32,", ",uniform,declared,");
+        let parsed = RunRecord::from_csv(&declared).unwrap();
+        assert!(!parsed.config.wide && parsed.config.weights == WeightValues::Uniform);
+        let unknown = row.replace(",small,32,", ",small,64,");
+        assert!(
+            RunRecord::from_csv(&unknown)
+                .unwrap_err()
+                .contains("accumulators")
+        );
+    }
+}
