@@ -130,6 +130,27 @@ impl Mvau {
             .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
         min_signed_bits(lo.into(), hi.into()).min(self.weight.bits)
     }
+
+    /// How the LUT product of a lane is built.
+    pub fn lut_product(&self, pe: usize, lane: usize) -> LutProduct {
+        let weight_bits = self.lane_weight_bits(pe, lane);
+        LutProduct {
+            weight_bits,
+            by_weight: weight_bits <= self.input.bits,
+        }
+    }
+}
+
+/// The shift-and-add of one LUT product, as `rtl::mvau` writes it and
+/// `estimate` counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LutProduct {
+    /// The lane's weight width ([`Mvau::lane_weight_bits`]).
+    pub weight_bits: u32,
+    /// Whether the partial products are selected by the weight's bits
+    /// (else by the input's): the narrower operand's, the weight's on a
+    /// tie, so that weight bits that are zero in every word drop out.
+    pub by_weight: bool,
 }
 
 /// A Walsh-Hadamard unit: one block of `block` elements per beat.

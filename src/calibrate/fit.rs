@@ -405,13 +405,9 @@ impl Fitted {
             ("BRAM18 exact", Align::Right),
         ]);
         let groups = Block::ALL.into_iter().flat_map(|block| {
-            [
-                WeightValues::Uniform,
-                WeightValues::Small,
-                WeightValues::Peaked,
-            ]
-            .into_iter()
-            .flat_map(move |weights| [(block, weights, false), (block, weights, true)])
+            WeightValues::ALL
+                .into_iter()
+                .flat_map(move |weights| [(block, weights, false), (block, weights, true)])
         });
         for group in groups {
             for held_out in [true, false] {

@@ -40,6 +40,12 @@ pub enum WeightValues {
 }
 
 impl WeightValues {
+    pub const ALL: [WeightValues; 3] = [
+        WeightValues::Uniform,
+        WeightValues::Small,
+        WeightValues::Peaked,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             WeightValues::Uniform => "uniform",
@@ -49,13 +55,7 @@ impl WeightValues {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            WeightValues::Uniform,
-            WeightValues::Small,
-            WeightValues::Peaked,
-        ]
-        .into_iter()
-        .find(|w| w.name() == text)
+        Self::ALL.into_iter().find(|w| w.name() == text)
     }
 }
 
@@ -215,8 +215,8 @@ pub const ROUNDS: [Round; 5] = [
 /// ones and Hadamard ones, drawn from the parameter ranges of the
 /// calibration (weight and input bits 2/4/8, SIMD 1..32, PE 1..16,
 /// accumulators 8..32, 0..4 threshold bits, LUT and DSP multipliers, wrap
-/// and saturate, tiles), single-layer ones with small weights, and 32-bit
-/// copies of earlier single-layer ones.
+/// and saturate, tiles), single-layer ones with small or centred weights,
+/// and 32-bit copies of earlier single-layer ones.
 pub fn grid(rounds: &[Round]) -> Vec<Config> {
     let mut random = Random::new(2024);
     let mut configs = Vec::new();

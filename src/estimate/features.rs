@@ -5,7 +5,7 @@
 //! fitted constants; DSP48E1 and block RAM counts follow exact rules.
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
-use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, Mvau, Unit};
+use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
 use crate::model::{MultiplierStyle, OverflowMode, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
@@ -372,16 +372,21 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
             );
             continue;
         }
-        // The generator's shift-and-add takes one partial product per bit
-        // of the narrower operand (`rtl::mvau`), the weight counted at its
-        // lane's width: the weight's bits that are not zero in every word,
-        // or every input bit. (Yosys's soft `$mul` is counted by the
-        // declared weight bits, as it was measured.)
-        let lane_bits = match m.multiplier {
-            MultiplierStyle::Lut => m.lane_weight_bits(pe, lane),
-            MultiplierStyle::Dsp => m.weight.bits,
+        // The generator's shift-and-add (`Mvau::lut_product`) takes one
+        // partial product per selecting bit: the lane's weight bits that
+        // are not zero in every word, or every input bit. (Yosys's soft
+        // `$mul` is counted by the declared weight bits, as it was
+        // measured.)
+        let LutProduct {
+            weight_bits: lane_bits,
+            by_weight,
+        } = match m.multiplier {
+            MultiplierStyle::Lut => m.lut_product(pe, lane),
+            MultiplierStyle::Dsp => LutProduct {
+                weight_bits: m.weight.bits,
+                by_weight: true,
+            },
         };
-        let by_weight = m.multiplier == MultiplierStyle::Dsp || lane_bits <= n;
         let (active, operand_bits): (Vec<u32>, u32) = if by_weight {
             let bits = (0..lane_bits)
                 .filter(|&b| !bit_is_always_zero(&values, b as usize))
@@ -391,12 +396,11 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
             ((0..n).collect(), lane_bits)
         };
         // Partial product `b` is the other operand shifted by `b`; every
-        // one after the first is added by an adder over bits `b..kept`
-        // (the zero low bits of the shift and everything above the kept
-        // width are trimmed).
-        // Two partial products make one carry-chain adder; from the third
-        // on, Yosys's `maccmap` sums them in carry-save rows (two LUT
-        // outputs per bit) before that adder.
+        // one after the first spans bits `b..kept` (the zero low bits of
+        // the shift and everything above the kept width are trimmed). Two
+        // partial products make one carry-chain adder; from the third on,
+        // Yosys's `maccmap` sums them in carry-save rows (two LUT outputs
+        // per bit) before that adder.
         let span = |b: u32| kept.saturating_sub(b);
         let adder_bits: u32 = active.iter().skip(1).take(1).map(|&b| span(b)).sum();
         let carry_save_bits: u32 = active.iter().skip(2).map(|&b| span(b)).sum();

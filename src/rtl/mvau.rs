@@ -11,7 +11,7 @@ use super::verilog::{
     unsigned_literal,
 };
 use super::wire::Wire;
-use crate::arch::{ActivationPlan, Mvau};
+use crate::arch::{ActivationPlan, LutProduct, Mvau};
 use crate::model::{IntType, MultiplierStyle, OverflowMode};
 use rust_hdl::prelude::*;
 
@@ -457,8 +457,8 @@ pub struct DotProduct {
     _weight: IntType,
     _product_bits: usize,
     _style: MultiplierStyle,
-    /// Per lane, the signed width of its weights (`Mvau::lane_weight_bits`).
-    _lane_weight_bits: Vec<usize>,
+    /// Per lane, how its LUT product is built (`Mvau::lut_product`).
+    _lut_products: Vec<LutProduct>,
 }
 
 impl DotProduct {
@@ -474,8 +474,8 @@ impl DotProduct {
             _weight: plan.weight,
             _product_bits: plan.product_bits as usize,
             _style: plan.multiplier,
-            _lane_weight_bits: (0..plan.simd)
-                .map(|lane| plan.lane_weight_bits(pe, lane) as usize)
+            _lut_products: (0..plan.simd)
+                .map(|lane| plan.lut_product(pe, lane))
                 .collect(),
         }
     }
@@ -505,15 +505,17 @@ impl DotProduct {
             }
             MultiplierStyle::Lut => {
                 // Shift-and-add, a LUT multiplier no tool turns into a
-                // DSP: one partial product per bit of the narrower operand
-                // (the weight on a tie, so that weight bits that are zero
-                // in every word drop out), the other operand extended to
+                // DSP: one partial product per bit of the selecting operand
+                // (`LutProduct::by_weight`), the other operand extended to
                 // the product's width; a signed selector's top bit weighs
                 // negative. The weight counts at its lane's width: the
                 // bits above only repeat its sign.
-                let lane_bits = self._lane_weight_bits[j];
+                let LutProduct {
+                    weight_bits,
+                    by_weight,
+                } = self._lut_products[j];
+                let lane_bits = weight_bits as usize;
                 line(v, 0, format!("wire [{}:0] element{j} = {x};", n - 1));
-                let by_weight = lane_bits <= n;
                 let (selector_bits, selector_signed) = if by_weight {
                     (lane_bits, true)
                 } else {
@@ -595,11 +597,9 @@ impl DotProduct {
         let unread: Vec<String> = match self._style {
             MultiplierStyle::Dsp => Vec::new(),
             MultiplierStyle::Lut => (0..self._simd)
-                .filter(|&j| self._lane_weight_bits[j] < w)
-                .map(|j| {
-                    let bits = self._lane_weight_bits[j];
-                    format!("word[{} +: {}]", j * w + bits, w - bits)
-                })
+                .map(|j| (j, self._lut_products[j].weight_bits as usize))
+                .filter(|&(_, bits)| bits < w)
+                .map(|(j, bits)| format!("word[{} +: {}]", j * w + bits, w - bits))
                 .collect(),
         };
         if !unread.is_empty() {
