@@ -758,6 +758,24 @@ pub struct Accumulator {
     _inner: i128,
 }
 
+/// `declaration = $signed(a) + $signed(b);`: Verilog extends the narrower
+/// operand's sign to the declared width. Yosys 0.23 maps an adder whose
+/// operand is sign-extended this way, not by an explicit concatenation, at
+/// one LUT per bit instead of two when the other operand is selected by a
+/// multiplexer (the accumulator's `tags ? bias : accumulated`). Verilator
+/// reports that implicit extension, so `extends` turns its WIDTH warning
+/// off for this line.
+fn signed_sum_line(v: &mut String, declaration: &str, a: &str, b: &str, extends: bool) {
+    let sum = format!("{declaration} = $signed({a}) + $signed({b});");
+    if extends {
+        line(v, 0, "/* verilator lint_off WIDTH */");
+        line(v, 0, sum);
+        line(v, 0, "/* verilator lint_on WIDTH */");
+    } else {
+        line(v, 0, sum);
+    }
+}
+
 /// Wraps or saturates `value` to a signed `bits`-bit accumulator.
 pub fn fix(value: i128, bits: u32, mode: OverflowMode) -> i128 {
     let t = IntType::signed(bits);
@@ -800,25 +818,19 @@ impl Accumulator {
             // Wrapping keeps the low `bits` bits, which only the operands'
             // low `bits` bits decide.
             let operand = |(expr, width): (&str, usize)| {
-                if width >= bits {
-                    if width == bits {
-                        expr.to_string()
-                    } else {
-                        format!("{expr}[{}:0]", bits - 1)
-                    }
+                if width > bits {
+                    format!("{expr}[{}:0]", bits - 1)
                 } else {
-                    extend(expr, width, bits, true)
+                    expr.to_string()
                 }
             };
-            line(
+            let narrower = base.1 < bits || addend.1 < bits;
+            signed_sum_line(
                 v,
-                0,
-                format!(
-                    "wire [{}:0] {name} = {} + {};",
-                    bits - 1,
-                    operand(base),
-                    operand(addend)
-                ),
+                &format!("wire [{}:0] {name}", bits - 1),
+                &operand(base),
+                &operand(addend),
+                narrower,
             );
             let high: Vec<String> = [base, addend]
                 .iter()
@@ -838,15 +850,12 @@ impl Accumulator {
             return;
         }
         let width = base.1.max(addend.1) + 1;
-        line(
+        signed_sum_line(
             v,
-            0,
-            format!(
-                "wire signed [{}:0] {name}_total = {} + {};",
-                width - 1,
-                extend(base.0, base.1, width, true),
-                extend(addend.0, addend.1, width, true)
-            ),
+            &format!("wire signed [{}:0] {name}_total", width - 1),
+            base.0,
+            addend.0,
+            true,
         );
         let value = match mode {
             OverflowMode::Wrap => format!("{name}_total[{}:0]", bits - 1),
