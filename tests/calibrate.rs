@@ -90,3 +90,23 @@ fn an_id_outside_the_grid_is_refused() {
     );
     assert!(!dir.path().join("c.toml").exists());
 }
+
+/// The CSV records each run's config by value and the calibration resumes
+/// by id: a change to how the grid draws its configs must not give a
+/// recorded id another config.
+#[test]
+fn every_recorded_run_is_the_config_the_grid_draws_for_its_id() {
+    use a2qgen::calibrate::grid::{ROUNDS, grid};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let runs = a2qgen::calibrate::read_runs(&root.join("calibration/yosys_runs.csv")).unwrap();
+    let configs = grid(&ROUNDS);
+    for run in &runs {
+        assert_eq!(
+            Some(&run.config),
+            configs.get(run.config.id),
+            "{} unit {}",
+            run.config.name(),
+            run.unit
+        );
+    }
+}

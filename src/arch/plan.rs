@@ -120,6 +120,13 @@ impl Mvau {
         self.weights[pe].iter().map(move |word| word[lane])
     }
 
+    /// Whether every weight of a lane is zero: synthesis removes its
+    /// product and the adders that read it (common for the peaked weights
+    /// accumulator-aware quantization leaves).
+    pub fn lane_is_zero(&self, pe: usize, lane: usize) -> bool {
+        self.lane_weights(pe, lane).all(|w| w == 0)
+    }
+
     /// Signed width of every weight of a lane: its multiplier needs no
     /// more (the bits above repeat the sign in every word of its ROM).
     /// Accumulator-aware quantization keeps most weights small, so lanes

@@ -145,7 +145,8 @@ impl Random {
 }
 
 /// Upper bound on `pe * simd * weight_bits * input_bits` of a LUT-multiplier
-/// config: keeps every Yosys run within well under a minute on one core.
+/// config of the first rounds: keeps every Yosys run within well under a
+/// minute on one core.
 pub const LUT_PRODUCT_BITS_BUDGET: usize = 384;
 /// Upper bound on `pe * simd` of a DSP config.
 pub const DSP_LANES_BUDGET: usize = 32;
@@ -160,6 +161,10 @@ pub struct Round {
     pub small_mvau: usize,
     /// Single-layer MVAU configs with centred weights ([`WeightValues::Peaked`]).
     pub peaked_mvau: usize,
+    /// Single-layer MVAU configs shaped like the hidden layers of an
+    /// accumulator-aware quantized network ([`A2Q_LAYERS`]), their weights
+    /// alternately small and centred.
+    pub a2q_mvau: usize,
     /// How many single-layer MVAU configs of the earlier rounds (in id
     /// order, skipping those whose accumulators are 32 bits already) come
     /// again with every accumulator at 32 bits.
@@ -172,13 +177,14 @@ const NO_CONFIGS: Round = Round {
     hadamard: 0,
     small_mvau: 0,
     peaked_mvau: 0,
+    a2q_mvau: 0,
     widened: 0,
 };
 
 /// The rounds `a2qgen calibrate` runs. A later round only appends configs:
 /// the ids (and configs) of earlier rounds never change, so recorded runs
 /// stay valid and a calibration resumes.
-pub const ROUNDS: [Round; 5] = [
+pub const ROUNDS: [Round; 6] = [
     Round {
         mvau: 60,
         pipeline: 8,
@@ -206,6 +212,13 @@ pub const ROUNDS: [Round; 5] = [
     },
     Round {
         peaked_mvau: 40,
+        widened: 40,
+        ..NO_CONFIGS
+    },
+    // Where the users' layers are: 2- to 5-bit activations times 3- to
+    // 5-bit weights over several folds, larger than the first rounds allow.
+    Round {
+        a2q_mvau: 40,
         widened: 40,
         ..NO_CONFIGS
     },
@@ -244,6 +257,11 @@ pub fn grid(rounds: &[Round]) -> Vec<Config> {
                 config.weights = weights;
             }
         }
+        let first = configs.len();
+        draw_dense(&mut random, &mut configs, round.a2q_mvau, &A2Q_LAYERS);
+        for (i, config) in configs[first..].iter_mut().enumerate() {
+            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
+        }
         widen(&mut configs, round.widened);
     }
     configs
@@ -279,29 +297,114 @@ fn widen(configs: &mut Vec<Config>, count: usize) {
 
 /// Appends `count` configs of `kind`.
 fn draw(random: &mut Random, configs: &mut Vec<Config>, count: usize, kind: ConfigKind) {
+    match kind {
+        ConfigKind::Hadamard => {
+            for _ in 0..count {
+                let config = hadamard_config(random, configs.len());
+                configs.push(config);
+            }
+        }
+        ConfigKind::Mvau => draw_dense(random, configs, count, &ANY_LAYER),
+        ConfigKind::Pipeline => draw_dense(random, configs, count, &ANY_PIPELINE),
+    }
+}
+
+/// Appends `count` dense configs drawn from `ranges`.
+fn draw_dense(random: &mut Random, configs: &mut Vec<Config>, count: usize, ranges: &DenseRanges) {
     let end = configs.len() + count;
     while configs.len() < end {
-        let config = match kind {
-            ConfigKind::Hadamard => Some(hadamard_config(random, configs.len())),
-            _ => dense_config(random, configs.len(), kind),
-        };
+        let config = dense_config(random, configs.len(), ranges);
         configs.extend(config);
     }
 }
 
-fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Config> {
-    let weight_bits = random.pick(&[2, 4, 8]);
-    let input_bits = random.pick(&[2, 4, 8]);
-    let multiplier = if random.chance(30) {
+/// The parameter ranges a dense config is drawn from.
+pub struct DenseRanges {
+    pub kind: ConfigKind,
+    pub weight_bits: &'static [u32],
+    pub input_bits: &'static [u32],
+    /// Chance in percent of DSP multipliers.
+    pub dsp_percent: u64,
+    pub pe: &'static [usize],
+    pub simd: &'static [usize],
+    /// Upper bound on `pe * simd * weight_bits * input_bits` of a LUT
+    /// config: keeps every Yosys run within a minute or so on one core.
+    pub lut_product_bits: usize,
+    /// Chance in percent of a folding deep enough for block RAM, and the
+    /// neuron and synapse folds of the others.
+    pub deep_percent: u64,
+    pub nf: &'static [usize],
+    pub sf: &'static [usize],
+    pub acc_bits: &'static [u32],
+    /// Chance in percent of a tiled accumulator (when SF allows one).
+    pub tile_percent: u64,
+    /// Threshold output bits (0: raw accumulators).
+    pub out_bits: &'static [u32],
+    pub signed_input_percent: u64,
+    pub saturate_percent: u64,
+}
+
+/// The first rounds: anything the generator can build, kept small.
+const ANY_LAYER: DenseRanges = DenseRanges {
+    kind: ConfigKind::Mvau,
+    weight_bits: &[2, 4, 8],
+    input_bits: &[2, 4, 8],
+    dsp_percent: 30,
+    pe: &[1, 2, 4, 8, 16],
+    simd: &[1, 2, 4, 8, 16, 32],
+    lut_product_bits: LUT_PRODUCT_BITS_BUDGET,
+    deep_percent: 8,
+    nf: &[1, 2, 4, 8],
+    sf: &[1, 2, 4, 8, 32],
+    acc_bits: &[8, 10, 12, 16, 20, 24, 32],
+    tile_percent: 20,
+    out_bits: &[0, 1, 2, 3, 4, 4],
+    signed_input_percent: 40,
+    saturate_percent: 20,
+};
+
+const ANY_PIPELINE: DenseRanges = DenseRanges {
+    kind: ConfigKind::Pipeline,
+    out_bits: &[0, 2, 4],
+    ..ANY_LAYER
+};
+
+/// Hidden layers of accumulator-aware quantized MLPs (as the bundled
+/// examples): unsigned low-bit activations from thresholds, 3- to 5-bit
+/// weights, several neuron and synapse folds, 8- to 16-bit accumulators,
+/// LUT multipliers mostly, up to twice the first rounds' product bits.
+pub const A2Q_LAYERS: DenseRanges = DenseRanges {
+    kind: ConfigKind::Mvau,
+    weight_bits: &[3, 4, 4, 5],
+    input_bits: &[2, 3, 4, 5],
+    dsp_percent: 10,
+    pe: &[2, 4, 8],
+    simd: &[4, 8, 16],
+    lut_product_bits: 2 * LUT_PRODUCT_BITS_BUDGET,
+    deep_percent: 0,
+    nf: &[2, 4, 8],
+    sf: &[2, 4, 8],
+    acc_bits: &[8, 10, 12, 14, 16],
+    tile_percent: 10,
+    out_bits: &[2, 3, 4, 4],
+    signed_input_percent: 15,
+    saturate_percent: 10,
+};
+
+fn dense_config(random: &mut Random, id: usize, ranges: &DenseRanges) -> Option<Config> {
+    let kind = ranges.kind;
+    let weight_bits = random.pick(ranges.weight_bits);
+    let input_bits = random.pick(ranges.input_bits);
+    let multiplier = if random.chance(ranges.dsp_percent) {
         MultiplierStyle::Dsp
     } else {
         MultiplierStyle::Lut
     };
-    let pe = random.pick(&[1, 2, 4, 8, 16]);
-    let simd = random.pick(&[1, 2, 4, 8, 16, 32]);
+    let pe = random.pick(ranges.pe);
+    let simd = random.pick(ranges.simd);
     let within_budget = match multiplier {
         MultiplierStyle::Lut => {
-            pe * simd * (weight_bits * input_bits) as usize <= LUT_PRODUCT_BITS_BUDGET
+            pe * simd * (weight_bits * input_bits) as usize <= ranges.lut_product_bits
         }
         MultiplierStyle::Dsp => pe * simd <= DSP_LANES_BUDGET,
     };
@@ -309,13 +412,13 @@ fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Conf
         return None;
     }
     // Mostly shallow ROMs, sometimes deep enough for block RAM.
-    let (nf, sf) = if random.chance(8) {
+    let (nf, sf) = if random.chance(ranges.deep_percent) {
         (random.pick(&[8, 16]), random.pick(&[64, 128]))
     } else {
-        (random.pick(&[1, 2, 4, 8]), random.pick(&[1, 2, 4, 8, 32]))
+        (random.pick(ranges.nf), random.pick(ranges.sf))
     };
-    let acc_bits = random.pick(&[8, 10, 12, 16, 20, 24, 32]);
-    let tile_chunks = if sf >= 2 && random.chance(20) {
+    let acc_bits = random.pick(ranges.acc_bits);
+    let tile_chunks = if sf >= 2 && random.chance(ranges.tile_percent) {
         random.pick(&[1, 2]).min(sf / 2)
     } else {
         0
@@ -325,16 +428,12 @@ fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Conf
     } else {
         0
     };
-    let out_bits = if kind == ConfigKind::Pipeline {
-        random.pick(&[0, 2, 4])
-    } else {
-        random.pick(&[0, 1, 2, 3, 4, 4])
-    };
+    let out_bits = random.pick(ranges.out_bits);
     Some(Config {
         id,
         kind,
         input_bits,
-        input_signed: random.chance(40),
+        input_signed: random.chance(ranges.signed_input_percent),
         weight_bits,
         pe,
         simd,
@@ -343,7 +442,7 @@ fn dense_config(random: &mut Random, id: usize, kind: ConfigKind) -> Option<Conf
         acc_bits,
         tile_chunks,
         inner_bits,
-        overflow: if random.chance(20) {
+        overflow: if random.chance(ranges.saturate_percent) {
             OverflowMode::Saturate
         } else {
             OverflowMode::Wrap

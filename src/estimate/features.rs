@@ -224,18 +224,23 @@ fn multiplier_input_bits(m: &Mvau) -> u32 {
 }
 
 /// Adder widths of the balanced tree summing `simd` products of
-/// `product_bits` into `dot_bits` (as `DotProduct` writes it).
-pub fn adder_tree_widths(simd: usize, product_bits: u32, dot_bits: u32) -> Vec<u32> {
-    let mut level = vec![product_bits; simd];
+/// `product_bits` into `dot_bits` (as `DotProduct` writes it). A lane
+/// whose weights are all zero (`false` in `present`) adds the constant
+/// zero: its adder is only a wire.
+pub fn adder_tree_widths(present: &[bool], product_bits: u32, dot_bits: u32) -> Vec<u32> {
+    // (declared width, whether the operand is not the constant zero)
+    let mut level: Vec<(u32, bool)> = present.iter().map(|&p| (product_bits, p)).collect();
     let mut widths = Vec::new();
     while level.len() > 1 {
         level = level
             .chunks(2)
             .map(|pair| match pair {
-                [a, b] => {
-                    let w = ((*a).max(*b) + 1).min(dot_bits);
-                    widths.push(w);
-                    w
+                [(wa, pa), (wb, pb)] => {
+                    let w = ((*wa).max(*wb) + 1).min(dot_bits);
+                    if *pa && *pb {
+                        widths.push(w);
+                    }
+                    (w, *pa || *pb)
                 }
                 [single] => *single,
                 _ => unreachable!("chunks of two"),
@@ -267,17 +272,17 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     f
 }
 
+/// Whether synthesis removes a lane's product: its weights are all zero
+/// and it is built from LUTs. Yosys maps DSP48E1 products before the
+/// weight ROM becomes logic, so it never sees their weights are constant.
+fn lane_is_removed(m: &Mvau, pe: usize, lane: usize, on_dsp: bool) -> bool {
+    !on_dsp && m.lane_is_zero(pe, lane)
+}
+
 /// The balanced adder tree of every PE, trimmed to the bits the
 /// accumulator reads, and its output register.
 fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
     let datapath = datapath_bits(m);
-    let tree: Vec<u32> = adder_tree_widths(m.simd, m.product_bits, m.dot_bits)
-        .into_iter()
-        .map(|w| w.min(datapath))
-        .collect();
-    let lanes = m.pe as f64;
-    let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
-    let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
     // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
     // register (PREG).
     // Products from LUTs merge into the first adders' LUTs; products from
@@ -287,19 +292,28 @@ fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
     } else {
         ("adder_bits", "adder_carry4", "register_bits")
     };
-    f.add(Resource::Lut, lut_name, Component::AdderTree, bits * lanes);
-    f.add(
-        Resource::Carry4,
-        carry_name,
-        Component::AdderTree,
-        carry * lanes,
-    );
-    f.add(
-        Resource::Ff,
-        register_name,
-        Component::AdderTree,
-        f64::from(datapath) * lanes,
-    );
+    for pe in 0..m.pe {
+        let present: Vec<bool> = (0..m.simd)
+            .map(|lane| !lane_is_removed(m, pe, lane, on_dsp))
+            .collect();
+        let tree: Vec<u32> = adder_tree_widths(&present, m.product_bits, m.dot_bits)
+            .into_iter()
+            .map(|w| w.min(datapath))
+            .collect();
+        let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
+        let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
+        f.add(Resource::Lut, lut_name, Component::AdderTree, bits);
+        f.add(Resource::Carry4, carry_name, Component::AdderTree, carry);
+        // The register of a dot product that is the constant zero is
+        // removed.
+        let register = if present.contains(&true) { datapath } else { 0 };
+        f.add(
+            Resource::Ff,
+            register_name,
+            Component::AdderTree,
+            f64::from(register),
+        );
+    }
 }
 
 /// The weight ROMs of all PEs share their address, so identical bit
@@ -341,6 +355,9 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     let kept = effective_product_bits(m);
     let carry_per_product = carry4s(kept);
     for lane in 0..m.simd {
+        if lane_is_removed(m, pe, lane, on_dsp) {
+            continue;
+        }
         let values: Vec<i64> = m.lane_weights(pe, lane).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
         // input's bits and the lane's distinct varying weight columns, or
@@ -816,10 +833,17 @@ mod tests {
     #[test]
     fn adder_tree_grows_one_bit_per_level() {
         // 4 products of 8 bits into 10: two 9-bit adders and one 10-bit.
-        assert_eq!(adder_tree_widths(4, 8, 10), vec![9, 9, 10]);
+        assert_eq!(adder_tree_widths(&[true; 4], 8, 10), vec![9, 9, 10]);
         // 3 products: the odd one passes a level unchanged.
-        assert_eq!(adder_tree_widths(3, 8, 10), vec![9, 10]);
-        assert!(adder_tree_widths(1, 8, 8).is_empty());
+        assert_eq!(adder_tree_widths(&[true; 3], 8, 10), vec![9, 10]);
+        assert!(adder_tree_widths(&[true], 8, 8).is_empty());
+        // A lane of zero weights adds nothing: the 9-bit sum beside it is
+        // a wire, the other first-level sum and the root remain.
+        assert_eq!(
+            adder_tree_widths(&[true, false, true, true], 8, 10),
+            vec![9, 10]
+        );
+        assert!(adder_tree_widths(&[false, false], 8, 10).is_empty());
     }
 
     #[test]
