@@ -6,6 +6,7 @@ use super::synth::require_yosys;
 use crate::calibrate::grid::ROUNDS;
 use crate::calibrate::reseed::{reseed_table, reseeded};
 use crate::calibrate::{CalibrationRun, Config, fit, grid, read_runs, synthesize_grid};
+use crate::output::Outputs;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,8 +52,18 @@ pub struct CalibrateArgs {
 pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     let configs = grid(&ROUNDS[..args.rounds.clamp(1, ROUNDS.len())]);
     let reseeded = reseed_configs(&configs, &args.reseed)?;
+    let mut outputs = Outputs::new();
+    outputs.protect(&args.runs);
+    outputs.protect(&args.reseed_runs);
+    let constants = outputs.file("--constants", &args.constants)?;
+    let residuals = args
+        .residuals
+        .as_deref()
+        .map(|path| outputs.file("--residuals", path))
+        .transpose()?;
     if !args.fit_only {
         require_yosys()?;
+        outputs.work_dir("--work", &args.work)?;
         synthesize(args, &configs, &args.runs, "the grid")?;
         if !reseeded.is_empty() {
             synthesize(args, &reseeded, &args.reseed_runs, "the reseeded configs")?;
@@ -60,9 +71,13 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     }
     let records = read_runs(&args.runs).map_err(CliError::input)?;
     let fitted = fit::fit_constants(&records).map_err(CliError::input)?;
-    std::fs::write(&args.constants, fitted.constants.to_toml()).map_err(CliError::input)?;
+    let stage_error = |e: std::io::Error| CliError::input(format!("cannot stage an output: {e}"));
+    std::fs::write(outputs.path(constants), fitted.constants.to_toml()).map_err(stage_error)?;
+    if let Some(slot) = residuals {
+        std::fs::write(outputs.path(slot), fitted.residuals_csv()).map_err(stage_error)?;
+    }
+    outputs.commit()?;
     if let Some(path) = &args.residuals {
-        std::fs::write(path, fitted.residuals_csv()).map_err(CliError::input)?;
         println!("wrote {}", path.display());
     }
     print!("{}", fitted.report());

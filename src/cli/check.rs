@@ -6,9 +6,9 @@ use crate::bounds::{
     Counterexample, DenseBounds, LayerBounds, ModelBounds, NormSummary, Stage, WidthVerdict,
     analyze, counterexample,
 };
-use crate::model::{LayerKind, Model, load_model, write_model};
+use crate::model::{LayerKind, Model, load_model, stage_model};
 use crate::npyio;
-use crate::output::{StagedDir, write_file_atomically};
+use crate::output::{Outputs, Slot};
 use crate::table::{Align, Table};
 use clap::Args;
 use serde::Serialize;
@@ -47,10 +47,61 @@ struct LayerCertificate<'a> {
     bounds: &'a LayerBounds,
 }
 
+/// The outputs `check` was asked for, claimed before anything is computed.
+struct CheckOutputs {
+    outputs: Outputs,
+    json: Option<Slot>,
+    counterexample: Option<Slot>,
+    tighten: Option<Slot>,
+}
+
+fn claim_outputs(args: &CheckArgs) -> Result<CheckOutputs, CliError> {
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    let json = args
+        .json
+        .as_deref()
+        .map(|path| outputs.file("--json", path))
+        .transpose()?;
+    let counterexample = args
+        .counterexample
+        .as_deref()
+        .map(|dir| outputs.dir("--counterexample", dir))
+        .transpose()?;
+    let tighten = args
+        .tighten
+        .as_deref()
+        .map(|path| outputs.model("--tighten", path))
+        .transpose()?;
+    Ok(CheckOutputs {
+        outputs,
+        json,
+        counterexample,
+        tighten,
+    })
+}
+
+/// Every output is staged; they are committed together, also when the
+/// verdict fails (exit 1): the certificate, the counterexamples and the
+/// tightened model are what that verdict documents.
 pub fn run(args: &CheckArgs) -> Result<(), CliError> {
+    let claimed = claim_outputs(args)?;
     let model = load_model(&args.model)?;
     let bounds = analyze(&model);
     let failures = overflowing_layers(&model, &bounds);
+    let outputs = &claimed.outputs;
+    if let Some(slot) = claimed.json {
+        write_certificate(&outputs.path(slot), &bounds, &failures)?;
+    }
+    if let Some(slot) = claimed.counterexample {
+        write_counterexamples(&outputs.path(slot), &failures)?;
+    }
+    if let Some(slot) = claimed.tighten {
+        let (dir, stem) = outputs.model_location(slot);
+        stage_model(&tightened(&model, &bounds), &dir, &stem).map_err(|e| {
+            CliError::input(format!("--tighten {}: {e}", outputs.target(slot).display()))
+        })?;
+    }
     print!("{}", render(&model, &bounds));
     for (layer, cx) in &failures {
         let verdict = layer.dense.as_ref().map(DenseBounds::verdict);
@@ -61,14 +112,15 @@ pub fn run(args: &CheckArgs) -> Result<(), CliError> {
         };
         eprintln!("{prefix}: {}", describe_overflow(layer, cx));
     }
-    if let Some(path) = &args.json {
-        write_certificate(path, &bounds, &failures)?;
-    }
-    if let Some(dir) = &args.counterexample {
-        write_counterexamples(dir, &failures)?;
-    }
-    if let Some(path) = &args.tighten {
-        write_tightened(&model, &bounds, path)?;
+    let tightened_to = claimed
+        .tighten
+        .map(|slot| outputs.target(slot).to_path_buf());
+    claimed.outputs.commit()?;
+    if let Some(path) = tightened_to {
+        eprintln!(
+            "wrote {} with every accumulator at its minimum proven width",
+            path.display()
+        );
     }
     let refused = bounds.refused().count();
     if refused > 0 {
@@ -149,23 +201,23 @@ fn write_certificate(
             .collect(),
     };
     let text = serde_json::to_string_pretty(&certificate).expect("certificates serialize");
-    write_file_atomically(path, text.as_bytes())
-        .map_err(|e| CliError::input(format!("{}: cannot write: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| CliError::input(format!("--json: cannot stage the certificate: {e}")))
 }
 
 fn write_counterexamples(
     dir: &Path,
     failures: &[(&LayerBounds, Counterexample)],
 ) -> Result<(), CliError> {
-    let io_error =
-        |e: std::io::Error| CliError::input(format!("{}: cannot write: {e}", dir.display()));
-    let staged = StagedDir::new(dir).map_err(io_error)?;
     for (layer, cx) in failures {
-        let path = staged.path().join(format!("{}.npy", layer.name));
-        npyio::write_int_array(&path, &ndarray::Array1::from(cx.input.clone()))
-            .map_err(io_error)?;
+        let path = dir.join(format!("{}.npy", layer.name));
+        npyio::write_int_array(&path, &ndarray::Array1::from(cx.input.clone())).map_err(|e| {
+            CliError::input(format!(
+                "--counterexample: cannot stage `{}.npy`: {e}",
+                layer.name
+            ))
+        })?;
     }
-    staged.commit().map_err(io_error)?;
     Ok(())
 }
 
@@ -182,30 +234,6 @@ pub fn tightened(model: &Model, bounds: &ModelBounds) -> Model {
         }
     }
     tight
-}
-
-fn write_tightened(model: &Model, bounds: &ModelBounds, path: &Path) -> Result<(), CliError> {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|_| path.extension().is_some_and(|e| e == "toml"))
-        .ok_or_else(|| {
-            CliError::input(format!(
-                "--tighten {}: expected a path ending in .toml",
-                path.display()
-            ))
-        })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let written = write_model(&tightened(model, bounds), dir, stem)
-        .map_err(|e| CliError::input(format!("--tighten {}: {e}", path.display())))?;
-    eprintln!(
-        "wrote {} with every accumulator at its minimum proven width",
-        written.display()
-    );
-    Ok(())
 }
 
 /// The per-layer table and the verdict line.

@@ -5,6 +5,7 @@ use super::generate::PlanArgs;
 use crate::cosim::{CosimOptions, Fault, cosimulate};
 use crate::model::{Model, load_model};
 use crate::npyio;
+use crate::output::Outputs;
 use crate::reference::as_batch;
 use crate::sim::SplitMix64;
 use crate::table::{Align, Table};
@@ -64,7 +65,21 @@ fn check_probability(name: &str, p: f64) -> Result<(), CliError> {
 pub fn run(args: &CosimArgs) -> Result<(), CliError> {
     check_probability("gaps", args.gaps)?;
     check_probability("backpressure", args.backpressure)?;
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    if let Some(path) = &args.inputs {
+        outputs.protect(path);
+    }
+    let trace = args
+        .trace
+        .as_deref()
+        .map(|path| outputs.file("--trace", path))
+        .transpose()?;
     let model = load_model(&args.model)?;
+    let build_dir = args
+        .build_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("sim/build").join(&model.name));
     let plan = args.folding.plan(&model)?;
     let inputs = match (&args.inputs, args.random) {
         (Some(path), _) => {
@@ -83,11 +98,8 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         gaps: args.gaps,
         backpressure: args.backpressure,
         seed: args.seed,
-        build_dir: args
-            .build_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("sim/build").join(&model.name)),
-        trace: args.trace.clone(),
+        build_dir: outputs.work_dir("--build-dir", &build_dir)?,
+        trace: trace.map(|slot| outputs.path(slot)),
         fault: args.inject_fault,
     };
     let bar = ProgressBar::new_spinner();
@@ -107,6 +119,9 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         }
         other => CliError::verdict(other),
     })?;
+    // The trace is committed also on a mismatch (exit 1): that is when it
+    // is read.
+    outputs.commit()?;
     println!(
         "cosim {}: {} vectors, {} output beats, {} cycles; gaps {:.2}, back-pressure {:.2}, seed {}\n",
         model.name,

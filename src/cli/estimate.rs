@@ -6,6 +6,7 @@ use crate::arch::PlanOptions;
 use crate::estimate::compare;
 use crate::estimate::report::{EstimateJson, render};
 use crate::model::load_model;
+use crate::output::Outputs;
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,16 +21,24 @@ pub struct EstimateArgs {
 }
 
 pub fn run(args: &EstimateArgs) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    let json = args
+        .json
+        .as_deref()
+        .map(|path| outputs.file("--json", path))
+        .transpose()?;
     let model = load_model(&args.model)?;
     let started = Instant::now();
     let comparison = compare(&model, PlanOptions::default()).map_err(CliError::input)?;
     let micros = started.elapsed().as_secs_f64() * 1e6;
     print!("{}", render(&comparison, micros));
-    if let Some(path) = &args.json {
+    if let Some(slot) = json {
         let text = serde_json::to_string_pretty(&EstimateJson::new(&comparison))
             .expect("serializable estimate");
-        crate::output::write_file_atomically(path, format!("{text}\n").as_bytes())
-            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        std::fs::write(outputs.path(slot), format!("{text}\n"))
+            .map_err(|e| CliError::input(format!("--json: cannot stage the estimate: {e}")))?;
     }
+    outputs.commit()?;
     Ok(())
 }

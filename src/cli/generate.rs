@@ -4,7 +4,8 @@ use super::CliError;
 use crate::arch::{ArchError, Plan, PlanOptions, build_plan, plan_table};
 use crate::bounds::analyze;
 use crate::model::{Model, load_model};
-use crate::rtl::{ScriptOptions, generate, write_design};
+use crate::output::Outputs;
+use crate::rtl::{ScriptOptions, claim_design, generate, stage_design};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -64,25 +65,29 @@ pub fn run(args: &GenArgs) -> Result<(), CliError> {
         print!("model {}\n\n{}", model.name, plan_table(&plan));
         return Ok(());
     }
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    let claimed = claim_design(&mut outputs, &model.name, &args.out, &args.constraints)?;
     let design = generate(&model, &plan);
-    let written = write_design(
+    stage_design(
+        &outputs,
+        &claimed,
         &design,
         &plan,
-        &args.out,
-        &args.constraints,
         ScriptOptions {
             clock_ns: args.clock_ns,
         },
     )
     .map_err(|e| CliError::input(format!("cannot write the design: {e}")))?;
+    outputs.commit()?;
     println!(
         "wrote {} Verilog files and {} ROM images to {} (top module `{}`)",
         design.verilog.len(),
         design.memories.len(),
-        written.hdl_dir.display(),
+        claimed.hdl_dir.display(),
         design.top
     );
-    for path in &written.constraints {
+    for path in claimed.constraints() {
         println!("wrote {}", path.display());
     }
     print!("\n{}", plan_table(&plan));

@@ -5,6 +5,7 @@
 use super::CliError;
 use crate::model::{LayerKind, Model, OverflowMode, load_model};
 use crate::npyio::{read_int_array, write_int_array};
+use crate::output::Outputs;
 use crate::reference::{
     AccumulatorMode, LayerTrace, Overrides, Reference, ReferenceError, RunResult, as_batch,
     override_target, predictions,
@@ -13,7 +14,6 @@ use crate::table::{Align, Table};
 use clap::{Args, ValueEnum};
 use ndarray::{Array1, Array2, Ix1};
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -35,7 +35,8 @@ pub struct InferArgs {
     #[arg(long, requires = "out")]
     predictions: bool,
     /// Writes DIR/<layer>_acc.npy (dense accumulators) and DIR/<layer>_out.npy
-    /// for every layer. DIR must not exist, be empty, or hold an earlier dump.
+    /// for every layer. DIR must not exist, be empty, or hold an earlier
+    /// output of the tool.
     #[arg(long, value_name = "DIR")]
     dump: Option<PathBuf>,
     /// Accumulator width for this run: LAYER=P for a layer's (outer)
@@ -95,12 +96,25 @@ fn parse_acc_bits(text: &str) -> Result<AccBits, String> {
 }
 
 pub fn run(args: &InferArgs) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    outputs.protect(&args.inputs);
+    if let Some(labels) = &args.labels {
+        outputs.protect(labels);
+    }
+    let out = args
+        .out
+        .as_deref()
+        .map(|path| outputs.file("--out", path))
+        .transpose()?;
+    let dump = args
+        .dump
+        .as_deref()
+        .map(|dir| outputs.dir("--dump", dir))
+        .transpose()?;
     let model = load_model(&args.model)?;
     let mode = accumulator_mode(args)?;
     let reference = Reference::new(&model, &mode).map_err(configuration_error)?;
-    if let Some(dir) = &args.dump {
-        check_dump_target(dir)?;
-    }
     let inputs = read_inputs(&args.inputs, model.input_length)?;
     let labels = args
         .labels
@@ -110,12 +124,18 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
     let (result, trace) = run_reference(&reference, &inputs, args.dump.is_some())
         .map_err(|e| CliError::input(format!("{}: {e}", args.inputs.display())))?;
     let mut written = Vec::new();
-    if let Some(path) = &args.out {
-        written.push(write_outputs(path, &result, args.predictions)?);
+    if let Some(slot) = out {
+        let what = write_outputs(&outputs.path(slot), &result, args.predictions)?;
+        written.push(format!("{what} to {}", outputs.target(slot).display()));
     }
-    if let (Some(dir), Some(layers)) = (&args.dump, &trace) {
-        written.push(write_dump(dir, layers)?);
+    if let (Some(slot), Some(layers)) = (dump, &trace) {
+        let files = write_dump(&outputs.path(slot), layers)?;
+        written.push(format!(
+            "{files} arrays to {}/",
+            outputs.target(slot).display()
+        ));
     }
+    outputs.commit()?;
     let accuracy = labels.map(|(path, labels)| Accuracy::of(&result, &labels, path));
     print!(
         "{}",
@@ -231,7 +251,7 @@ impl<'a> Accuracy<'a> {
     }
 }
 
-/// Writes `--out`; returns what was written, for the summary.
+/// Stages `--out`; returns what was written, for the summary.
 fn write_outputs(
     path: &Path,
     result: &RunResult,
@@ -244,59 +264,12 @@ fn write_outputs(
         write_int_array(path, &result.outputs)
             .map(|()| format!("outputs {:?}", result.outputs.shape()))
     };
-    written
-        .map(|what| format!("{what} to {}", path.display()))
-        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+    written.map_err(|e| CliError::input(format!("--out: cannot stage the outputs: {e}")))
 }
 
-/// The files of a dump: every entry of a dump directory is one of these.
-fn is_dump_file(name: &str) -> bool {
-    name.ends_with("_acc.npy") || name.ends_with("_out.npy")
-}
-
-/// A dump may replace only an empty directory or an earlier dump, so that a
-/// mistyped `--dump` never deletes anything else.
-fn check_dump_target(dir: &Path) -> Result<(), CliError> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    let refuse = |why: &str| {
-        CliError::input(format!(
-            "--dump {}: {why}; choose a new directory",
-            dir.display()
-        ))
-    };
-    if !dir.is_dir() {
-        return Err(refuse("exists and is not a directory"));
-    }
-    let entries = fs::read_dir(dir).map_err(|e| refuse(&format!("cannot read it: {e}")))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| refuse(&format!("cannot read it: {e}")))?;
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if !is_file || !is_dump_file(&entry.file_name().to_string_lossy()) {
-            return Err(refuse("holds files other than an earlier dump"));
-        }
-    }
-    Ok(())
-}
-
-/// Writes the dump into a staging directory beside `dir`, and moves it into
-/// place only when every file is written.
-fn write_dump(dir: &Path, layers: &[LayerTrace]) -> Result<String, CliError> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let failed = |what: String| CliError::input(format!("--dump {}: {what}", dir.display()));
-    let staging = tempfile::Builder::new()
-        .prefix(".a2qgen-dump-")
-        .tempdir_in(parent)
-        .map_err(|e| {
-            failed(format!(
-                "cannot create a directory in {}: {e}",
-                parent.display()
-            ))
-        })?;
+/// Stages the dump into `dir`: `<layer>_acc.npy` and `<layer>_out.npy`.
+/// Returns the number of arrays.
+fn write_dump(dir: &Path, layers: &[LayerTrace]) -> Result<usize, CliError> {
     let mut files = 0;
     for layer in layers {
         let arrays = [
@@ -305,20 +278,13 @@ fn write_dump(dir: &Path, layers: &[LayerTrace]) -> Result<String, CliError> {
         ];
         for (suffix, array) in arrays {
             let Some(array) = array else { continue };
-            let path = staging.path().join(format!("{}_{suffix}.npy", layer.name));
-            write_int_array(&path, array).map_err(|e| failed(format!("cannot write: {e}")))?;
+            let path = dir.join(format!("{}_{suffix}.npy", layer.name));
+            write_int_array(&path, array)
+                .map_err(|e| CliError::input(format!("--dump: cannot stage the dump: {e}")))?;
             files += 1;
         }
     }
-    check_dump_target(dir)?;
-    if dir.exists() {
-        fs::remove_dir_all(dir).map_err(|e| failed(format!("cannot replace it: {e}")))?;
-    }
-    fs::rename(staging.path(), dir)
-        .map_err(|e| failed(format!("cannot move it into place: {e}")))?;
-    // Renamed away: nothing is left for the guard to clean up.
-    let _ = staging.keep();
-    Ok(format!("{files} arrays to {}/", dir.display()))
+    Ok(files)
 }
 
 /// Everything the summary shows.
@@ -442,24 +408,6 @@ mod tests {
             parse_acc_bits("fc0=x")
                 .unwrap_err()
                 .contains("whole number")
-        );
-    }
-
-    #[test]
-    fn only_dump_files_may_be_replaced() {
-        assert!(is_dump_file("fc0_acc.npy"));
-        assert!(is_dump_file("rot_out.npy"));
-        assert!(!is_dump_file("weights.npy"));
-        let dir = tempfile::tempdir().unwrap();
-        assert!(check_dump_target(dir.path()).is_ok());
-        fs::write(dir.path().join("fc0_out.npy"), b"").unwrap();
-        assert!(check_dump_target(dir.path()).is_ok());
-        fs::write(dir.path().join("notes.txt"), b"").unwrap();
-        let error = check_dump_target(dir.path()).unwrap_err();
-        assert!(
-            error.message.contains("other than an earlier dump"),
-            "{}",
-            error.message
         );
     }
 }

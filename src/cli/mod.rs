@@ -88,6 +88,13 @@ impl From<crate::model::ModelError> for CliError {
     }
 }
 
+/// An output path refused (or a staged write that failed): exit code 2.
+impl From<crate::output::OutputError> for CliError {
+    fn from(e: crate::output::OutputError) -> Self {
+        CliError::input(e)
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {

@@ -3,8 +3,9 @@
 
 use super::CliError;
 use crate::bounds::analyze;
-use crate::model::{IntType, write_model};
+use crate::model::{IntType, stage_model};
 use crate::npyio::read_int_array;
+use crate::output::Outputs;
 use crate::quantize::{
     AccumulatorWidths, Comparison, FloatModel, LayerReport, NormConstraint, QuantizeError,
     QuantizeSettings, Quantized, ScaleSearch, compare_on, quantize,
@@ -92,7 +93,14 @@ enum ScaleChoice {
 }
 
 pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
-    let (dir, stem) = output_location(&args.output)?;
+    let (_, stem) = output_location(&args.output)?;
+    let mut outputs = Outputs::new();
+    outputs.protect(&args.float);
+    outputs.protect(&args.calibration);
+    for path in [&args.test_inputs, &args.test_labels].into_iter().flatten() {
+        outputs.protect(path);
+    }
+    let slot = outputs.model("-o", &args.output)?;
     let float = FloatModel::load(&args.float).map_err(CliError::input)?;
     let calibration = read_matrix(&args.calibration, "[samples, input length]")?;
     let test_set = read_test_set(args)?;
@@ -119,8 +127,11 @@ pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
         model.description.take().unwrap_or_default(),
         args.float.display()
     ));
-    let written = write_model(model, dir, stem).map_err(CliError::input)?;
-    print!("{}", render(&quantized, &written));
+    let (staging, stem) = outputs.model_location(slot);
+    stage_model(model, &staging, &stem)
+        .map_err(|e| CliError::input(format!("-o {}: {e}", args.output.display())))?;
+    outputs.commit()?;
+    print!("{}", render(&quantized, &args.output));
     if let (Some(comparison), Some(test)) = (comparison, &test_set) {
         println!("\n{}", render_comparison(&comparison, &test.inputs_path));
     }
@@ -169,7 +180,7 @@ fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {
     )
 }
 
-/// `OUT.toml` as the directory and stem `write_model` takes.
+/// `OUT.toml` as its directory and stem (the model's default name).
 fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
     let stem = path
         .file_stem()

@@ -6,7 +6,7 @@ use crate::arch::{ArchError, Plan, PlanOptions, build_plan};
 use crate::bounds::analyze;
 use crate::model::load_model;
 use crate::npyio;
-use crate::output::write_file_atomically;
+use crate::output::Outputs;
 use crate::sim::{Schedule, SimError, SimResult, simulate};
 use crate::table::{Align, Table};
 use clap::Args;
@@ -46,6 +46,19 @@ pub struct SimArgs {
 }
 
 pub fn run(args: &SimArgs) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    outputs.protect(&args.inputs);
+    let schedule_dir = args
+        .schedule_dir
+        .as_deref()
+        .map(|dir| outputs.dir("--schedule-dir", dir))
+        .transpose()?;
+    let beats = args
+        .out
+        .as_deref()
+        .map(|path| outputs.file("--out", path))
+        .transpose()?;
     let model = load_model(&args.model)?;
     let options = PlanOptions {
         target_cycles: args.target_cycles,
@@ -61,14 +74,15 @@ pub fn run(args: &SimArgs) -> Result<(), CliError> {
         _ => CliError::input(format!("{}: {e}", args.inputs.display())),
     })?;
     print!("{}", render(&plan, &schedule, &result));
-    if let Some(dir) = &args.schedule_dir {
-        schedule
-            .write_files(dir)
-            .map_err(|e| CliError::input(format!("{}: cannot write: {e}", dir.display())))?;
+    if let Some(slot) = schedule_dir {
+        schedule.write_files(&outputs.path(slot)).map_err(|e| {
+            CliError::input(format!("--schedule-dir: cannot stage the schedule: {e}"))
+        })?;
     }
-    if let Some(path) = &args.out {
-        write_beats(path, &result)?;
+    if let Some(slot) = beats {
+        write_beats(&outputs.path(slot), &result)?;
     }
+    outputs.commit()?;
     Ok(())
 }
 
@@ -114,15 +128,14 @@ fn schedule(args: &SimArgs, plan: &Plan, vectors: usize) -> Result<Schedule, Cli
 }
 
 fn write_beats(path: &Path, result: &SimResult) -> Result<(), CliError> {
-    let error = |e: &dyn std::fmt::Display| {
-        CliError::input(format!("{}: cannot write: {e}", path.display()))
-    };
+    let error =
+        |e: &dyn std::fmt::Display| CliError::input(format!("--out: cannot stage the beats: {e}"));
     let mut bytes = Vec::new();
     result
         .beats_table()
         .write_npy(&mut bytes)
         .map_err(|e| error(&e))?;
-    write_file_atomically(path, &bytes).map_err(|e| error(&e))
+    std::fs::write(path, &bytes).map_err(|e| error(&e))
 }
 
 /// The summary: the run, its figures beside the plan's, and per-unit stalls.

@@ -8,7 +8,7 @@ use super::quantize::{
     narrowest_input_type, parse_int_type, parse_scale, read_labels, read_matrix,
 };
 use crate::model::{ACCUMULATOR_BITS, IntType, Model, load_model};
-use crate::output::StagedDir;
+use crate::output::{Outputs, Slot, check_name};
 use crate::quantize::{FloatModel, NormConstraint, QuantizeSettings};
 use crate::sweep::{
     LabelledSet, Outcome, PlotError, Pricing, Series, SweepError, SweepRow, csv, fixed_point,
@@ -104,20 +104,24 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     }
     let fixed = args.fixed_model.as_deref().map(load_model).transpose()?;
     let name = sweep_name(args, fixed.as_ref())?;
-    let float = read_float_source(args, &name)?;
-    let inputs = read_matrix(&args.test_inputs, "[samples, input length]")?;
-    let labels = read_labels(&args.test_labels)?;
-    let test = labelled_set(args, &inputs, &labels)?;
+    check_name("--name", &name)?;
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| Path::new("sim/sweep").join(&name));
-    let pricing = pricing(args, &output);
+    let mut outputs = protected_inputs(args);
+    let slot = outputs.dir("-o", &output)?;
+    let pricing = pricing(args, &output, &mut outputs)?;
+    let float = read_float_source(args, &name)?;
+    let inputs = read_matrix(&args.test_inputs, "[samples, input length]")?;
+    let labels = read_labels(&args.test_labels)?;
+    let test = labelled_set(args, &inputs, &labels)?;
     let rows = sweep(args, float.as_ref(), fixed.as_ref(), test, &pricing)?;
     let table = markdown(&rows);
-    let written = write_outputs(&output, &name, &rows, &table, args)?;
+    stage_outputs(&outputs, slot, &name, &rows, &table, args)?;
+    outputs.commit()?;
     println!("{}", headline(&name, args, rows.len()));
-    println!("wrote {}\n", written.display());
+    println!("wrote {}\n", output.display());
     print!("{table}");
     check_quantized_rows(&rows)
 }
@@ -198,19 +202,33 @@ fn labelled_set<'a>(
         .map_err(|e| CliError::input(format!("{}: {e}", args.test_inputs.display())))
 }
 
-/// Yosys works beside the sweep's output, in `<output>.synth/`, so that
-/// its run directories are not part of the staged result.
-fn pricing(args: &SweepArgs, output: &Path) -> Pricing {
-    if args.synth {
-        let mut dir = output.as_os_str().to_owned();
-        dir.push(".synth");
-        Pricing::Synthesize {
-            dir: PathBuf::from(dir),
-            timeout: Duration::from_secs(args.synth_timeout),
-        }
-    } else {
-        Pricing::Estimate
+/// Every file the sweep reads, so that no output replaces one.
+fn protected_inputs(args: &SweepArgs) -> Outputs {
+    let mut outputs = Outputs::new();
+    outputs.protect(&args.test_inputs);
+    outputs.protect(&args.test_labels);
+    for path in [&args.float, &args.calibration].into_iter().flatten() {
+        outputs.protect(path);
     }
+    if let Some(model) = &args.fixed_model {
+        outputs.protect_model(model);
+    }
+    outputs
+}
+
+/// Yosys works beside the sweep's output, in the work folder
+/// `<output>.synth/`, so that its run directories are not part of the
+/// staged result.
+fn pricing(args: &SweepArgs, output: &Path, outputs: &mut Outputs) -> Result<Pricing, CliError> {
+    if !args.synth {
+        return Ok(Pricing::Estimate);
+    }
+    let mut dir = output.as_os_str().to_owned();
+    dir.push(".synth");
+    Ok(Pricing::Synthesize {
+        dir: outputs.work_dir("--synth", Path::new(&dir))?,
+        timeout: Duration::from_secs(args.synth_timeout),
+    })
 }
 
 /// Every point of every series, with a progress bar over them.
@@ -276,18 +294,19 @@ fn sweep_error(error: SweepError) -> CliError {
     }
 }
 
-/// `sweep.csv`, `sweep.md` and `sweep.svg`, staged and moved into place
+/// `sweep.csv`, `sweep.md` and `sweep.svg`, staged to be moved into place
 /// together. With no point to plot (every width below the usable minimum)
 /// there is no `sweep.svg`, and the table says why.
-fn write_outputs(
-    output: &Path,
+fn stage_outputs(
+    outputs: &Outputs,
+    slot: Slot,
     name: &str,
     rows: &[SweepRow],
     table: &str,
     args: &SweepArgs,
-) -> Result<PathBuf, CliError> {
-    let io = |e: std::io::Error| CliError::input(format!("{}: {e}", output.display()));
-    let staged = StagedDir::new(output).map_err(io)?;
+) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::input(format!("-o: cannot stage the sweep: {e}"));
+    let staged = outputs.path(slot);
     let markdown = format!(
         "{}\n\n{table}\n{}",
         headline(name, args, rows.len()),
@@ -303,9 +322,9 @@ fn write_outputs(
         Err(e) => return Err(CliError::input(format!("sweep.svg: {e}"))),
     }
     for (file, contents) in files {
-        std::fs::write(staged.path().join(file), contents).map_err(io)?;
+        std::fs::write(staged.join(file), contents).map_err(io)?;
     }
-    staged.commit().map_err(io)
+    Ok(())
 }
 
 /// What was swept, on what, by which command.

@@ -11,6 +11,7 @@ use crate::estimate::{
     PlanEstimate, Resources, declared_and_wide_plans, estimate_plan, widened_model,
 };
 use crate::model::{Model, load_model};
+use crate::output::Outputs;
 use crate::rtl::emit::generate;
 use crate::synth::parts::{Part, part_counts};
 use crate::synth::{
@@ -128,6 +129,14 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("sim/synth").join(&model.name));
+    let mut outputs = Outputs::new();
+    outputs.protect_model(&args.model);
+    let json = args
+        .json
+        .as_deref()
+        .map(|path| outputs.file("--json", path))
+        .transpose()?;
+    let out = outputs.work_dir("--out", &out)?;
     let variants = [
         (Variant::Declared, model.clone(), declared),
         (Variant::Wide32, widened_model(&model), wide),
@@ -196,11 +205,13 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
         modules,
     };
     print!("{}", render(&report));
-    if let Some(path) = &args.json {
+    if let Some(slot) = json {
         let text = serde_json::to_string_pretty(&report).expect("serializable report");
-        crate::output::write_file_atomically(path, format!("{text}\n").as_bytes())
-            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        std::fs::write(outputs.path(slot), format!("{text}\n"))
+            .map_err(|e| CliError::input(format!("--json: cannot stage the report: {e}")))?;
     }
+    // Committed also when some runs failed (exit 1): the report shows which.
+    outputs.commit()?;
     if failures.is_empty() {
         Ok(())
     } else {

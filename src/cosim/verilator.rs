@@ -1,6 +1,7 @@
 //! Building the Verilator model of a design with the generic harness, and
 //! running it on files.
 
+use crate::output::{read_manifest, write_manifest};
 use crate::rtl::Design;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -29,25 +30,26 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> VerilatorError + '_ {
 }
 
 /// Writes the design's files into `dir` (only those whose contents changed,
-/// so that time stamps stay meaningful) and removes stale ones.
+/// so that time stamps stay meaningful) and removes the stale ones an
+/// earlier design listed in the folder's manifest; other files are left
+/// alone.
 pub fn write_rtl(design: &Design, dir: &Path) -> Result<(), VerilatorError> {
     std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let mut wanted = std::collections::BTreeSet::new();
+    let mut wanted = Vec::new();
     for (name, text) in design.verilog.iter().chain(&design.memories) {
         let path = dir.join(name);
-        wanted.insert(name.clone());
+        wanted.push(name.clone());
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             std::fs::write(&path, text).map_err(io_error(&path))?;
         }
     }
-    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
-        let entry = entry.map_err(io_error(dir))?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !wanted.contains(&name) {
-            std::fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
+    for stale in read_manifest(dir).iter().filter(|n| !wanted.contains(n)) {
+        let path = dir.join(stale);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
         }
     }
-    Ok(())
+    write_manifest(dir, &wanted).map_err(io_error(dir))
 }
 
 /// A fingerprint of everything the executable depends on.

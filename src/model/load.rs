@@ -22,6 +22,33 @@ pub fn load_model(path: &Path) -> Result<Model, ModelError> {
     parse_model(&text, path)
 }
 
+/// The `.npy` files a model's TOML names (weights, biases, thresholds),
+/// resolved against its folder; none when the file does not parse. Commands
+/// protect them from their outputs.
+pub fn array_files(path: &Path) -> Vec<PathBuf> {
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let Some(document) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<toml::Table>(&text).ok())
+    else {
+        return Vec::new();
+    };
+    let layers = document.get("layers").and_then(toml::Value::as_array);
+    let mut files = Vec::new();
+    for layer in layers.into_iter().flatten() {
+        let activation = layer.get("activation");
+        let named = [
+            layer.get("weights"),
+            layer.get("bias"),
+            activation.and_then(|a| a.get("thresholds")),
+        ];
+        for relative in named.into_iter().flatten().filter_map(toml::Value::as_str) {
+            files.push(base_dir.join(relative));
+        }
+    }
+    files
+}
+
 /// Validates a model given as TOML text; arrays in files are looked up
 /// relative to the directory of `path`.
 pub fn parse_model(text: &str, path: &Path) -> Result<Model, ModelError> {

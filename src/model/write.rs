@@ -1,16 +1,17 @@
 //! Writing a model to disk in the format `load.rs` reads: `<stem>.toml` plus
 //! its integer arrays as `.npy` files in `<stem>/`, published atomically.
 //!
-//! Everything is first written to a staging directory inside the destination
-//! directory (so the final renames stay on one file system), loaded back
-//! through the reader, and only then renamed into place. A failure before
-//! the renames leaves the destination untouched.
+//! Everything is first written to a staging folder beside the destination
+//! (through [`crate::output::Outputs`]), loaded back through the reader, and
+//! only then renamed into place. A failure before the renames leaves the
+//! destination untouched.
 
 use super::error::ModelError;
 use super::load::load_model;
 use super::spec::*;
 use super::types::*;
 use crate::npyio;
+use crate::output::{OutputError, Outputs};
 use ndarray::{Array, Dimension};
 use std::fs;
 use std::io::{self, Write};
@@ -21,10 +22,10 @@ use std::path::{Component, Path, PathBuf};
 pub enum WriteModelError {
     #[error("`{0}` is not a file stem (a non-empty name without path separators)")]
     BadFileStem(String),
-    /// The arrays directory exists and holds something the writer did not
-    /// put there; replacing it would destroy that.
-    #[error("refusing to replace `{}`: {reason}", path.display())]
-    WouldClobber { path: PathBuf, reason: String },
+    /// The destination is in the way: a folder the writer did not write,
+    /// or a TOML path that is a folder.
+    #[error(transparent)]
+    Refused(#[from] OutputError),
     /// The written files do not load back (the model breaks a rule of the
     /// format, e.g. descending thresholds); nothing was published.
     #[error("the model does not load back, nothing was written: {0}")]
@@ -47,22 +48,31 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteModelError + '_ {
 /// Writes `model` as `<dir>/<file_stem>.toml` with its arrays in
 /// `<dir>/<file_stem>/` (`<layer>_weights.npy`, `<layer>_bias.npy`,
 /// `<layer>_thresholds.npy`, each in the narrowest signed dtype holding its
-/// values) and returns the path of the TOML file. `dir` is created if
-/// missing. An existing model of the same stem is replaced, provided its
-/// arrays directory holds nothing but `.npy` files.
+/// values) and returns the path of the TOML file. Missing folders are
+/// created. The rules of [`crate::output`] apply: an arrays folder the tool
+/// did not write is never replaced, and only the arrays an earlier model
+/// of the same stem listed in its manifest are removed.
 ///
 /// The written model is loaded back before it is published, so a model the
-/// reader would refuse is never written. The two final renames (arrays
-/// directory, then TOML file) are each atomic; if the second fails the
-/// first is undone.
+/// reader would refuse is never written.
 pub fn write_model(model: &Model, dir: &Path, file_stem: &str) -> Result<PathBuf, WriteModelError> {
     check_file_stem(file_stem)?;
-    fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{file_stem}.staging."))
-        .tempdir_in(dir)
-        .map_err(io_error(dir))?;
-    let staged_toml = stage(model, staging.path(), file_stem)?;
+    let toml_path = dir.join(toml_file_name(file_stem));
+    let mut outputs = Outputs::new();
+    let slot = outputs.model("model", &toml_path)?;
+    let (staging, stem) = outputs.model_location(slot);
+    stage_model(model, &staging, &stem)?;
+    outputs.commit()?;
+    Ok(toml_path)
+}
+
+/// Writes `model` into the (staging) folder `dir` as `<file_stem>.toml` and
+/// `<file_stem>/`, loads it back and returns the TOML path: the part of
+/// [`write_model`] a command staging its outputs with
+/// [`Outputs::model`] calls.
+pub fn stage_model(model: &Model, dir: &Path, file_stem: &str) -> Result<PathBuf, WriteModelError> {
+    check_file_stem(file_stem)?;
+    let staged_toml = stage(model, dir, file_stem)?;
     let reloaded = load_model(&staged_toml).map_err(WriteModelError::Invalid)?;
     debug_assert_eq!(
         Model {
@@ -72,8 +82,7 @@ pub fn write_model(model: &Model, dir: &Path, file_stem: &str) -> Result<PathBuf
         *model,
         "the writer and the reader disagree"
     );
-    publish(staging.path(), dir, file_stem)
-    // Dropping `staging` removes it, with the replaced arrays moved into it.
+    Ok(staged_toml)
 }
 
 /// A stem names one file and one directory inside `dir`, nothing else.
@@ -248,68 +257,6 @@ fn hadamard_spec(name: &str, hadamard: &Hadamard) -> HadamardSpec {
     }
 }
 
-/// Moves the staged arrays directory and TOML file into `dir`. A replaced
-/// arrays directory is moved into `staging` (and removed with it) rather
-/// than deleted first, so a failed rename can put it back.
-fn publish(staging: &Path, dir: &Path, stem: &str) -> Result<PathBuf, WriteModelError> {
-    let staged_arrays = staging.join(stem);
-    let staged_toml = staging.join(toml_file_name(stem));
-    let arrays = dir.join(stem);
-    let toml_path = dir.join(toml_file_name(stem));
-    let previous_arrays = staging.join("previous");
-
-    let replacing = check_replaceable(&arrays)?;
-    if replacing {
-        fs::rename(&arrays, &previous_arrays).map_err(io_error(&arrays))?;
-    }
-    let restore_previous = || {
-        if replacing {
-            // Best effort: the error being reported is the original one.
-            let _ = fs::rename(&previous_arrays, &arrays);
-        }
-    };
-    if let Err(e) = fs::rename(&staged_arrays, &arrays) {
-        restore_previous();
-        return Err(io_error(&arrays)(e));
-    }
-    if let Err(e) = fs::rename(&staged_toml, &toml_path) {
-        let _ = fs::rename(&arrays, &staged_arrays);
-        restore_previous();
-        return Err(io_error(&toml_path)(e));
-    }
-    Ok(toml_path)
-}
-
-/// Whether an arrays directory already exists at `path` (to be replaced).
-/// Refuses anything but a plain directory of `.npy` files: those are what a
-/// model's arrays directory holds, anything else may be the user's.
-fn check_replaceable(path: &Path) -> Result<bool, WriteModelError> {
-    let clobber = |reason: String| WriteModelError::WouldClobber {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let metadata = match fs::symlink_metadata(path) {
-        Ok(metadata) => metadata,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io_error(path)(e)),
-    };
-    if !metadata.is_dir() {
-        return Err(clobber("it is not a directory".into()));
-    }
-    for entry in fs::read_dir(path).map_err(io_error(path))? {
-        let entry = entry.map_err(io_error(path))?;
-        let is_file = entry.file_type().map_err(io_error(path))?.is_file();
-        let entry_path = entry.path();
-        if !is_file || entry_path.extension().is_none_or(|e| e != "npy") {
-            return Err(clobber(format!(
-                "it holds `{}`, which is not an .npy file",
-                entry.file_name().to_string_lossy()
-            )));
-        }
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,7 +353,10 @@ mod tests {
             !text.contains("bias") && !text.contains("hardware"),
             "{text}"
         );
-        assert_eq!(listing(&dir.path().join("written")), ["out_weights.npy"]);
+        assert_eq!(
+            listing(&dir.path().join("written")),
+            [crate::output::MANIFEST, "out_weights.npy"]
+        );
     }
 
     #[test]
@@ -469,6 +419,7 @@ mod tests {
         assert_eq!(
             listing(&dir.path().join("m")),
             [
+                crate::output::MANIFEST,
                 "fc0_thresholds.npy",
                 "fc0_weights.npy",
                 "fc1_bias.npy",
@@ -480,16 +431,15 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_publish_puts_the_previous_arrays_back() {
+    fn a_folder_where_the_toml_goes_is_refused_and_nothing_changes() {
         let dir = tempfile::tempdir().unwrap();
         write_model(&example("mlp3"), dir.path(), "m").unwrap();
         let before = listing(&dir.path().join("m"));
-        // A directory where the TOML file goes makes the last rename fail.
         fs::remove_file(dir.path().join("m.toml")).unwrap();
         fs::create_dir(dir.path().join("m.toml")).unwrap();
         fs::write(dir.path().join("m.toml/keep"), "").unwrap();
         let error = write_model(&example("hadamard_tiled"), dir.path(), "m").unwrap_err();
-        assert!(matches!(error, WriteModelError::Io { .. }), "{error}");
+        assert!(matches!(error, WriteModelError::Refused(_)), "{error}");
         assert_eq!(listing(&dir.path().join("m")), before);
         assert_eq!(listing(dir.path()), ["m", "m.toml"]);
     }
@@ -501,7 +451,7 @@ mod tests {
         fs::write(dir.path().join("m/notes.txt"), "mine").unwrap();
         let error = write_model(&example("mlp3"), dir.path(), "m").unwrap_err();
         assert!(
-            matches!(&error, WriteModelError::WouldClobber { reason, .. } if reason.contains("notes.txt")),
+            matches!(&error, WriteModelError::Refused(e) if e.path.ends_with("m")),
             "{error}"
         );
         assert_eq!(listing(dir.path()), ["m"]);

@@ -1,19 +1,33 @@
 //! Writing a generated design: `<out>/<model>/` with the Verilog, ROM images,
-//! a filelist and a README, and `<constraints>/<model>.{xdc,ys,tcl}`. Both
-//! are staged and moved into place only when everything was written.
+//! a filelist and a README, and `<constraints>/<model>.{xdc,ys,tcl}`. The
+//! paths are claimed through [`Outputs`] before the design is generated,
+//! the files staged, and the command commits them when everything was
+//! written (the design folder carries the tool's manifest, so a later run
+//! replaces exactly the files of this one).
 
 use super::emit::Design;
 use crate::arch::{Plan, plan_table};
-use crate::output::StagedDir;
+use crate::output::{OutputError, Outputs, Slot};
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Where the files went.
+/// The claimed outputs of one design.
 #[derive(Clone, Debug)]
-pub struct WrittenDesign {
+pub struct DesignOutputs {
+    /// `<out>/<model>/`.
     pub hdl_dir: PathBuf,
-    pub constraints: Vec<PathBuf>,
+    hdl: Slot,
+    constraints_root: PathBuf,
+    /// `<constraints>/<model>.xdc`, `.ys`, `.tcl`.
+    scripts: Vec<(Slot, PathBuf)>,
+}
+
+impl DesignOutputs {
+    /// The script files, where they go once committed.
+    pub fn constraints(&self) -> Vec<PathBuf> {
+        self.scripts.iter().map(|(_, path)| path.clone()).collect()
+    }
 }
 
 /// Options of the synthesis scripts.
@@ -23,41 +37,57 @@ pub struct ScriptOptions {
     pub clock_ns: f64,
 }
 
-/// Writes `design` under `out_root/<model>/` (replacing an earlier one) and
-/// its scripts under `constraints_root`.
-pub fn write_design(
-    design: &Design,
-    plan: &Plan,
+/// Claims `out_root/<model>/` and the three scripts under
+/// `constraints_root`, before anything is generated.
+pub fn claim_design(
+    outputs: &mut Outputs,
+    model: &str,
     out_root: &Path,
     constraints_root: &Path,
-    options: ScriptOptions,
-) -> io::Result<WrittenDesign> {
-    let hdl_dir = out_root.join(&plan.model);
-    let hdl = StagedDir::new(&hdl_dir)?;
-    for (name, text) in design.verilog.iter().chain(&design.memories) {
-        std::fs::write(hdl.path().join(name), text)?;
-    }
-    std::fs::write(hdl.path().join("filelist.f"), design.filelist())?;
-    std::fs::write(hdl.path().join("README.md"), readme(design, plan))?;
-
-    let scripts = StagedDir::new(constraints_root)?;
-    let names = [
-        (format!("{}.xdc", plan.model), xdc(plan, options)),
-        (format!("{}.ys", plan.model), yosys_script(design, &hdl_dir)),
-        (
-            format!("{}.tcl", plan.model),
-            vivado_script(design, plan, &hdl_dir, constraints_root),
-        ),
-    ];
-    for (name, text) in &names {
-        std::fs::write(scripts.path().join(name), text)?;
-    }
-    let hdl_dir = hdl.replace()?;
-    let constraints_dir = scripts.commit()?;
-    Ok(WrittenDesign {
+) -> Result<DesignOutputs, OutputError> {
+    crate::output::check_name("model name", model)?;
+    let hdl_dir = out_root.join(model);
+    let hdl = outputs.dir("-o", &hdl_dir)?;
+    let scripts = ["xdc", "ys", "tcl"]
+        .iter()
+        .map(|ext| {
+            let path = constraints_root.join(format!("{model}.{ext}"));
+            outputs
+                .file("--constraints", &path)
+                .map(|slot| (slot, path))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(DesignOutputs {
         hdl_dir,
-        constraints: names.iter().map(|(n, _)| constraints_dir.join(n)).collect(),
+        hdl,
+        constraints_root: constraints_root.to_path_buf(),
+        scripts,
     })
+}
+
+/// Writes `design` and its scripts into the staged outputs `claimed`.
+pub fn stage_design(
+    outputs: &Outputs,
+    claimed: &DesignOutputs,
+    design: &Design,
+    plan: &Plan,
+    options: ScriptOptions,
+) -> io::Result<()> {
+    let hdl = outputs.path(claimed.hdl);
+    for (name, text) in design.verilog.iter().chain(&design.memories) {
+        std::fs::write(hdl.join(name), text)?;
+    }
+    std::fs::write(hdl.join("filelist.f"), design.filelist())?;
+    std::fs::write(hdl.join("README.md"), readme(design, plan))?;
+    let texts = [
+        xdc(plan, options),
+        yosys_script(design, &claimed.hdl_dir),
+        vivado_script(design, plan, &claimed.hdl_dir, &claimed.constraints_root),
+    ];
+    for ((slot, _), text) in claimed.scripts.iter().zip(texts) {
+        std::fs::write(outputs.path(*slot), text)?;
+    }
+    Ok(())
 }
 
 fn readme(design: &Design, plan: &Plan) -> String {

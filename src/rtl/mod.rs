@@ -16,7 +16,7 @@ pub mod verilog;
 pub mod wire;
 
 pub use emit::{Design, generate};
-pub use files::{ScriptOptions, WrittenDesign, write_design};
+pub use files::{DesignOutputs, ScriptOptions, claim_design, stage_design};
 
 #[cfg(test)]
 mod tests;
