@@ -164,6 +164,10 @@ impl Outputs {
     /// Claims a file output: `path` may be a regular file (replaced on
     /// commit) or nothing yet; its missing folders are created on commit.
     pub fn file(&mut self, what: &str, path: &Path) -> Result<Slot, OutputError> {
+        let text = path.as_os_str().to_string_lossy();
+        if path.file_name().is_none() || text.ends_with('/') {
+            return Err(OutputError::new(what, path, "names a folder, not a file"));
+        }
         self.check_target(what, path, false)?;
         check_not_a_dir(what, path)?;
         self.stage(what, path, Kind::File)
@@ -355,28 +359,29 @@ pub fn write_manifest(dir: &Path, names: &[String]) -> io::Result<()> {
     fs::rename(&staged, dir.join(MANIFEST))
 }
 
-/// `path` made absolute with its existing part canonical, so that two
-/// spellings of one place compare equal.
+/// `path` made absolute with its existing part canonical and the rest
+/// normalized (it holds no symbolic link yet, so `..` there only removes
+/// the name before it), so that two spellings of one place compare equal.
 fn resolved(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(canonical) = existing.canonicalize() {
-            let mut out = canonical;
-            for part in rest.iter().rev() {
-                out.push(part);
+    let components: Vec<Component> = absolute.components().collect();
+    for split in (1..=components.len()).rev() {
+        let prefix: PathBuf = components[..split].iter().collect();
+        let Ok(mut out) = prefix.canonicalize() else {
+            continue;
+        };
+        for component in &components[split..] {
+            match component {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::CurDir => {}
+                other => out.push(other),
             }
-            return out;
         }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
-            }
-            _ => return absolute,
-        }
+        return out;
     }
+    absolute
 }
 
 /// Every component fits a file system's name limit.
@@ -634,8 +639,9 @@ mod tests {
         fs::write(&input, "x").unwrap();
         let mut outputs = Outputs::new();
         outputs.protect(&input);
-        let spelled = root.path().join(".").join("in.npy");
-        assert!(outputs.file("--out", &spelled).is_err());
+        for spelled in ["./in.npy", "new/../in.npy", "new/./../in.npy"] {
+            assert!(outputs.file("--out", &root.path().join(spelled)).is_err());
+        }
         assert!(outputs.dir("--dump", root.path()).is_err());
         outputs.dir("--dump", &root.path().join("d")).unwrap();
         assert!(outputs.file("--out", &root.path().join("d/x.npy")).is_err());

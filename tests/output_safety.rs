@@ -326,8 +326,10 @@ fn quantize_onto_the_data_it_reads_is_refused() {
 fn a_json_certificate_never_overwrites_the_model() {
     let dir = mlp3();
     let before = snapshot(dir.path());
-    let run = run_in(dir.path(), &["check", "mlp3.toml", "--json", "mlp3.toml"]);
-    assert_refused(&run, "mlp3.toml");
+    for spelled in ["mlp3.toml", "./mlp3.toml", "nodir/../mlp3.toml"] {
+        let run = run_in(dir.path(), &["check", "mlp3.toml", "--json", spelled]);
+        assert_refused(&run, spelled);
+    }
     assert_eq!(snapshot(dir.path()), before);
 }
 
