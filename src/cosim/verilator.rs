@@ -171,3 +171,34 @@ pub fn which(tool: &str) -> Option<PathBuf> {
         .map(|dir| Path::new(dir).join(tool))
         .find(|p| p.is_file())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn design(files: &[&str]) -> Design {
+        Design {
+            top: "t".into(),
+            verilog: files
+                .iter()
+                .map(|f| (f.to_string(), format!("// {f}\n")))
+                .collect(),
+            memories: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rewriting_the_rtl_removes_only_files_of_the_earlier_design() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rtl(&design(&["a.v", "b.v"]), dir.path()).unwrap();
+        std::fs::write(dir.path().join("notes.v"), "// mine").unwrap();
+        write_rtl(&design(&["a.v", "c.v"]), dir.path()).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [crate::output::MANIFEST, "a.v", "c.v", "notes.v"]);
+        assert_eq!(read_manifest(dir.path()), ["a.v", "c.v"]);
+    }
+}
