@@ -5,10 +5,10 @@
 //! Everything moves together on `advance` (the output register is empty or
 //! being read); see `crate::arch` for the cycle semantics.
 
+use super::bits::BitVector;
 use super::stream::stream_ports;
 use super::verilog::{
-    constant_select, element, extend, index_bits, line, mask, pack, signed_literal, unpack,
-    unsigned_literal,
+    constant_select, element, extend, index_bits, line, signed_literal, unsigned_literal,
 };
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, LutProduct, Mvau};
@@ -42,19 +42,24 @@ impl TagLayout {
     }
 
     /// The tag bus value of fold step (`nf`, `sf`).
-    pub fn encode(&self, plan: &Mvau, nf: usize, sf: usize) -> u128 {
+    pub fn encode(&self, plan: &Mvau, nf: usize, sf: usize) -> BitVector {
         let last = sf == plan.sf - 1;
-        let flags: u128 = match &plan.accumulator.inner {
-            None => u128::from(sf == 0) | u128::from(last) << 1,
+        let flags: Vec<bool> = match &plan.accumulator.inner {
+            None => vec![sf == 0, last],
             Some(inner) => {
                 let tc = inner.chunks_per_tile;
-                u128::from(last)
-                    | u128::from(sf.is_multiple_of(tc)) << 1
-                    | u128::from(sf % tc == tc - 1) << 2
-                    | u128::from(sf < tc) << 3
+                vec![last, sf.is_multiple_of(tc), sf % tc == tc - 1, sf < tc]
             }
         };
-        flags | (nf as u128) << self.flags()
+        let mut tags = BitVector::zero(self.width());
+        for (i, &flag) in flags.iter().enumerate() {
+            tags.set_field(i, &BitVector::from_i128(i128::from(flag), 1));
+        }
+        tags.set_field(
+            self.flags(),
+            &BitVector::from_i128(nf as i128, self.nf_bits),
+        );
+        tags
     }
 }
 
@@ -83,7 +88,7 @@ pub struct MvauControl {
 struct ControlState {
     sf: usize,
     nf: usize,
-    buffer: Vec<u128>,
+    buffer: Vec<BitVector>,
     valid1: bool,
     last1: bool,
     valid2: bool,
@@ -110,7 +115,7 @@ impl MvauControl {
             valid2: Wire::output(1),
             _plan: plan.clone(),
             _state: ControlState {
-                buffer: vec![0; plan.sf],
+                buffer: vec![BitVector::zero(plan.input_shape().bits()); plan.sf],
                 ..Default::default()
             },
         }
@@ -286,7 +291,7 @@ impl MvauControl {
                 buffer: std::mem::take(&mut s.buffer),
                 ..Default::default()
             };
-            self.rom_addr.next = 0;
+            self.rom_addr.drive(0);
             return;
         }
         if !advance {
@@ -296,7 +301,7 @@ impl MvauControl {
         let chunk = if s.nf == 0 {
             self.in_data.val()
         } else {
-            s.buffer[s.sf]
+            s.buffer[s.sf].clone()
         };
         self.x1.next = chunk;
         self.tags1.next = tags.encode(p, s.nf, s.sf);
@@ -315,7 +320,8 @@ impl MvauControl {
             if step_last {
                 s.nf = (s.nf + 1) % p.nf;
             }
-            self.rom_addr.next = ((s.nf * p.sf + s.sf) % (p.nf * p.sf)) as u128;
+            self.rom_addr
+                .drive(((s.nf * p.sf + s.sf) % (p.nf * p.sf)) as i128);
         }
     }
 }
@@ -327,10 +333,11 @@ impl Logic for MvauControl {
         }
         let s = &self._state;
         let advance = !s.out_valid || self.out_ready.is_high();
-        self.advance.next = u128::from(advance);
-        self.in_ready.next = u128::from(advance && s.nf == 0);
-        self.out_valid.next = u128::from(s.out_valid);
-        self.valid2.next = u128::from(s.valid2);
+        let (in_ready, out_valid, valid2) = (advance && s.nf == 0, s.out_valid, s.valid2);
+        self.advance.set(advance);
+        self.in_ready.set(in_ready);
+        self.out_valid.set(out_valid);
+        self.valid2.set(valid2);
     }
 
     fn connect(&mut self) {
@@ -359,7 +366,7 @@ pub struct WeightRom {
     pub advance: Wire,
     pub addr: Wire,
     pub word: Wire,
-    _words: Vec<u128>,
+    _words: Vec<BitVector>,
     _file: String,
 }
 
@@ -370,7 +377,7 @@ impl WeightRom {
         let words = plan.weights[pe]
             .iter()
             .map(|word| {
-                pack(
+                BitVector::pack(
                     &word.iter().map(|&w| w as i128).collect::<Vec<_>>(),
                     plan.weight.bits as usize,
                 )
@@ -390,12 +397,12 @@ impl WeightRom {
         &self._file
     }
 
-    /// The `$readmemh` image: one hexadecimal word per line.
+    /// The `$readmemh` image: one hexadecimal word per line, every digit
+    /// of the word's width.
     pub fn memory_image(&self) -> String {
-        let digits = self.word.width().div_ceil(4);
         self._words
             .iter()
-            .map(|w| format!("{w:0digits$x}\n"))
+            .map(|w| format!("{}\n", w.to_hex()))
             .collect()
     }
 
@@ -429,9 +436,9 @@ impl Logic for WeightRom {
         if self.clock.pos_edge() && self.advance.is_high() {
             self.word.next = self
                 ._words
-                .get(self.addr.val() as usize)
-                .copied()
-                .unwrap_or(0);
+                .get(self.addr.index())
+                .cloned()
+                .unwrap_or_else(|| BitVector::zero(self.word.width()));
         }
     }
 
@@ -659,13 +666,11 @@ impl Logic for DotProduct {
     fn update(&mut self) {
         if self.clock.pos_edge() && self.advance.is_high() {
             let (n, w) = (self._input.bits as usize, self._weight.bits as usize);
+            let (word, x1) = (self.word.val(), self.x1.val());
             let sum: i128 = (0..self._simd)
-                .map(|j| {
-                    unpack(self.word.val(), j, w, true)
-                        * unpack(self.x1.val(), j, n, self._input.signed)
-                })
+                .map(|j| word.element(j, w, true) * x1.element(j, n, self._input.signed))
                 .sum();
-            self.sum2.next = (sum as u128) & mask(self.sum2.width());
+            self.sum2.drive(sum);
         }
     }
 
@@ -726,7 +731,7 @@ impl Logic for TagPipe {
         if self.clock.pos_edge() && self.advance.is_high() {
             let flags = self._layout.flags();
             for nf3 in &mut self.nf3 {
-                nf3.next = self.tags2.val() >> flags;
+                nf3.next = self.tags2.val().field(flags, nf3.width());
             }
             self.tags2.next = self.tags1.val();
         }
@@ -780,7 +785,7 @@ fn signed_sum_line(v: &mut String, declaration: &str, a: &str, b: &str, extends:
 pub fn fix(value: i128, bits: u32, mode: OverflowMode) -> i128 {
     let t = IntType::signed(bits);
     match mode {
-        OverflowMode::Wrap => super::wire::sign_extend(value as u128, bits as usize),
+        OverflowMode::Wrap => super::wire::sign_extend(value, bits as usize),
         OverflowMode::Saturate => value.clamp(t.min(), t.max()),
     }
 }
@@ -984,12 +989,9 @@ impl Accumulator {
         let layout = TagLayout::of(p);
         let (pb, mode) = (p.accumulator.bits, p.accumulator.overflow);
         let tags = self.tags2.val();
-        let bit = |i: u32| (tags >> i) & 1 == 1;
-        let bias = self
-            ._bias
-            .get((tags >> layout.flags()) as usize)
-            .copied()
-            .unwrap_or(0);
+        let bit = |i: usize| tags.bit(i);
+        let nf = tags.field(layout.flags(), layout.nf_bits).to_usize();
+        let bias = self._bias.get(nf).copied().unwrap_or(0);
         let sum = self.sum2.as_signed();
         match &p.accumulator.inner {
             None => {
@@ -1132,7 +1134,7 @@ impl Logic for ComparatorBank {
     fn update(&mut self) {
         if self.clock.pos_edge() && self.advance.is_high() {
             let acc = self.acc3.as_signed();
-            let row = self._thresholds.get(self.nf3.val() as usize);
+            let row = self._thresholds.get(self.nf3.index());
             let hits = row.map_or(0, |r| r.iter().filter(|&&t| acc >= t as i128).count()) as i128;
             self.out.drive(self._output.min() + hits);
         }
@@ -1286,8 +1288,11 @@ impl OutputPacker {
 
 impl Logic for OutputPacker {
     fn update(&mut self) {
-        let values: Vec<i128> = self.elements.iter().map(|e| e.val() as i128).collect();
-        self.data.next = pack(&values, self._bits);
+        let mut data = BitVector::zero(self.elements.len() * self._bits);
+        for (p, element) in self.elements.iter().enumerate() {
+            data.set_field(p * self._bits, &element.val());
+        }
+        self.data.next = data;
     }
 
     fn connect(&mut self) {

@@ -1,6 +1,7 @@
 //! Small helpers for writing Verilog-2005 text: sized literals, widths,
-//! sign extension, and bit-pattern arithmetic for the blocks' behaviour.
+//! sign extension, element selects.
 
+use super::bits::BitVector;
 use std::fmt::Write;
 
 /// Bits needed to count `0..n` (at least 1).
@@ -12,20 +13,19 @@ pub fn index_bits(n: usize) -> usize {
     bits
 }
 
-/// A `width`-bit unsigned literal.
+/// A `width`-bit unsigned literal (decimal: exact at any width).
 pub fn unsigned_literal(value: u128, width: usize) -> String {
     format!("{width}'d{value}")
 }
 
 /// A `width`-bit signed literal written as its two's complement pattern,
 /// e.g. `9'sh100` for -256 (a negated positive literal could overflow).
+/// The whole `width`-bit pattern is written (leading zero digits aside,
+/// which Verilog's zero extension restores), so it is right at any width.
 pub fn signed_literal(value: i128, width: usize) -> String {
-    let mask = if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    };
-    format!("{width}'sh{:x}", (value as u128) & mask)
+    let hex = BitVector::from_i128(value, width).to_hex();
+    let digits = hex.trim_start_matches('0');
+    format!("{width}'sh{}", if digits.is_empty() { "0" } else { digits })
 }
 
 /// `bits` of `source` (an expression `from` bits wide, signed or not)
@@ -93,32 +93,6 @@ pub fn constant_select(
     true
 }
 
-/// Reads a `width`-bit element of a bit pattern as two's complement or
-/// unsigned.
-pub fn unpack(pattern: u128, index: usize, width: usize, signed: bool) -> i128 {
-    let raw = (pattern >> (index * width)) & mask(width);
-    if signed {
-        super::wire::sign_extend(raw, width)
-    } else {
-        raw as i128
-    }
-}
-
-/// Packs values as `width`-bit elements.
-pub fn pack(values: &[i128], width: usize) -> u128 {
-    values.iter().enumerate().fold(0u128, |acc, (i, &v)| {
-        acc | (((v as u128) & mask(width)) << (i * width))
-    })
-}
-
-pub fn mask(width: usize) -> u128 {
-    if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,19 +137,16 @@ mod tests {
     fn literals_and_extension() {
         assert_eq!(signed_literal(-256, 9), "9'sh100");
         assert_eq!(signed_literal(5, 4), "4'sh5");
+        assert_eq!(signed_literal(3, 9), "9'sh3");
+        assert_eq!(signed_literal(0, 9), "9'sh0");
+        assert_eq!(
+            signed_literal(-1, 130),
+            format!("130'sh3{}", "f".repeat(32))
+        );
         assert_eq!(extend("a", 4, 6, true), "{{2{a[3]}}, a}");
         assert_eq!(extend("a", 4, 6, false), "{{2{1'b0}}, a}");
         assert_eq!(index_bits(1), 1);
         assert_eq!(index_bits(4), 2);
         assert_eq!(index_bits(5), 3);
-    }
-
-    #[test]
-    fn pack_round_trip() {
-        let p = pack(&[-1, 3, -8], 4);
-        assert_eq!(unpack(p, 0, 4, true), -1);
-        assert_eq!(unpack(p, 1, 4, true), 3);
-        assert_eq!(unpack(p, 2, 4, true), -8);
-        assert_eq!(unpack(p, 2, 4, false), 8);
     }
 }
