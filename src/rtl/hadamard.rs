@@ -69,7 +69,11 @@ impl ButterflyStage {
             line(
                 &mut v,
                 0,
-                format!("wire [{}:0] x{i} = {};", wi - 1, element("in_data", i, wi)),
+                format!(
+                    "wire [{}:0] x{i} = {};",
+                    wi - 1,
+                    element("in_data", self.in_data.width(), i, wi)
+                ),
             );
         }
         for (i, j) in self.pairs() {
@@ -86,12 +90,18 @@ impl ButterflyStage {
             line(
                 &mut v,
                 2,
-                format!("{} <= a{i} + b{i};", element("out_data", i, wo)),
+                format!(
+                    "{} <= a{i} + b{i};",
+                    element("out_data", self.out_data.width(), i, wo)
+                ),
             );
             line(
                 &mut v,
                 2,
-                format!("{} <= a{i} - b{i};", element("out_data", j, wo)),
+                format!(
+                    "{} <= a{i} - b{i};",
+                    element("out_data", self.out_data.width(), j, wo)
+                ),
             );
         }
         line(&mut v, 1, "end");
@@ -206,7 +216,11 @@ impl Requantizer {
             line(
                 &mut v,
                 0,
-                format!("wire [{}:0] x{i} = {};", yb - 1, element("in_data", i, yb)),
+                format!(
+                    "wire [{}:0] x{i} = {};",
+                    yb - 1,
+                    element("in_data", self.in_data.width(), i, yb)
+                ),
             );
             let y = extend(&format!("x{i}"), yb, wb, true);
             line(&mut v, 0, format!("wire signed [{}:0] y{i} = {y};", wb - 1));
@@ -251,7 +265,11 @@ impl Requantizer {
             line(
                 &mut v,
                 2,
-                format!("{} <= c{i}[{}:0];", element("out_data", i, ob), ob - 1),
+                format!(
+                    "{} <= c{i}[{}:0];",
+                    element("out_data", self.out_data.width(), i, ob),
+                    ob - 1
+                ),
             );
         }
         line(&mut v, 1, "end");

@@ -8,7 +8,8 @@
 use super::bits::BitVector;
 use super::stream::stream_ports;
 use super::verilog::{
-    constant_select, element, extend, index_bits, line, signed_literal, unsigned_literal,
+    bit, constant_select, element, extend, field, index_bits, line, signed_literal,
+    unsigned_literal,
 };
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, LutProduct, Mvau};
@@ -494,21 +495,51 @@ impl DotProduct {
             self._weight.bits as usize,
             self._product_bits,
         );
-        let x = element("x1", j, n);
-        let wj = element("word", j, w);
+        let word_bits = self.word.width();
+        let x = element("x1", self.x1.width(), j, n);
+        let wj = element("word", word_bits, j, w);
         match self._style {
             MultiplierStyle::Dsp => {
-                let xs = if self._input.signed {
-                    format!("$signed({x})")
+                let (xs, x_bits) = if self._input.signed {
+                    (format!("$signed({x})"), n)
                 } else {
-                    format!("$signed({{1'b0, {x}}})")
+                    (format!("$signed({{1'b0, {x}}})"), n + 1)
                 };
-                line(
-                    v,
-                    0,
-                    format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j};", pb - 1),
-                );
-                line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
+                // A product is as wide as its wider operand; when the
+                // product's range needs fewer bits (uint1 x int1), its
+                // low `pb` bits are the value.
+                let full = w.max(x_bits);
+                if full <= pb {
+                    line(
+                        v,
+                        0,
+                        format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j};", pb - 1),
+                    );
+                    line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
+                } else {
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "(* use_dsp = \"yes\" *) wire signed [{}:0] p{j}_full;",
+                            full - 1
+                        ),
+                    );
+                    line(v, 0, format!("assign p{j}_full = $signed({wj}) * {xs};"));
+                    line(
+                        v,
+                        0,
+                        format!("wire signed [{}:0] p{j} = p{j}_full[{}:0];", pb - 1, pb - 1),
+                    );
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "wire unused_p{j}_high_bits = &{{1'b0, p{j}_full[{}:{pb}]}};",
+                            full - 1
+                        ),
+                    );
+                }
             }
             MultiplierStyle::Lut => {
                 // Shift-and-add, a LUT multiplier no tool turns into a
@@ -535,9 +566,9 @@ impl DotProduct {
                         v,
                         0,
                         format!(
-                            "wire [{}:0] weight{j} = word[{} +: {lane_bits}];",
+                            "wire [{}:0] weight{j} = {};",
                             lane_bits - 1,
-                            j * w
+                            field("word", word_bits, j * w, lane_bits)
                         ),
                     );
                     extend(&format!("weight{j}"), lane_bits, pb, true)
@@ -546,7 +577,7 @@ impl DotProduct {
                 let zero = unsigned_literal(0, pb);
                 let selector_bit = |b: usize| {
                     if by_weight {
-                        format!("word[{}]", j * w + b)
+                        bit("word", word_bits, j * w + b)
                     } else {
                         format!("element{j}[{b}]")
                     }

@@ -235,9 +235,13 @@ impl WidthConverter {
             self._plan.output_elements,
             self._plan.capacity(),
         );
-        let here = element("buffer", slot, e);
+        let buffer_bits = capacity * e;
+        let here = element("buffer", buffer_bits, slot, e);
         let mut value = if slot + output < capacity {
-            format!("take ? {} : {here}", element("buffer", slot + output, e))
+            format!(
+                "take ? {} : {here}",
+                element("buffer", buffer_bits, slot + output, e)
+            )
         } else {
             here
         };
@@ -245,7 +249,10 @@ impl WidthConverter {
             let Some(at) = slot.checked_sub(i).filter(|&k| k <= output) else {
                 continue;
             };
-            value = format!("insert{at} ? {} : ({value})", element("in_data", i, e));
+            value = format!(
+                "insert{at} ? {} : ({value})",
+                element("in_data", self.in_data.width(), i, e)
+            );
         }
         value
     }

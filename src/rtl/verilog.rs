@@ -49,9 +49,31 @@ pub fn extend(source: &str, from: usize, to: usize, signed: bool) -> String {
     format!("{{{fill}, {source}}}")
 }
 
-/// Element `index` of a packed bus of `width`-bit elements.
-pub fn element(bus: &str, index: usize, width: usize) -> String {
-    format!("{bus}[{} +: {width}]", index * width)
+/// Element `index` of `width` bits of the packed `bus_bits`-bit `bus`.
+/// An element that is the whole bus is the bus itself: a 1-bit port is
+/// declared as a scalar, which Verilog does not let one index.
+pub fn element(bus: &str, bus_bits: usize, index: usize, width: usize) -> String {
+    field(bus, bus_bits, index * width, width)
+}
+
+/// Bits `[offset +: width]` of the `bus_bits`-bit `bus`; the whole bus is
+/// the bus itself (see [`element`]).
+pub fn field(bus: &str, bus_bits: usize, offset: usize, width: usize) -> String {
+    if offset == 0 && width == bus_bits {
+        bus.to_string()
+    } else {
+        format!("{bus}[{offset} +: {width}]")
+    }
+}
+
+/// Bit `index` of the `bus_bits`-bit `bus` (the bus itself when it has
+/// one bit, see [`element`]).
+pub fn bit(bus: &str, bus_bits: usize, index: usize) -> String {
+    if bus_bits == 1 {
+        bus.to_string()
+    } else {
+        format!("{bus}[{index}]")
+    }
 }
 
 /// Appends a line with indentation.
@@ -148,5 +170,9 @@ mod tests {
         assert_eq!(index_bits(1), 1);
         assert_eq!(index_bits(4), 2);
         assert_eq!(index_bits(5), 3);
+        assert_eq!(element("x", 8, 1, 4), "x[4 +: 4]");
+        assert_eq!(element("x", 1, 0, 1), "x");
+        assert_eq!(bit("w", 4, 3), "w[3]");
+        assert_eq!(bit("w", 1, 0), "w");
     }
 }
