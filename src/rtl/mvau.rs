@@ -9,7 +9,7 @@ use super::bits::BitVector;
 use super::stream::stream_ports;
 use super::verilog::{
     bit, constant_select, element, extend, field, index_bits, line, signed_literal,
-    unsigned_literal,
+    sum_declaration, unsigned_literal,
 };
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, LutProduct, Mvau};
@@ -1144,11 +1144,8 @@ impl ComparatorBank {
         } else {
             0
         };
-        line(
-            &mut v,
-            0,
-            format!("wire [{}:0] hits = {};", ob - 1, hits.join(" + ")),
-        );
+        // `count < 2^ob`: every partial count fits `ob` bits.
+        sum_declaration(&mut v, 0, "hits", ob, &hits);
         line(
             &mut v,
             0,

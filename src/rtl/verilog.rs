@@ -76,6 +76,50 @@ pub fn bit(bus: &str, bus_bits: usize, index: usize) -> String {
     }
 }
 
+/// Terms per line of a long sum: Verilator refuses a line of more than
+/// 40,000 preprocessor tokens, and a bank of 16-bit thresholds sums 65,535
+/// comparisons.
+const TERMS_PER_LINE: usize = 64;
+
+/// Declares `wire [width-1:0] name` as the sum of `terms`. Up to
+/// [`TERMS_PER_LINE`] terms make one line; more are summed in groups of
+/// that many, one `name_<level>_<group>` wire per line, and the groups'
+/// sums the same way. Each partial sum adds some of the terms, so at
+/// `width` bits it is exact whenever the whole sum is.
+pub fn sum_declaration(
+    out: &mut String,
+    indent: usize,
+    name: &str,
+    width: usize,
+    terms: &[String],
+) {
+    let mut terms = terms.to_vec();
+    let mut level = 0;
+    while terms.len() > TERMS_PER_LINE {
+        terms = terms
+            .chunks(TERMS_PER_LINE)
+            .enumerate()
+            .map(|(group, part)| {
+                let partial = format!("{name}_{level}_{group}");
+                let sum = part.join(" + ");
+                line(
+                    out,
+                    indent,
+                    format!("wire [{}:0] {partial} = {sum};", width - 1),
+                );
+                partial
+            })
+            .collect();
+        level += 1;
+    }
+    let sum = terms.join(" + ");
+    line(
+        out,
+        indent,
+        format!("wire [{}:0] {name} = {sum};", width - 1),
+    );
+}
+
 /// Appends a line with indentation.
 pub fn line(out: &mut String, indent: usize, text: impl AsRef<str>) {
     let _ = writeln!(out, "{}{}", "    ".repeat(indent), text.as_ref());
@@ -153,6 +197,32 @@ mod tests {
             &equal
         ));
         assert_eq!(same, "wire [3:0] b = 4'sh0;\n");
+    }
+
+    #[test]
+    fn long_sums_take_many_lines() {
+        let mut short = String::new();
+        let terms: Vec<String> = (0..3).map(|k| format!("h{k}")).collect();
+        sum_declaration(&mut short, 0, "hits", 4, &terms);
+        assert_eq!(short, "wire [3:0] hits = h0 + h1 + h2;\n");
+        let terms: Vec<String> = (0..4095).map(|k| format!("h{k}")).collect();
+        let mut long = String::new();
+        sum_declaration(&mut long, 0, "hits", 12, &terms);
+        let lines: Vec<&str> = long.lines().collect();
+        // 64 groups of up to 64 terms, then their sum.
+        assert_eq!(lines.len(), 65);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.matches('+').count() < TERMS_PER_LINE)
+        );
+        assert_eq!(
+            lines[0],
+            format!("wire [11:0] hits_0_0 = {};", terms[..64].join(" + "))
+        );
+        assert!(lines[64].starts_with("wire [11:0] hits = hits_0_0 + hits_0_1 + "));
+        assert!(lines[64].ends_with(" + hits_0_63;"));
+        assert!(lines[63].ends_with(" + h4094;"));
     }
 
     #[test]
