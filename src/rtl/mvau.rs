@@ -127,9 +127,9 @@ impl MvauControl {
         let tags = TagLayout::of(p);
         let (sfb, nfb, ab) = (index_bits(p.sf), tags.nf_bits, index_bits(p.nf * p.sf));
         let chunk = p.input_shape().bits();
-        let sf = |v: usize| unsigned_literal(v as u128, sfb);
-        let nf = |v: usize| unsigned_literal(v as u128, nfb);
-        let ad = |v: usize| unsigned_literal(v as u128, ab);
+        let sf = |v: usize| unsigned_literal(v, sfb);
+        let nf = |v: usize| unsigned_literal(v, nfb);
+        let ad = |v: usize| unsigned_literal(v, ab);
         let mut v = String::new();
         line(
             &mut v,
@@ -1140,7 +1140,7 @@ impl ComparatorBank {
             .map(|k| extend(&format!("(value >= t{k})"), 1, ob, false))
             .collect();
         let base = if self._output.signed {
-            1u128 << (ob - 1)
+            1usize << (ob - 1)
         } else {
             0
         };

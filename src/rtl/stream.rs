@@ -60,7 +60,7 @@ impl StreamFifo {
         let (depth, width) = (self._depth, self.in_data.width());
         let pointer = index_bits(depth);
         let count = index_bits(depth + 1);
-        let last = unsigned_literal(depth as u128 - 1, pointer);
+        let last = unsigned_literal(depth - 1, pointer);
         let mut v = String::new();
         line(
             &mut v,
@@ -81,10 +81,7 @@ impl StreamFifo {
         line(
             &mut v,
             1,
-            format!(
-                "in_ready = count != {};",
-                unsigned_literal(depth as u128, count)
-            ),
+            format!("in_ready = count != {};", unsigned_literal(depth, count)),
         );
         line(
             &mut v,
@@ -265,7 +262,7 @@ impl WidthConverter {
             self._plan.capacity(),
         );
         let fill_bits = index_bits(capacity + 1);
-        let lit = |v: usize| unsigned_literal(v as u128, fill_bits);
+        let lit = |v: usize| unsigned_literal(v, fill_bits);
         let mut v = String::new();
         line(
             &mut v,

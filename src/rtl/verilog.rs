@@ -14,7 +14,7 @@ pub fn index_bits(n: usize) -> usize {
 }
 
 /// A `width`-bit unsigned literal (decimal: exact at any width).
-pub fn unsigned_literal(value: u128, width: usize) -> String {
+pub fn unsigned_literal(value: usize, width: usize) -> String {
     format!("{width}'d{value}")
 }
 
@@ -152,7 +152,7 @@ pub fn constant_select(
     }
     line(out, indent, format!("{declaration} ="));
     for (k, value) in tested.iter().enumerate() {
-        let key = unsigned_literal(k as u128, width);
+        let key = unsigned_literal(k, width);
         line(out, indent + 1, format!("({name} == {key}) ? {value} :"));
     }
     line(out, indent + 1, format!("{last};"));
