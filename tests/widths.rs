@@ -140,26 +140,61 @@ fn dot_products_wider_than_64_bits() {
 }
 
 #[test]
+fn sums_beyond_64_bits_saturate() {
+    end_to_end("widths_dot67_saturate", 200);
+}
+
+#[test]
 fn int64_elements_between_layers() {
     end_to_end("widths_int64_between_layers", 200);
 }
 
-/// `sim` and `cosim` both run a plan whose dot products exceed 64 bits.
+/// `sim` runs plans whose dot products exceed 64 bits (it used to refuse
+/// what `cosim` was asked to run) and equals the reference: with weights
+/// and inputs at the ends of int32 the sums exceed 64 bits and saturate.
 #[test]
-fn sim_runs_dot_products_wider_than_64_bits() {
+fn sim_equals_the_reference_on_dot_products_wider_than_64_bits() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("x.npy");
-    let values: Vec<i64> = (0..16)
-        .map(|i| if i % 2 == 0 { i32::MIN } else { i32::MAX } as i64)
+    let values: Vec<i64> = (0..32)
+        .map(|i| match i % 3 {
+            0 => i32::MIN.into(),
+            1 => i32::MAX.into(),
+            _ => -(i as i64) * 1_000_003,
+        })
         .collect();
-    let array = ndarray::Array2::from_shape_vec((2, 8), values).unwrap();
+    let array = ndarray::Array2::from_shape_vec((4, 8), values).unwrap();
     ndarray_npy::write_npy(&inputs, &array).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_a2qgen"))
-        .current_dir(root())
-        .args(["sim", "tests/fixtures/models/widths_dot67.toml", "--inputs"])
-        .arg(&inputs)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    for name in ["widths_dot67", "widths_dot67_saturate"] {
+        sim_equals_reference(&format!("tests/fixtures/models/{name}.toml"), &inputs, 4);
+    }
+}
+
+/// `sim --out` and `infer --out` agree on `vectors` vectors of a model
+/// whose output beats hold every channel.
+fn sim_equals_reference(model: &str, inputs: &std::path::Path, vectors: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (beats, reference) = (dir.path().join("beats.npy"), dir.path().join("ref.npy"));
+    for (command, out) in [("sim", &beats), ("infer", &reference)] {
+        let output = Command::new(env!("CARGO_BIN_EXE_a2qgen"))
+            .current_dir(root())
+            .args([command, model, "--inputs"])
+            .arg(&inputs)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{model} {command}: {stderr}");
+    }
+    // One beat of both channels per vector: [vector, beat, cycle, c0, c1].
+    let beats: ndarray::Array2<i64> = ndarray_npy::read_npy(&beats).unwrap();
+    let reference: ndarray::Array2<i64> = ndarray_npy::read_npy(&reference).unwrap();
+    assert_eq!(beats.nrows(), vectors);
+    for row in beats.rows() {
+        let vector = row[0] as usize;
+        assert_eq!(row[1], 0);
+        assert_eq!(row.slice(ndarray::s![3..]), reference.row(vector));
+    }
+    assert!(reference.iter().any(|&v| v != 0));
 }
