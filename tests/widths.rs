@@ -179,7 +179,7 @@ fn sim_equals_reference(model: &str, inputs: &std::path::Path, vectors: usize) {
         let output = Command::new(env!("CARGO_BIN_EXE_a2qgen"))
             .current_dir(root())
             .args([command, model, "--inputs"])
-            .arg(&inputs)
+            .arg(inputs)
             .arg("--out")
             .arg(out)
             .output()
