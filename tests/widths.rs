@@ -7,14 +7,19 @@
 
 mod tools;
 
+use std::path::Path;
 use std::process::Command;
 use tools::{generate, have, root};
 
 /// Generates `name` and checks Verilator's lint and an Icarus compile.
 fn lint_and_compile(name: &str) {
     let model = root().join(format!("tests/fixtures/models/{name}.toml"));
+    lint_and_compile_model(&model, name);
+}
+
+fn lint_and_compile_model(model: &Path, name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (design, files) = generate(&model, dir.path(), name);
+    let (design, files) = generate(model, dir.path(), name);
     let output = Command::new("verilator")
         .args([
             "--lint-only",
@@ -147,6 +152,45 @@ fn sums_beyond_64_bits_saturate() {
 #[test]
 fn int64_elements_between_layers() {
     end_to_end("widths_int64_between_layers", 200);
+}
+
+/// 65,535 thresholds per channel: Verilator lints them in about 25 s and
+/// Icarus compiles them in about 70 s; Verilator's C++ build of them takes
+/// more than 15 minutes, so this runs on request and does not co-simulate.
+#[test]
+#[ignore = "16-bit threshold banks take minutes to lint and compile"]
+fn thresholds_of_16_output_bits_lint_and_compile() {
+    if !have("verilator") || !have("iverilog") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let count = (1usize << 16) - 1;
+    // Ascending over the accumulator's range [-2048, 2047], repeats allowed.
+    let thresholds = ndarray::Array2::from_shape_fn((1, count), |(_, k)| (k as i64 / 16) - 2048);
+    ndarray_npy::write_npy(dir.path().join("t.npy"), &thresholds).unwrap();
+    let model = dir.path().join("widths_thresholds16.toml");
+    std::fs::write(
+        &model,
+        r#"[model]
+name = "widths_thresholds16"
+[input]
+length = 4
+bits = 8
+signed = true
+[[layers]]
+name = "fc0"
+kind = "dense"
+in_features = 4
+out_features = 1
+weight_bits = 4
+weights = [[-8, 7, 3, -1]]
+accumulator = { bits = 13 }
+activation = { kind = "thresholds", bits = 16, thresholds = "t.npy" }
+hardware = { pe = 1, simd = 4 }
+"#,
+    )
+    .unwrap();
+    lint_and_compile_model(&model, "widths_thresholds16");
 }
 
 /// `sim` runs plans whose dot products exceed 64 bits (it used to refuse

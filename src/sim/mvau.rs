@@ -356,8 +356,9 @@ fn accumulate_into<T: Copy + Into<i128>>(
 }
 
 /// `dots[p] = sum_j words[p][j] * chunk[j]`, `words` being `[pe][simd]`,
-/// for dot products of at most 64 bits (each product fits 64 bits: the
-/// model's elements have at most 32). The usual SIMD widths get a copy
+/// for dot products of at most 64 bits (`dot_bits` bounds every product
+/// and every partial sum too: each product's range holds 0 and lies within
+/// the dot product's). The usual SIMD widths get a copy
 /// with the width known at compile time (fully unrolled: several times
 /// faster than a loop of unknown length).
 #[inline]
