@@ -17,8 +17,8 @@ pub const MAX_THRESHOLD_BITS: u32 = 16;
 
 /// Reads and validates the model at `path`.
 pub fn load_model(path: &Path) -> Result<Model, ModelError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ModelError::new(path, format!("cannot read model file: {e}")))?;
+    let text = crate::input_file::read_text(path)
+        .map_err(|e| ModelError::new(path, format!("model file {e}")))?;
     parse_model(&text, path)
 }
 
@@ -484,10 +484,8 @@ impl LayerContext<'_> {
         match value {
             toml::Value::String(relative) => {
                 let path = self.reader.base_dir.join(relative);
-                if !path.is_file() {
-                    return Err(
-                        self.error(field, format!("file `{}` does not exist", path.display()))
-                    );
+                if let Some(problem) = crate::input_file::not_a_regular_file(&path) {
+                    return Err(self.error(field, format!("file `{}` {problem}", path.display())));
                 }
                 npyio::read_int_array(&path).map_err(|e| self.error(field, e.to_string()))
             }
