@@ -24,7 +24,9 @@ pub fn open_regular(path: &Path) -> Result<(File, u64), String> {
         return Err(problem);
     }
     let file = File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
-    let metadata = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+    let metadata = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {e}"))?;
     if let Some(problem) = describe_non_regular(&metadata) {
         return Err(problem);
     }

@@ -14,6 +14,12 @@ pub const MAX_DATA_BITS: u32 = 32;
 pub const ACCUMULATOR_BITS: std::ops::RangeInclusive<u32> = 2..=64;
 /// Widest threshold activation: `2^16 - 1` thresholds per channel.
 pub const MAX_THRESHOLD_BITS: u32 = 16;
+/// Longest vector between layers (`input.length`, `out_features`): every
+/// command holds a few vectors' worth of per-element state.
+pub const MAX_VECTOR_LENGTH: usize = 1 << 20;
+/// Largest Hadamard block: the hardware transforms a whole block per beat,
+/// `log2(block)` stages of `block / 2` butterflies each.
+pub const MAX_HADAMARD_BLOCK: usize = 1024;
 
 /// Reads and validates the model at `path`.
 pub fn load_model(path: &Path) -> Result<Model, ModelError> {
@@ -68,9 +74,7 @@ impl Reader {
         let model: ModelSection = self.section(&mut document, "model")?;
         check_identifier(&model.name).map_err(|m| self.error("model.name", m))?;
         let input: InputSection = self.section(&mut document, "input")?;
-        if input.length == 0 {
-            return Err(self.error("input.length", "must be at least 1"));
-        }
+        check_vector_length(input.length).map_err(|m| self.error("input.length", m))?;
         check_data_bits(input.bits).map_err(|m| self.error("input.bits", m))?;
         let input_type = IntType {
             bits: input.bits,
@@ -213,9 +217,7 @@ impl LayerContext<'_> {
                 format!("is {} but {source} is {input_length}", spec.in_features),
             ));
         }
-        if spec.out_features == 0 {
-            return Err(self.error("out_features", "must be at least 1"));
-        }
+        check_vector_length(spec.out_features).map_err(|m| self.error("out_features", m))?;
         check_data_bits(spec.weight_bits).map_err(|m| self.error("weight_bits", m))?;
         let accumulator = self.accumulator(&spec.accumulator, spec.in_features)?;
         let hardware = self.hardware(spec, accumulator.tile)?;
@@ -423,6 +425,15 @@ impl LayerContext<'_> {
                 format!("{} is not a power of two >= 2", spec.block),
             ));
         }
+        if spec.block > MAX_HADAMARD_BLOCK {
+            return Err(self.error(
+                "block",
+                format!(
+                    "{} exceeds the largest block, {MAX_HADAMARD_BLOCK}",
+                    spec.block
+                ),
+            ));
+        }
         if !length.is_multiple_of(spec.block) {
             return Err(self.error(
                 "block",
@@ -495,6 +506,19 @@ impl LayerContext<'_> {
                 "must be a path to an .npy file or an inline array of integers",
             )),
         }
+    }
+}
+
+/// A vector length from 1 to [`MAX_VECTOR_LENGTH`].
+fn check_vector_length(length: usize) -> Result<(), String> {
+    if length == 0 {
+        Err("must be at least 1".into())
+    } else if length > MAX_VECTOR_LENGTH {
+        Err(format!(
+            "{length} exceeds the longest vector, {MAX_VECTOR_LENGTH} elements"
+        ))
+    } else {
+        Ok(())
     }
 }
 
