@@ -5,6 +5,7 @@
 
 use super::CliError;
 use super::calibrate::default_jobs;
+use super::generate::plan_error;
 use crate::arch::{Plan, PlanOptions};
 use crate::calibrate::fit::relative_error;
 use crate::estimate::{
@@ -123,7 +124,7 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
     let yosys = require_yosys()?;
     let model = load_model(&args.model)?;
     let (declared, wide) =
-        declared_and_wide_plans(&model, PlanOptions::default()).map_err(CliError::input)?;
+        declared_and_wide_plans(&model, PlanOptions::default()).map_err(plan_error)?;
     let out = args
         .out
         .clone()
