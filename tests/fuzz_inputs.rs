@@ -50,8 +50,10 @@ const EXTREMES: [&str; 22] = [
 ];
 
 /// Shapes a mutation puts in an `.npy` header.
-const SHAPES: [&str; 10] = [
+const SHAPES: [&str; 12] = [
     "()",
+    "(1099511627776,)",
+    "(68719476736, 16)",
     "(0,)",
     "(0, 16)",
     "(4611686018427387904,)",

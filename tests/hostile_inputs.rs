@@ -84,9 +84,14 @@ fn make_fixtures(dir: &Path) {
         &int8_matrix(4000, 16, |r, c| ((r + c) % 16) as i8),
     );
     // Headers that lie about the size of the data.
-    let huge = npy(&header("|i1", "(4611686018427387904,)"), &[0; 64]);
+    // Read as int64 first, this one asked for an 8 TB buffer and aborted.
+    let huge = npy(&header("|i1", "(1099511627776,)"), &[0; 64]);
     assert_eq!(huge.len(), 192, "the 192-byte file of the report");
     write("huge_i1.npy", &huge);
+    write(
+        "huge_i1_2_62.npy",
+        &npy(&header("|i1", "(4611686018427387904,)"), &[0; 64]),
+    );
     write(
         "huge_2d.npy",
         &npy(&header("<i8", "(4294967296, 4294967296)"), &[0; 64]),
@@ -336,6 +341,10 @@ fn npy_files_that_lie_about_their_size_are_refused_without_allocating() {
         for (file, want) in [
             (
                 "huge_i1",
+                "the header declares shape [1099511627776] of |i1 (1099511627776 bytes of data) but the file holds 64 bytes",
+            ),
+            (
+                "huge_i1_2_62",
                 "the header declares shape [4611686018427387904] of |i1",
             ),
             ("huge_2d", "more data than any file can hold"),
