@@ -193,17 +193,24 @@ fn mutate_toml(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'st
 
 /// An `.npy` mutant: header-aware mutations or the generic ones.
 fn mutate_npy(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'static str) {
-    let text = String::from_utf8_lossy(seed).into_owned();
-    let shape = text.find("'shape': (").and_then(|start| {
-        let end = text[start..].find(')')? + start + 1;
-        Some((start + "'shape': ".len(), end))
+    // Offsets in bytes: the preamble is not UTF-8.
+    let find = |from: usize, needle: &[u8]| {
+        seed.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|at| from + at)
+    };
+    let shape = find(0, b"'shape': (").and_then(|start| {
+        let value = start + "'shape': ".len();
+        Some((value, find(value, b")")? + 1))
     });
-    let descr = text.find("'descr': '").map(|start| {
+    let descr = find(0, b"'descr': '").and_then(|start| {
         let value = start + "'descr': '".len();
-        (value, value + text[value..].find('\'').unwrap_or(0))
+        Some((value, find(value, b"'")?))
     });
-    match rng.below(7) {
-        0 if shape.is_some() => (
+    let fortran = find(0, b"False").map(|at| (at, at + "False".len()));
+    match rng.below(8) {
+        0 | 7 if shape.is_some() => (
             replace(seed, shape.unwrap(), rng.pick(&SHAPES).as_bytes()),
             "huge or odd shape",
         ),
@@ -226,10 +233,7 @@ fn mutate_npy(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'sta
             }
             (bytes, "version")
         }
-        4 => (
-            text.replacen("False", "True ", 1).into_bytes(),
-            "fortran order",
-        ),
+        4 if fortran.is_some() => (replace(seed, fortran.unwrap(), b"True "), "fortran order"),
         _ => {
             let mut bytes = seed.to_vec();
             let kind = mutate_bytes(rng, &mut bytes, donors);
