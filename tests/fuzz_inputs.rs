@@ -193,53 +193,71 @@ fn mutate_toml(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'st
 
 /// An `.npy` mutant: header-aware mutations or the generic ones.
 fn mutate_npy(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'static str) {
-    // Offsets in bytes: the preamble is not UTF-8.
-    let find = |from: usize, needle: &[u8]| {
-        seed.get(from..)?
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .map(|at| from + at)
-    };
-    let shape = find(0, b"'shape': (").and_then(|start| {
-        let value = start + "'shape': ".len();
-        Some((value, find(value, b")")? + 1))
-    });
-    let descr = find(0, b"'descr': '").and_then(|start| {
-        let value = start + "'descr': '".len();
-        Some((value, find(value, b"'")?))
-    });
-    let fortran = find(0, b"False").map(|at| (at, at + "False".len()));
-    match rng.below(8) {
-        0 | 7 if shape.is_some() => (
-            replace(seed, shape.unwrap(), rng.pick(&SHAPES).as_bytes()),
-            "huge or odd shape",
-        ),
-        1 if descr.is_some() => (
-            replace(seed, descr.unwrap(), rng.pick(&DTYPES).as_bytes()),
-            "dtype swap",
-        ),
-        2 => {
+    let mutated = match rng.below(8) {
+        0 | 7 => {
+            let shape = *rng.pick(&SHAPES);
+            with_header(seed, |h| replace_value(h, "'shape': ", ')', shape))
+                .map(|b| (b, "huge or odd shape"))
+        }
+        1 => {
+            let dtype = *rng.pick(&DTYPES);
+            with_header(seed, |h| {
+                replace_value(h, "'descr': '", '\'', &format!("{dtype}'"))
+            })
+            .map(|b| (b, "dtype swap"))
+        }
+        2 => with_header(seed, |h| h.replacen("False", "True", 1)).map(|b| (b, "fortran order")),
+        3 => {
             let mut bytes = seed.to_vec();
             if bytes.len() > 9 {
                 let extreme: [[u8; 2]; 4] = [[0, 0], [0xff, 0xff], [1, 0], [0, 0x80]];
                 bytes[8..10].copy_from_slice(&extreme[rng.below(4)]);
             }
-            (bytes, "header length")
+            Some((bytes, "header length"))
         }
-        3 => {
+        4 => {
             let mut bytes = seed.to_vec();
             if bytes.len() > 7 {
                 bytes[6] = *rng.pick(&[0u8, 1, 2, 3, 4, 255]);
             }
-            (bytes, "version")
+            Some((bytes, "version"))
         }
-        4 if fortran.is_some() => (replace(seed, fortran.unwrap(), b"True "), "fortran order"),
-        _ => {
-            let mut bytes = seed.to_vec();
-            let kind = mutate_bytes(rng, &mut bytes, donors);
-            (bytes, kind)
-        }
+        _ => None,
+    };
+    mutated.unwrap_or_else(|| {
+        let mut bytes = seed.to_vec();
+        let kind = mutate_bytes(rng, &mut bytes, donors);
+        (bytes, kind)
+    })
+}
+
+/// The `.npy` file (version 1.0) with its header text rewritten by `edit`
+/// and padded again as numpy pads it, so that the mutant's header is well
+/// formed and only what `edit` changed is hostile.
+fn with_header(npy: &[u8], edit: impl Fn(&str) -> String) -> Option<Vec<u8>> {
+    let length = u16::from_le_bytes([*npy.get(8)?, *npy.get(9)?]) as usize;
+    let text = std::str::from_utf8(npy.get(10..10 + length)?).ok()?;
+    let mut header = edit(text.trim_end());
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
     }
+    header.push('\n');
+    let mut bytes = npy[..8].to_vec();
+    bytes.extend_from_slice(&u16::try_from(header.len()).ok()?.to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&npy[10 + length..]);
+    Some(bytes)
+}
+
+/// `text` with the value after `key` up to and including `end` replaced.
+fn replace_value(text: &str, key: &str, end: char, with: &str) -> String {
+    let Some(start) = text.find(key).map(|at| at + key.len()) else {
+        return text.to_string();
+    };
+    let Some(stop) = text[start + 1..].find(end).map(|at| start + 1 + at + 1) else {
+        return text.to_string();
+    };
+    format!("{}{with}{}", &text[..start], &text[stop..])
 }
 
 /// How one run ended.
