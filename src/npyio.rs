@@ -86,7 +86,7 @@ pub fn read_int_array(path: &Path) -> Result<ArrayD<i64>, NpyError> {
             .collect(),
         ElementKind::Float => {
             return Err(error(format!(
-                "dtype {} is not an integer type (expected int8..int64, uint8..uint64 or bool)",
+                "dtype '{}' is not an integer type (expected int8..int64, uint8..uint64 or bool)",
                 header.descr
             )));
         }
@@ -104,7 +104,7 @@ pub fn read_float_array(path: &Path) -> Result<ArrayD<f64>, NpyError> {
     let (header, data) = read_npy(path).map_err(error)?;
     if header.kind != ElementKind::Float {
         return Err(error(format!(
-            "dtype {} is not a float type (expected float32 or float64)",
+            "dtype '{}' is not a float type (expected float32 or float64)",
             header.descr
         )));
     }

@@ -413,14 +413,23 @@ struct Figures {
 }
 
 impl Figures {
-    fn record(&mut self, kind: &'static str, args: &[String], outcome: Outcome, took: Duration) {
+    fn record(
+        &mut self,
+        index: usize,
+        kind: &'static str,
+        args: &[String],
+        outcome: Outcome,
+        took: Duration,
+    ) {
         self.runs += 1;
         *self.outcomes.entry(outcome).or_default() += 1;
         *self.kinds.entry(kind).or_default() += 1;
         self.slowest = self.slowest.max(took);
         if !matches!(outcome, Outcome::Exit(0..=2)) && self.failures.len() < 20 {
-            self.failures
-                .push(format!("{kind}: {outcome:?}: a2qgen {}", args.join(" ")));
+            self.failures.push(format!(
+                "mutant {index} ({kind}): {outcome:?}: a2qgen {}",
+                args.join(" ")
+            ));
         }
     }
 
@@ -479,7 +488,10 @@ fn fuzz(count: usize, seed: u64, workers: usize, job: &Job) -> Figures {
                     let mut rng = Rng(SplitMix64::new(seed ^ (index as u64).wrapping_mul(0x9E37)));
                     let (kind, args) = job(index, &mut rng);
                     let (outcome, took) = run(&args);
-                    figures.lock().unwrap().record(kind, &args, outcome, took);
+                    figures
+                        .lock()
+                        .unwrap()
+                        .record(index, kind, &args, outcome, took);
                 }
             });
         }

@@ -404,7 +404,7 @@ fn malformed_npy_headers_and_dtypes_are_named() {
         infer("bad_version", "format version 7.0"),
         infer("long_header", "header length 65535"),
         infer("garbage_header", "not a valid .npy file"),
-        infer("float", "dtype <f8 is not an integer type"),
+        infer("float", "dtype '<f8' is not an integer type"),
         infer("complex", "dtype '<c16' is not supported"),
         infer("uint64_big", "does not fit in int64"),
         infer("bool_bad", "not a bool"),
