@@ -651,6 +651,30 @@ fn counts_and_probabilities_are_bounded_before_allocating() {
             "--random 100000",
             "needs a schedule of",
         ),
+        case(
+            "synth_timeout_overflows_a_deadline",
+            2,
+            &format!("synth {MLP3} --out {{out}} --timeout 18446744073709551615"),
+            &["--timeout 18446744073709551615: expected 1 to 604800 seconds"],
+        ),
+        case(
+            "synth_a_billion_jobs",
+            2,
+            &format!("synth {MLP3} --out {{out}} --jobs 1000000000"),
+            &["--jobs 1000000000: expected 1 to 256"],
+        ),
+        case(
+            "calibrate_no_jobs",
+            2,
+            "calibrate --work {out} --jobs 0",
+            &["--jobs 0: expected 1 to 256"],
+        ),
+        case(
+            "sweep_synth_timeout",
+            2,
+            "sweep --fixed-model {root}/tests/fixtures/tiny_dense.toml --acc-bits 10 --test-inputs {fx}/x8.npy --test-labels {fx}/y6.npy --synth --synth-timeout 18446744073709551615 -o {out}",
+            &["--synth-timeout 18446744073709551615: expected 1 to 604800 seconds"],
+        ),
         sim("sim_short_schedule", "--gaps 0.99 --backpressure 0.99", "").expect_success(),
         case(
             "sim_long_schedule",

@@ -14,6 +14,32 @@ pub const MAX_RANDOM_VALUES: usize = 1 << 24;
 /// cycle in memory, and one character each in the files Verilator reads).
 pub const MAX_SCHEDULE_CYCLES: u64 = 1 << 26;
 
+/// Longest time limit of one Yosys run, in seconds (a week).
+pub const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+/// Most Yosys runs in parallel.
+pub const MAX_JOBS: usize = 256;
+
+/// A time limit in seconds, from 1 to [`MAX_TIMEOUT_SECONDS`].
+pub fn check_timeout(flag: &str, seconds: u64) -> Result<(), CliError> {
+    if (1..=MAX_TIMEOUT_SECONDS).contains(&seconds) {
+        Ok(())
+    } else {
+        Err(CliError::input(format!(
+            "{flag} {seconds}: expected 1 to {MAX_TIMEOUT_SECONDS} seconds"
+        )))
+    }
+}
+
+/// A number of parallel runs, from 1 to [`MAX_JOBS`], when given.
+pub fn check_jobs(jobs: Option<usize>) -> Result<(), CliError> {
+    match jobs {
+        Some(n) if !(1..=MAX_JOBS).contains(&n) => Err(CliError::input(format!(
+            "--jobs {n}: expected 1 to {MAX_JOBS}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A probability in `[0, MAX_PROBABILITY]`.
 pub fn check_probability(flag: &str, p: f64) -> Result<(), CliError> {
     if (0.0..=MAX_PROBABILITY).contains(&p) {
@@ -83,5 +109,12 @@ mod tests {
         assert!(check_random_vectors(100, 1 << 20).is_err());
         assert!(check_schedule_cycles(MAX_SCHEDULE_CYCLES, 1).is_ok());
         assert!(check_schedule_cycles(MAX_SCHEDULE_CYCLES + 1, 1).is_err());
+        assert!(check_timeout("--timeout", 1).is_ok());
+        assert!(check_timeout("--timeout", 0).is_err());
+        assert!(check_timeout("--timeout", u64::MAX).is_err());
+        assert!(check_jobs(None).is_ok());
+        assert!(check_jobs(Some(MAX_JOBS)).is_ok());
+        assert!(check_jobs(Some(0)).is_err());
+        assert!(check_jobs(Some(1 << 40)).is_err());
     }
 }

@@ -74,7 +74,7 @@ pub struct SweepArgs {
     /// Also synthesize every point and its 32-bit variant with Yosys.
     #[arg(long)]
     synth: bool,
-    /// Seconds after which one Yosys run is stopped (with --synth).
+    /// Seconds after which one Yosys run is stopped (with --synth; at most a week).
     #[arg(long, value_name = "S", default_value_t = 600, requires = "synth")]
     synth_timeout: u64,
     /// Name of the sweep [default: the fixed model's name, or the float
@@ -95,6 +95,7 @@ struct FloatSource {
 
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     check_widths(&args.acc_bits)?;
+    super::limits::check_timeout("--synth-timeout", args.synth_timeout)?;
     if args.float.is_none() && args.fixed_model.is_none() {
         return Err(CliError::input(
             "nothing to sweep: give --float (with --calibration and --input-scale), --fixed-model, or both",

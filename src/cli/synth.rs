@@ -31,10 +31,10 @@ pub struct SynthArgs {
     /// Where the RTL and the Yosys logs go (default `sim/synth/<model>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Seconds after which one Yosys run is stopped.
+    /// Seconds after which one Yosys run is stopped (at most a week).
     #[arg(long, default_value_t = 600)]
     timeout: u64,
-    /// Yosys runs in parallel (default: the number of cores).
+    /// Yosys runs in parallel, 1 to 256 (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Synthesize only the whole top, not every layer on its own.
@@ -121,6 +121,8 @@ struct VariantDesign {
 }
 
 pub fn run(args: &SynthArgs) -> Result<(), CliError> {
+    super::limits::check_timeout("--timeout", args.timeout)?;
+    super::limits::check_jobs(args.jobs)?;
     let yosys = require_yosys()?;
     let model = load_model(&args.model)?;
     let (declared, wide) =
