@@ -819,6 +819,18 @@ fn messages_name_the_file_at_fault() {
             &["{fx}/y5.npy: 5 labels for the 6 input vectors of {fx}/x8.npy"],
         ),
         case(
+            "quantize_float_is_a_file",
+            2,
+            "quantize --float {fx}/x16.npy --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+            &["{fx}/x16.npy: is a file; expected the folder of a float model"],
+        ),
+        case(
+            "quantize_float_missing",
+            2,
+            "quantize --float {fx}/nowhere --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+            &["{fx}/nowhere: does not exist; expected the folder of a float model"],
+        ),
+        case(
             "quantize_nan",
             2,
             "quantize --float {fx}/float_nan --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",

@@ -87,6 +87,14 @@ impl FloatModel {
     /// Reads `fc0_weight.npy`, `fc1_weight.npy`, ... from `dir` until the
     /// next index is missing, each with its optional `fc{i}_bias.npy`.
     pub fn load(dir: &Path) -> Result<Self, QuantizeError> {
+        if !dir.is_dir() {
+            let problem = crate::input_file::not_a_regular_file(dir)
+                .unwrap_or_else(|| "is a file".to_string());
+            return Err(QuantizeError::Settings(format!(
+                "{}: {problem}; expected the folder of a float model (fc0_weight.npy, ...)",
+                dir.display()
+            )));
+        }
         let mut layers = Vec::new();
         loop {
             let name = format!("fc{}", layers.len());
