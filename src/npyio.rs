@@ -66,7 +66,7 @@ pub fn read_int_array(path: &Path) -> Result<ArrayD<i64>, NpyError> {
     let (header, data) = read_npy(path).map_err(error)?;
     let values = match header.kind {
         ElementKind::Bool | ElementKind::Unsigned => {
-            let mut values = Vec::with_capacity(data.len() / header.size);
+            let mut values = buffer(data.len() / header.size).map_err(error)?;
             for (index, word) in data.chunks_exact(header.size).enumerate() {
                 let value = unsigned_word(word, header.big_endian);
                 if header.kind == ElementKind::Bool && value > 1 {
@@ -80,10 +80,14 @@ pub fn read_int_array(path: &Path) -> Result<ArrayD<i64>, NpyError> {
             }
             values
         }
-        ElementKind::Signed => data
-            .chunks_exact(header.size)
-            .map(|word| signed_word(word, header.big_endian))
-            .collect(),
+        ElementKind::Signed => {
+            let mut values = buffer(data.len() / header.size).map_err(error)?;
+            values.extend(
+                data.chunks_exact(header.size)
+                    .map(|word| signed_word(word, header.big_endian)),
+            );
+            values
+        }
         ElementKind::Float => {
             return Err(error(format!(
                 "dtype '{}' is not an integer type (expected int8..int64, uint8..uint64 or bool)",
@@ -108,10 +112,11 @@ pub fn read_float_array(path: &Path) -> Result<ArrayD<f64>, NpyError> {
             header.descr
         )));
     }
-    let values = data
-        .chunks_exact(header.size)
-        .map(|word| float_word(word, header.big_endian))
-        .collect();
+    let mut values = buffer(data.len() / header.size).map_err(error)?;
+    values.extend(
+        data.chunks_exact(header.size)
+            .map(|word| float_word(word, header.big_endian)),
+    );
     shaped(&header, values).map_err(error)
 }
 
@@ -193,11 +198,28 @@ fn read_npy(path: &Path) -> Result<(Header, Vec<u8>), String> {
             ));
         }
     }
-    let mut data = vec![0u8; data_length as usize];
+    let mut data = buffer(data_length as usize)?;
     reader
-        .read_exact(&mut data)
+        .take(data_length)
+        .read_to_end(&mut data)
         .map_err(|e| format!("cannot read the data: {e}"))?;
+    if data.len() as u64 != data_length {
+        return Err(format!(
+            "the file shrank to {} bytes of data while it was read",
+            data.len()
+        ));
+    }
     Ok((header, data))
+}
+
+/// An empty vector with room for `count` elements, or an error when the
+/// memory cannot be had (a large file is refused, not an abort).
+fn buffer<T>(count: usize) -> Result<Vec<T>, String> {
+    let mut vector = Vec::new();
+    vector
+        .try_reserve_exact(count)
+        .map_err(|e| format!("cannot hold its {count} elements in memory: {e}"))?;
+    Ok(vector)
 }
 
 /// Parses the header dictionary, e.g.

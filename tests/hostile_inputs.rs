@@ -108,6 +108,15 @@ fn make_fixtures(dir: &Path) {
         &npy(&header("|i1", "(16, 1152921504606846976)"), &[0; 256]),
     );
     write("truncated.npy", &npy(&header("|i1", "(4, 16)"), &[1; 10]));
+    // A sparse file as long as its header says: 8 TB that take no room.
+    let sparse = npy(&header("|i1", "(8796093022208,)"), &[]);
+    write("sparse.npy", &sparse);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("sparse.npy"))
+        .unwrap()
+        .set_len(sparse.len() as u64 + (1 << 43))
+        .unwrap();
     write("trailing.npy", &npy(&header("|i1", "(1, 16)"), &[1; 20]));
     let mut bad_magic = npy(&header("|i1", "(1, 16)"), &[1; 16]);
     bad_magic[1] = b'X';
@@ -350,6 +359,7 @@ fn npy_files_that_lie_about_their_size_are_refused_without_allocating() {
             ("huge_2d", "more data than any file can hold"),
             ("overflowing_shape", "more data than any file can hold"),
             ("truncated", "the file holds 10 bytes of data"),
+            ("sparse", "cannot hold its 8796093022208 elements in memory"),
         ] {
             cases.push(case(
                 &format!("{command}_{file}"),
