@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates
+.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz-inputs
 
 all: build
 
@@ -59,3 +59,11 @@ check-estimates: deps build
 	  ./target/release/a2qgen synth examples/$$model.toml --json calibration/cached/$$model.json || exit 1; \
 	done
 	$(CARGO) test --test estimates
+
+## Seeded mutation fuzzing of the model and .npy readers: FUZZ_TOML and
+## FUZZ_NPY mutants (FUZZ_SEED, FUZZ_WORKERS), each run in a subprocess with
+## a time limit; prints the exit codes, panics, signals, timeouts and time.
+FUZZ_TOML ?= 20000
+FUZZ_NPY ?= 5000
+fuzz-inputs:
+	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round

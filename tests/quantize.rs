@@ -260,7 +260,9 @@ fn a_test_set_that_does_not_match_writes_nothing() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("test_x.npy: test set: 1257 labels for 540 inputs"),
+        stderr.contains(
+            "train_y.npy: 1257 labels for the 540 input vectors of examples/digits/data/test_x.npy"
+        ),
         "{stderr}"
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

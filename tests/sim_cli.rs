@@ -172,6 +172,7 @@ fn bad_inputs_and_probabilities_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--gaps 1: expected a probability in [0, 1)")
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--gaps 1: expected a probability in [0, 0.99]")
     );
 }

@@ -55,26 +55,36 @@ impl ValueRange {
 /// Exact per-element output ranges of a Hadamard layer, given per-element
 /// input ranges: output `j` of a block is `sum_i H[j][i] x_i`, whose extremes
 /// take each `x_i` at the end that maximises (or minimises) its signed term.
+/// Computed by the butterflies of the transform over ranges, in
+/// `O(n log n)`: every output reaches every input along exactly one path of
+/// `(a, b) -> (a + b, a - b)`, so adding and subtracting ranges is exact.
 /// The rounding shift and the clamp are monotone, so they map the ends.
 pub fn hadamard_output_ranges(layer: &Hadamard, inputs: &[ValueRange]) -> Vec<ValueRange> {
-    let n = layer.block;
-    let mut outputs = Vec::with_capacity(inputs.len());
-    for block in inputs.chunks(n) {
-        for j in 0..n {
-            let (mut lo, mut hi) = (0i128, 0i128);
-            for (i, x) in block.iter().enumerate() {
-                if sylvester_sign(j, i) > 0 {
-                    lo += x.lo;
-                    hi += x.hi;
-                } else {
-                    lo -= x.hi;
-                    hi -= x.lo;
-                }
-            }
-            outputs.push(requantize_range(layer, ValueRange::new(lo, hi)));
-        }
+    let mut outputs = inputs.to_vec();
+    for block in outputs.chunks_exact_mut(layer.block) {
+        range_butterflies(block);
+    }
+    for range in &mut outputs {
+        *range = requantize_range(layer, *range);
     }
     outputs
+}
+
+/// The Sylvester butterflies of `reference::hadamard`, over ranges.
+fn range_butterflies(v: &mut [ValueRange]) {
+    let mut half = 1;
+    while half < v.len() {
+        for pair in v.chunks_exact_mut(2 * half) {
+            let (low, high) = pair.split_at_mut(half);
+            for (a, b) in low.iter_mut().zip(high) {
+                (*a, *b) = (
+                    ValueRange::new(a.lo + b.lo, a.hi + b.hi),
+                    ValueRange::new(a.lo - b.hi, a.hi - b.lo),
+                );
+            }
+        }
+        half *= 2;
+    }
 }
 
 /// `H_n[j][i]` of the Sylvester Hadamard matrix: `(-1)^popcount(i & j)`.
@@ -115,6 +125,56 @@ mod tests {
         let out = hadamard_output_ranges(&layer, &inputs);
         assert_eq!(out[0], ValueRange::new(-64, 56));
         assert!(out[1..].iter().all(|r| *r == ValueRange::new(-60, 60)));
+    }
+
+    /// The definition, element by element: `O(n^2)`.
+    fn ranges_by_the_matrix(n: usize, inputs: &[ValueRange]) -> Vec<ValueRange> {
+        let mut outputs = Vec::new();
+        for block in inputs.chunks(n) {
+            for j in 0..n {
+                let (mut lo, mut hi) = (0i128, 0i128);
+                for (i, x) in block.iter().enumerate() {
+                    if sylvester_sign(j, i) > 0 {
+                        lo += x.lo;
+                        hi += x.hi;
+                    } else {
+                        lo -= x.hi;
+                        hi -= x.lo;
+                    }
+                }
+                outputs.push(ValueRange::new(lo, hi));
+            }
+        }
+        outputs
+    }
+
+    #[test]
+    fn butterflies_over_ranges_match_the_matrix() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % 41) as i128 - 20
+        };
+        for block in [2usize, 4, 8, 16, 32] {
+            let inputs: Vec<ValueRange> = (0..2 * block)
+                .map(|_| {
+                    let (a, b) = (next(), next());
+                    ValueRange::new(a.min(b), a.max(b))
+                })
+                .collect();
+            let layer = Hadamard {
+                block,
+                shift: None,
+                out_bits: None,
+            };
+            assert_eq!(
+                hadamard_output_ranges(&layer, &inputs),
+                ranges_by_the_matrix(block, &inputs),
+                "block {block}"
+            );
+        }
     }
 
     #[test]

@@ -25,10 +25,10 @@ pub struct CalibrateArgs {
     /// Grid rounds to run (1 to 6; see `calibrate::grid::ROUNDS`).
     #[arg(long, default_value_t = ROUNDS.len())]
     rounds: usize,
-    /// Seconds after which one Yosys run is stopped.
+    /// Seconds after which one Yosys run is stopped (at most a week).
     #[arg(long, default_value_t = 600)]
     timeout: u64,
-    /// Yosys runs in parallel (default: the number of cores).
+    /// Yosys runs in parallel, 1 to 256 (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Only fit the constants from the runs already recorded.
@@ -50,6 +50,8 @@ pub struct CalibrateArgs {
 }
 
 pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
+    super::limits::check_timeout("--timeout", args.timeout)?;
+    super::limits::check_jobs(args.jobs)?;
     let configs = grid(&ROUNDS[..args.rounds.clamp(1, ROUNDS.len())]);
     let reseeded = reseed_configs(&configs, &args.reseed)?;
     let mut outputs = Outputs::new();

@@ -1,12 +1,15 @@
 //! `a2qgen cosim`: reference, Rust simulation and Verilator, compared.
 
-use super::CliError;
 use super::generate::PlanArgs;
-use crate::cosim::{CosimOptions, Fault, cosimulate};
+use super::{CliError, limits};
+use crate::cosim::verilator::VerilatorError;
+use crate::cosim::{CosimError, CosimOptions, Fault, cosimulate, schedule_cycles};
 use crate::model::{Model, load_model};
 use crate::npyio;
 use crate::output::Outputs;
+use crate::reference::ReferenceError;
 use crate::reference::as_batch;
+use crate::sim::SimError;
 use crate::sim::SplitMix64;
 use crate::table::{Align, Table};
 use clap::Args;
@@ -22,13 +25,14 @@ pub struct CosimArgs {
     /// Input vectors, `[batch, input_length]` integers.
     #[arg(long, value_name = "X.npy", conflicts_with = "random")]
     inputs: Option<PathBuf>,
-    /// Use N random vectors over the model's input type instead.
+    /// Use N random vectors over the model's input type instead (at most
+    /// 100000, and 2^24 input values).
     #[arg(long, value_name = "N")]
     random: Option<usize>,
-    /// Probability that the input stream holds back a beat in a cycle.
+    /// Probability that the input stream holds back a beat in a cycle, in [0, 0.99].
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     gaps: f64,
-    /// Probability that the output stream is not ready in a cycle.
+    /// Probability that the output stream is not ready in a cycle, in [0, 0.99].
     #[arg(long, default_value_t = 0.0, value_name = "Q")]
     backpressure: f64,
     /// Seed of the schedules and of random inputs.
@@ -54,17 +58,42 @@ pub fn random_inputs(model: &Model, count: usize, seed: u64) -> Array2<i64> {
     Array2::from_shape_simple_fn((count, model.input_length), || rng.range_inclusive(lo, hi))
 }
 
-fn check_probability(name: &str, p: f64) -> Result<(), CliError> {
-    if (0.0..1.0).contains(&p) {
-        Ok(())
-    } else {
-        Err(CliError::input(format!("--{name} {p}: must be in [0, 1)")))
+/// Every input value within the model's input type.
+fn check_input_values(model: &Model, batch: &Array2<i64>) -> Result<(), String> {
+    let input = model.input;
+    match batch
+        .indexed_iter()
+        .find(|(_, v)| !input.contains(i128::from(**v)))
+    {
+        Some(((vector, element), value)) => Err(format!(
+            "input [{vector}][{element}] = {value} is outside the model's input type {input} ({}..={})",
+            input.min(),
+            input.max()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Exit 1 only for a failed verdict: the RTL that does not build or run, a
+/// simulation that deadlocks. Missing tools, unusable inputs and folders
+/// that cannot be written are bad input (exit 2).
+fn cosim_error(e: CosimError) -> CliError {
+    match &e {
+        CosimError::Verilator(VerilatorError::Missing | VerilatorError::Io(..))
+        | CosimError::Io(..)
+        | CosimError::Reference(
+            ReferenceError::InputShape { .. } | ReferenceError::InputValue { .. },
+        )
+        | CosimError::Sim(SimError::InputShape { .. } | SimError::InputRange { .. }) => {
+            CliError::input(e)
+        }
+        _ => CliError::verdict(e),
     }
 }
 
 pub fn run(args: &CosimArgs) -> Result<(), CliError> {
-    check_probability("gaps", args.gaps)?;
-    check_probability("backpressure", args.backpressure)?;
+    limits::check_probability("--gaps", args.gaps)?;
+    limits::check_probability("--backpressure", args.backpressure)?;
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
     if let Some(path) = &args.inputs {
@@ -76,24 +105,38 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         .map(|path| outputs.file("--trace", path))
         .transpose()?;
     let model = load_model(&args.model)?;
-    let build_dir = args
-        .build_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("sim/build").join(&model.name));
     let plan = args.folding.plan(&model)?;
     let inputs = match (&args.inputs, args.random) {
         (Some(path), _) => {
             let array = npyio::read_int_array(path).map_err(CliError::input)?;
-            as_batch(array, model.input_length)
-                .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?
+            let batch = as_batch(array, model.input_length)
+                .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+            check_input_values(&model, &batch)
+                .map_err(|m| CliError::input(format!("{}: {m}", path.display())))?;
+            batch
         }
-        (None, Some(count)) if count > 0 => random_inputs(&model, count, args.seed),
-        _ => {
+        (None, Some(count)) => {
+            limits::check_random_vectors(count, model.input_length)?;
+            random_inputs(&model, count, args.seed)
+        }
+        (None, None) => {
             return Err(CliError::input(
                 "give --inputs X.npy or --random N (N >= 1)",
             ));
         }
     };
+    let build_dir = args
+        .build_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("sim/build").join(&model.name));
+    if build_dir.exists() && !build_dir.is_dir() {
+        return Err(CliError::input(format!(
+            "--build-dir {}: is not a directory",
+            build_dir.display()
+        )));
+    }
+    let vectors = inputs.nrows();
+    limits::check_schedule_cycles(schedule_cycles(&plan, vectors), vectors)?;
     let options = CosimOptions {
         gaps: args.gaps,
         backpressure: args.backpressure,
@@ -113,12 +156,7 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         bar.set_message(step.to_string())
     });
     bar.finish_and_clear();
-    let report = result.map_err(|e| match e {
-        crate::cosim::CosimError::Verilator(crate::cosim::verilator::VerilatorError::Missing) => {
-            CliError::input(e)
-        }
-        other => CliError::verdict(other),
-    })?;
+    let report = result.map_err(cosim_error)?;
     // The trace is committed also on a mismatch (exit 1): that is when it
     // is read.
     outputs.commit()?;

@@ -2,6 +2,7 @@
 //! declared accumulators and for 32-bit ones, from the plan alone.
 
 use super::CliError;
+use super::generate::plan_error;
 use crate::arch::PlanOptions;
 use crate::estimate::compare;
 use crate::estimate::report::{EstimateJson, render};
@@ -30,7 +31,7 @@ pub fn run(args: &EstimateArgs) -> Result<(), CliError> {
         .transpose()?;
     let model = load_model(&args.model)?;
     let started = Instant::now();
-    let comparison = compare(&model, PlanOptions::default()).map_err(CliError::input)?;
+    let comparison = compare(&model, PlanOptions::default()).map_err(plan_error)?;
     let micros = started.elapsed().as_secs_f64() * 1e6;
     print!("{}", render(&comparison, micros));
     if let Some(slot) = json {

@@ -25,10 +25,16 @@ impl PlanArgs {
         let options = PlanOptions {
             target_cycles: self.target_cycles,
         };
-        build_plan(model, &analyze(model), options).map_err(|e| match e {
-            ArchError::Unproven { .. } => CliError::verdict(e),
-            ArchError::Folding { .. } => CliError::input(e),
-        })
+        build_plan(model, &analyze(model), options).map_err(plan_error)
+    }
+}
+
+/// An unproven width is a failed verdict (exit 1); a folding that does not
+/// fit the model is bad input (exit 2).
+pub fn plan_error(e: ArchError) -> CliError {
+    match e {
+        ArchError::Unproven { .. } => CliError::verdict(e),
+        ArchError::Folding { .. } => CliError::input(e),
     }
 }
 
@@ -78,7 +84,13 @@ pub fn run(args: &GenArgs) -> Result<(), CliError> {
             clock_ns: args.clock_ns,
         },
     )
-    .map_err(|e| CliError::input(format!("cannot write the design: {e}")))?;
+    .map_err(|e| {
+        CliError::input(format!(
+            "cannot write the design into {} and its scripts into {}: {e}",
+            args.out.join(&plan.model).display(),
+            args.constraints.display()
+        ))
+    })?;
     outputs.commit()?;
     println!(
         "wrote {} Verilog files and {} ROM images to {} (top module `{}`)",

@@ -9,6 +9,7 @@ mod estimate;
 mod generate;
 mod infer;
 mod info;
+mod limits;
 mod quantize;
 mod sim;
 mod sweep;

@@ -148,13 +148,15 @@ struct TestSet {
 /// The labelled test set, when given; read before quantizing so a bad
 /// file fails fast.
 fn read_test_set(args: &QuantizeArgs) -> Result<Option<TestSet>, CliError> {
-    let (Some(inputs_path), Some(labels)) = (&args.test_inputs, &args.test_labels) else {
+    let (Some(inputs_path), Some(labels_path)) = (&args.test_inputs, &args.test_labels) else {
         return Ok(None);
     };
+    let inputs = read_matrix(inputs_path, "[samples, input length]")?;
+    let labels = read_labels_for(labels_path, &inputs, inputs_path)?;
     Ok(Some(TestSet {
         inputs_path: inputs_path.clone(),
-        inputs: read_matrix(inputs_path, "[samples, input length]")?,
-        labels: read_labels(labels)?,
+        inputs,
+        labels,
     }))
 }
 
@@ -168,6 +170,26 @@ pub(super) fn read_labels(path: &Path) -> Result<Array1<i64>, CliError> {
             path.display()
         ))
     })
+}
+
+/// Class labels, one per input vector: a count that differs is the labels
+/// file's fault.
+pub(super) fn read_labels_for(
+    path: &Path,
+    inputs: &Array2<i64>,
+    inputs_path: &Path,
+) -> Result<Array1<i64>, CliError> {
+    let labels = read_labels(path)?;
+    if labels.len() != inputs.nrows() {
+        return Err(CliError::input(format!(
+            "{}: {} labels for the {} input vectors of {}",
+            path.display(),
+            labels.len(),
+            inputs.nrows(),
+            inputs_path.display()
+        )));
+    }
+    Ok(labels)
 }
 
 fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {

@@ -1,8 +1,9 @@
 //! `a2qgen sim`: run the cycle-accurate simulation of a model's hardware on
 //! input vectors, under seeded input gaps and output back-pressure.
 
-use super::CliError;
-use crate::arch::{ArchError, Plan, PlanOptions, build_plan};
+use super::generate::plan_error;
+use super::{CliError, limits};
+use crate::arch::{Plan, PlanOptions, build_plan};
 use crate::bounds::analyze;
 use crate::model::load_model;
 use crate::npyio;
@@ -23,10 +24,10 @@ pub struct SimArgs {
     #[arg(long, value_name = "X.npy")]
     inputs: PathBuf,
     /// Probability, per cycle, that the input gate is closed (no new beat
-    /// is presented), in [0, 1).
+    /// is presented), in [0, 0.99].
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     gaps: f64,
-    /// Probability, per cycle, that the output is not ready, in [0, 1).
+    /// Probability, per cycle, that the output is not ready, in [0, 0.99].
     #[arg(long, value_name = "Q", default_value_t = 0.0)]
     backpressure: f64,
     /// Seed of the schedule generator (SplitMix64).
@@ -46,6 +47,8 @@ pub struct SimArgs {
 }
 
 pub fn run(args: &SimArgs) -> Result<(), CliError> {
+    limits::check_probability("--gaps", args.gaps)?;
+    limits::check_probability("--backpressure", args.backpressure)?;
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
     outputs.protect(&args.inputs);
@@ -63,10 +66,7 @@ pub fn run(args: &SimArgs) -> Result<(), CliError> {
     let options = PlanOptions {
         target_cycles: args.target_cycles,
     };
-    let plan = build_plan(&model, &analyze(&model), options).map_err(|e| match e {
-        ArchError::Unproven { .. } => CliError::verdict(e),
-        ArchError::Folding { .. } => CliError::input(e),
-    })?;
+    let plan = build_plan(&model, &analyze(&model), options).map_err(plan_error)?;
     let inputs = read_inputs(&args.inputs)?;
     let schedule = schedule(args, &plan, inputs.nrows())?;
     let result = simulate(&plan, inputs.view(), &schedule).map_err(|e| match e {
@@ -106,24 +106,22 @@ fn read_inputs(path: &Path) -> Result<Array2<i64>, CliError> {
 /// otherwise a random one long enough for the run at the slowed rate
 /// (beyond its end the gate is open and the output ready anyway).
 fn schedule(args: &SimArgs, plan: &Plan, vectors: usize) -> Result<Schedule, CliError> {
-    for (name, p) in [("--gaps", args.gaps), ("--backpressure", args.backpressure)] {
-        if !(0.0..1.0).contains(&p) {
-            return Err(CliError::input(format!(
-                "{name} {p}: expected a probability in [0, 1)"
-            )));
-        }
-    }
     if args.gaps == 0.0 && args.backpressure == 0.0 {
         return Ok(Schedule::open());
     }
-    let free_run = (vectors as u64 + 2) * plan.initiation_interval + plan.latency;
+    let free_run = (vectors as u64)
+        .saturating_add(2)
+        .saturating_mul(plan.initiation_interval)
+        .saturating_add(plan.latency);
     let slowdown = (1.0 - args.gaps) * (1.0 - args.backpressure);
-    let cycles = (2.0 * free_run as f64 / slowdown).ceil() as usize + 1000;
+    // Float to integer saturates, and the bound is checked before allocating.
+    let cycles = ((2.0 * free_run as f64 / slowdown).ceil() as u64).saturating_add(1000);
+    limits::check_schedule_cycles(cycles, vectors)?;
     Ok(Schedule::random(
         args.gaps,
         args.backpressure,
         args.seed,
-        cycles,
+        cycles as usize,
     ))
 }
 

@@ -5,11 +5,12 @@
 use super::CliError;
 use super::infer::OverflowArg;
 use super::quantize::{
-    narrowest_input_type, parse_int_type, parse_scale, read_labels, read_matrix,
+    narrowest_input_type, parse_int_type, parse_scale, read_labels_for, read_matrix,
 };
 use crate::model::{ACCUMULATOR_BITS, IntType, Model, load_model};
 use crate::output::{Outputs, Slot, check_name};
 use crate::quantize::{FloatModel, NormConstraint, QuantizeSettings};
+use crate::reference::ReferenceError;
 use crate::sweep::{
     LabelledSet, Outcome, PlotError, Pricing, Series, SweepError, SweepRow, csv, fixed_point,
     markdown, quantized_point, svg,
@@ -73,7 +74,7 @@ pub struct SweepArgs {
     /// Also synthesize every point and its 32-bit variant with Yosys.
     #[arg(long)]
     synth: bool,
-    /// Seconds after which one Yosys run is stopped (with --synth).
+    /// Seconds after which one Yosys run is stopped (with --synth; at most a week).
     #[arg(long, value_name = "S", default_value_t = 600, requires = "synth")]
     synth_timeout: u64,
     /// Name of the sweep [default: the fixed model's name, or the float
@@ -94,6 +95,7 @@ struct FloatSource {
 
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     check_widths(&args.acc_bits)?;
+    super::limits::check_timeout("--synth-timeout", args.synth_timeout)?;
     if args.float.is_none() && args.fixed_model.is_none() {
         return Err(CliError::input(
             "nothing to sweep: give --float (with --calibration and --input-scale), --fixed-model, or both",
@@ -114,7 +116,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     let pricing = pricing(args, &output, &mut outputs)?;
     let float = read_float_source(args, &name)?;
     let inputs = read_matrix(&args.test_inputs, "[samples, input length]")?;
-    let labels = read_labels(&args.test_labels)?;
+    let labels = read_labels_for(&args.test_labels, &inputs, &args.test_inputs)?;
     let test = labelled_set(args, &inputs, &labels)?;
     let rows = sweep(args, float.as_ref(), fixed.as_ref(), test, &pricing)?;
     let table = markdown(&rows);
@@ -265,7 +267,7 @@ fn sweep(
                 }
                 _ => unreachable!("a series is listed only with its source"),
             };
-            rows.push(row.map_err(sweep_error)?);
+            rows.push(row.map_err(|e| sweep_error(e, &args.test_inputs))?);
             progress.inc(1);
         }
     }
@@ -283,13 +285,18 @@ fn progress_bar(points: u64) -> ProgressBar {
 
 /// A quantizer that fails its own proof is a failed verdict; everything
 /// else a sweep runs into is bad input (a test set that does not fit, a
-/// fixed model that cannot saturate).
-fn sweep_error(error: SweepError) -> CliError {
+/// fixed model that cannot saturate). A test input that does not fit a model is the inputs file's fault, and
+/// is reported on it rather than on the model built for the point.
+fn sweep_error(error: SweepError, test_inputs: &Path) -> CliError {
     match error {
         SweepError::Quantize {
             source: crate::quantize::QuantizeError::Unproven { .. },
             ..
         } => CliError::verdict(error),
+        SweepError::Reference {
+            source: source @ (ReferenceError::InputShape { .. } | ReferenceError::InputValue { .. }),
+            ..
+        } => CliError::input(format!("{}: {source}", test_inputs.display())),
         _ => CliError::input(error),
     }
 }

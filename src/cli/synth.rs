@@ -5,6 +5,7 @@
 
 use super::CliError;
 use super::calibrate::default_jobs;
+use super::generate::plan_error;
 use crate::arch::{Plan, PlanOptions};
 use crate::calibrate::fit::relative_error;
 use crate::estimate::{
@@ -31,10 +32,10 @@ pub struct SynthArgs {
     /// Where the RTL and the Yosys logs go (default `sim/synth/<model>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Seconds after which one Yosys run is stopped.
+    /// Seconds after which one Yosys run is stopped (at most a week).
     #[arg(long, default_value_t = 600)]
     timeout: u64,
-    /// Yosys runs in parallel (default: the number of cores).
+    /// Yosys runs in parallel, 1 to 256 (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Synthesize only the whole top, not every layer on its own.
@@ -121,10 +122,12 @@ struct VariantDesign {
 }
 
 pub fn run(args: &SynthArgs) -> Result<(), CliError> {
+    super::limits::check_timeout("--timeout", args.timeout)?;
+    super::limits::check_jobs(args.jobs)?;
     let yosys = require_yosys()?;
     let model = load_model(&args.model)?;
     let (declared, wide) =
-        declared_and_wide_plans(&model, PlanOptions::default()).map_err(CliError::input)?;
+        declared_and_wide_plans(&model, PlanOptions::default()).map_err(plan_error)?;
     let out = args
         .out
         .clone()

@@ -7,4 +7,7 @@ pub mod beats;
 mod run;
 pub mod verilator;
 
-pub use run::{CosimError, CosimOptions, CosimReport, Fault, Mismatch, cosimulate, write_stimulus};
+pub use run::{
+    CosimError, CosimOptions, CosimReport, Fault, Mismatch, cosimulate, schedule_cycles,
+    write_stimulus,
+};

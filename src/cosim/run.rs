@@ -76,6 +76,12 @@ pub enum CosimError {
     Malformed(String),
 }
 
+/// Length of the gap and back-pressure schedule of a run of `vectors`
+/// vectors: twice the cycle limit of a run without either.
+pub fn schedule_cycles(plan: &Plan, vectors: usize) -> u64 {
+    cycle_limit(plan, vectors, &Schedule::open()).saturating_mul(2)
+}
+
 /// Runs the three views on `inputs`; `progress` is told each step.
 pub fn cosimulate(
     model: &Model,
@@ -89,12 +95,11 @@ pub fn cosimulate(
         .run(inputs)?
         .outputs;
     let vectors = inputs.len_of(Axis(0));
-    let nominal = cycle_limit(plan, vectors, &Schedule::open());
     let schedule = Schedule::random(
         options.gaps,
         options.backpressure,
         options.seed,
-        nominal as usize * 2,
+        schedule_cycles(plan, vectors) as usize,
     );
     progress("Rust simulation");
     let sim = simulate(plan, inputs, &schedule)?;

@@ -18,11 +18,17 @@ pub const MAX_THRESHOLD_BITS: u32 = 16;
 /// elements in `i64`). Declared types stay within it by the limits above;
 /// the one width that grows is a Hadamard layer's without `out_bits`.
 pub const MAX_ELEMENT_BITS: u32 = 64;
+/// Longest vector between layers (`input.length`, `out_features`): every
+/// command holds a few vectors' worth of per-element state.
+pub const MAX_VECTOR_LENGTH: usize = 1 << 20;
+/// Largest Hadamard block: the hardware transforms a whole block per beat,
+/// `log2(block)` stages of `block / 2` butterflies each.
+pub const MAX_HADAMARD_BLOCK: usize = 1024;
 
 /// Reads and validates the model at `path`.
 pub fn load_model(path: &Path) -> Result<Model, ModelError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ModelError::new(path, format!("cannot read model file: {e}")))?;
+    let text = crate::input_file::read_text(path)
+        .map_err(|e| ModelError::new(path, format!("model file {e}")))?;
     parse_model(&text, path)
 }
 
@@ -99,9 +105,7 @@ impl Reader {
         let model: ModelSection = self.section(&mut document, "model")?;
         check_identifier(&model.name).map_err(|m| self.error("model.name", m))?;
         let input: InputSection = self.section(&mut document, "input")?;
-        if input.length == 0 {
-            return Err(self.error("input.length", "must be at least 1"));
-        }
+        check_vector_length(input.length).map_err(|m| self.error("input.length", m))?;
         check_data_bits(input.bits).map_err(|m| self.error("input.bits", m))?;
         let input_type = IntType {
             bits: input.bits,
@@ -247,9 +251,7 @@ impl LayerContext<'_> {
                 format!("is {} but {source} is {input_length}", spec.in_features),
             ));
         }
-        if spec.out_features == 0 {
-            return Err(self.error("out_features", "must be at least 1"));
-        }
+        check_vector_length(spec.out_features).map_err(|m| self.error("out_features", m))?;
         check_data_bits(spec.weight_bits).map_err(|m| self.error("weight_bits", m))?;
         let accumulator = self.accumulator(&spec.accumulator, spec.in_features)?;
         let hardware = self.hardware(spec, accumulator.tile)?;
@@ -462,6 +464,15 @@ impl LayerContext<'_> {
                 format!("{} is not a power of two >= 2", spec.block),
             ));
         }
+        if spec.block > MAX_HADAMARD_BLOCK {
+            return Err(self.error(
+                "block",
+                format!(
+                    "{} exceeds the largest block, {MAX_HADAMARD_BLOCK}",
+                    spec.block
+                ),
+            ));
+        }
         if !length.is_multiple_of(spec.block) {
             return Err(self.error(
                 "block",
@@ -536,10 +547,8 @@ impl LayerContext<'_> {
         match value {
             toml::Value::String(relative) => {
                 let path = self.reader.base_dir.join(relative);
-                if !path.is_file() {
-                    return Err(
-                        self.error(field, format!("file `{}` does not exist", path.display()))
-                    );
+                if let Some(problem) = crate::input_file::not_a_regular_file(&path) {
+                    return Err(self.error(field, format!("file `{}` {problem}", path.display())));
                 }
                 npyio::read_int_array(&path).map_err(|e| self.error(field, e.to_string()))
             }
@@ -549,6 +558,19 @@ impl LayerContext<'_> {
                 "must be a path to an .npy file or an inline array of integers",
             )),
         }
+    }
+}
+
+/// A vector length from 1 to [`MAX_VECTOR_LENGTH`].
+fn check_vector_length(length: usize) -> Result<(), String> {
+    if length == 0 {
+        Err("must be at least 1".into())
+    } else if length > MAX_VECTOR_LENGTH {
+        Err(format!(
+            "{length} exceeds the longest vector, {MAX_VECTOR_LENGTH} elements"
+        ))
+    } else {
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::QuantizeError;
 use crate::npyio;
-use ndarray::{Array1, Array2, ArrayView2, Axis, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Dimension, Ix1, Ix2};
 use std::path::Path;
 
 /// One float dense layer: `y = W x + b`.
@@ -87,6 +87,14 @@ impl FloatModel {
     /// Reads `fc0_weight.npy`, `fc1_weight.npy`, ... from `dir` until the
     /// next index is missing, each with its optional `fc{i}_bias.npy`.
     pub fn load(dir: &Path) -> Result<Self, QuantizeError> {
+        if !dir.is_dir() {
+            let problem = crate::input_file::not_a_regular_file(dir)
+                .unwrap_or_else(|| "is a file".to_string());
+            return Err(QuantizeError::Settings(format!(
+                "{}: {problem}; expected the folder of a float model (fc0_weight.npy, ...)",
+                dir.display()
+            )));
+        }
         let mut layers = Vec::new();
         loop {
             let name = format!("fc{}", layers.len());
@@ -157,8 +165,24 @@ pub fn argmax<T: PartialOrd>(values: impl IntoIterator<Item = T>) -> usize {
     best.map_or(0, |(index, _)| index)
 }
 
-fn read_float_matrix(path: &Path) -> Result<Array2<f64>, QuantizeError> {
+/// A float array whose every value is finite: a NaN or an infinity is
+/// reported with the file and the element.
+fn read_finite_array(path: &Path) -> Result<ndarray::ArrayD<f64>, QuantizeError> {
     let array = npyio::read_float_array(path)?;
+    if let Some((index, value)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(QuantizeError::Npy(npyio::NpyError {
+            path: path.to_path_buf(),
+            message: format!(
+                "element {:?} is {value}: every value must be finite",
+                index.slice()
+            ),
+        }));
+    }
+    Ok(array)
+}
+
+fn read_float_matrix(path: &Path) -> Result<Array2<f64>, QuantizeError> {
+    let array = read_finite_array(path)?;
     let shape = array.shape().to_vec();
     array.into_dimensionality::<Ix2>().map_err(|_| {
         QuantizeError::Npy(npyio::NpyError {
@@ -169,7 +193,7 @@ fn read_float_matrix(path: &Path) -> Result<Array2<f64>, QuantizeError> {
 }
 
 fn read_float_vector(path: &Path) -> Result<Array1<f64>, QuantizeError> {
-    let array = npyio::read_float_array(path)?;
+    let array = read_finite_array(path)?;
     let shape = array.shape().to_vec();
     array.into_dimensionality::<Ix1>().map_err(|_| {
         QuantizeError::Npy(npyio::NpyError {

@@ -373,8 +373,11 @@ pub fn simulate_with_limit(
 /// input cycles and not-ready output cycles (each can hold the pipeline
 /// for a cycle). A free run takes about `vectors * II + latency`.
 pub fn cycle_limit(plan: &Plan, vectors: usize, schedule: &Schedule) -> u64 {
-    (vectors as u64 + 2) * plan.initiation_interval.max(1) * 50
-        + plan.latency
-        + 1000
-        + schedule.blocked_cycles()
+    (vectors as u64)
+        .saturating_add(2)
+        .saturating_mul(plan.initiation_interval.max(1))
+        .saturating_mul(50)
+        .saturating_add(plan.latency)
+        .saturating_add(1000)
+        .saturating_add(schedule.blocked_cycles())
 }

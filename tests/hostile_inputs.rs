@@ -1,0 +1,851 @@
+//! Hostile inputs across every subcommand that reads models and arrays:
+//! malformed and oversized `.npy` files, paths that are not regular files,
+//! Hadamard sizes and vector lengths beyond the documented bounds, counts
+//! and probabilities beyond theirs, and the exit-code contract (0 success,
+//! 1 a failed verdict, 2 bad input). Every case asserts the exit code, the
+//! file, layer and field named in the message, no panic, no signal, and no
+//! output left behind. The files are made here, in a temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An `.npy` file's bytes: version 1.0 header padded as numpy pads it.
+fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut text = header.to_string();
+    while !(10 + text.len() + 1).is_multiple_of(64) {
+        text.push(' ');
+    }
+    text.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+fn header(descr: &str, shape: &str) -> String {
+    format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}")
+}
+
+/// `rows` x `cols` int8 values from `value(row, col)`.
+fn int8_matrix(rows: usize, cols: usize, value: impl Fn(usize, usize) -> i8) -> Vec<u8> {
+    let data: Vec<u8> = (0..rows)
+        .flat_map(|r| (0..cols).map(move |c| (r, c)))
+        .map(|(r, c)| value(r, c) as u8)
+        .collect();
+    npy(&header("|i1", &format!("({rows}, {cols})")), &data)
+}
+
+fn mlp3_text() -> String {
+    std::fs::read_to_string(root().join("examples/mlp3.toml"))
+        .unwrap()
+        .replace(
+            "\"mlp3/",
+            &format!("\"{}/", root().join("examples/mlp3").display()),
+        )
+}
+
+/// A one-layer Hadamard model.
+fn hadamard_model(length: u64, block: u64) -> String {
+    format!(
+        "[model]\nname = \"rot\"\n[input]\nlength = {length}\nbits = 4\nsigned = true\n\
+         [[layers]]\nname = \"h\"\nkind = \"hadamard\"\nblock = {block}\nshift = 1\nout_bits = 6\n"
+    )
+}
+
+/// Every file the cases read, made in `dir`.
+fn make_fixtures(dir: &Path) {
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+    // Valid inputs of mlp3 (16 x uint4) and of tiny_dense (8 x uint4).
+    write(
+        "x16.npy",
+        &int8_matrix(4, 16, |r, c| ((r * 7 + c) % 16) as i8),
+    );
+    write(
+        "x16_out_of_range.npy",
+        &int8_matrix(2, 16, |r, c| if (r, c) == (1, 3) { 99 } else { 1 }),
+    );
+    write("x16_wrong_length.npy", &int8_matrix(2, 15, |_, _| 1));
+    write("x8.npy", &int8_matrix(6, 8, |r, c| ((r + c) % 16) as i8));
+    write(
+        "x8_out_of_range.npy",
+        &int8_matrix(6, 8, |r, _| if r == 2 { -5 } else { 3 }),
+    );
+    write("y6.npy", &npy(&header("|i1", "(6,)"), &[0, 1, 2, 3, 0, 1]));
+    write("y5.npy", &npy(&header("|i1", "(5,)"), &[0, 1, 2, 3, 0]));
+    write("y4.npy", &npy(&header("|i1", "(4,)"), &[0, 1, 2, 3]));
+    write(
+        "x16_many.npy",
+        &int8_matrix(4000, 16, |r, c| ((r + c) % 16) as i8),
+    );
+    // Headers that lie about the size of the data.
+    // Read as int64 first, this one asked for an 8 TB buffer and aborted.
+    let huge = npy(&header("|i1", "(1099511627776,)"), &[0; 64]);
+    assert_eq!(huge.len(), 192, "the 192-byte file of the report");
+    write("huge_i1.npy", &huge);
+    write(
+        "huge_i1_2_62.npy",
+        &npy(&header("|i1", "(4611686018427387904,)"), &[0; 64]),
+    );
+    write(
+        "huge_2d.npy",
+        &npy(&header("<i8", "(4294967296, 4294967296)"), &[0; 64]),
+    );
+    write(
+        "overflowing_shape.npy",
+        &npy(
+            &header("<i8", "(18446744073709551615, 18446744073709551615)"),
+            &[],
+        ),
+    );
+    write(
+        "huge_weights.npy",
+        &npy(&header("|i1", "(16, 1152921504606846976)"), &[0; 256]),
+    );
+    write("truncated.npy", &npy(&header("|i1", "(4, 16)"), &[1; 10]));
+    // A sparse file as long as its header says: 8 TB that take no room.
+    let sparse = npy(&header("|i1", "(8796093022208,)"), &[]);
+    write("sparse.npy", &sparse);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("sparse.npy"))
+        .unwrap()
+        .set_len(sparse.len() as u64 + (1 << 43))
+        .unwrap();
+    write("trailing.npy", &npy(&header("|i1", "(1, 16)"), &[1; 20]));
+    let mut bad_magic = npy(&header("|i1", "(1, 16)"), &[1; 16]);
+    bad_magic[1] = b'X';
+    write("bad_magic.npy", &bad_magic);
+    let mut bad_version = npy(&header("|i1", "(1, 16)"), &[1; 16]);
+    bad_version[6] = 7;
+    write("bad_version.npy", &bad_version);
+    let mut long_header = npy(&header("|i1", "(1, 16)"), &[1; 16]);
+    long_header[8] = 0xff;
+    long_header[9] = 0xff;
+    write("long_header.npy", &long_header);
+    write(
+        "garbage_header.npy",
+        &npy("{'descr': '|i1', 'shape': [1, 16] ", &[1; 16]),
+    );
+    write("float.npy", &npy(&header("<f8", "(1, 16)"), &[0; 128]));
+    write("complex.npy", &npy(&header("<c16", "(1, 16)"), &[0; 256]));
+    write(
+        "uint64_big.npy",
+        &npy(&header("<u8", "(1, 16)"), &[0xff; 128]),
+    );
+    write("bool_bad.npy", &npy(&header("|b1", "(1, 16)"), &[7; 16]));
+    write("empty.npy", b"");
+    // Layouts that are valid and must be read as numpy writes them.
+    let fortran: Vec<u8> = (0..16u16)
+        .flat_map(|c| (0..2u16).map(move |r| (r + c) % 16))
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    write(
+        "fortran.npy",
+        &npy(
+            "{'descr': '<u2', 'fortran_order': True, 'shape': (2, 16), }",
+            &fortran,
+        ),
+    );
+    let big_endian: Vec<u8> = (0..16i32).flat_map(|v| (v % 16).to_be_bytes()).collect();
+    write(
+        "big_endian.npy",
+        &npy(&header(">i4", "(1, 16)"), &big_endian),
+    );
+    // Paths that are not regular files.
+    std::fs::create_dir(dir.join("dir.npy")).unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(dir.join("fifo.npy"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    std::os::unix::fs::symlink(dir.join("loop_b.npy"), dir.join("loop_a.npy")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop_a.npy"), dir.join("loop_b.npy")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere.npy"), dir.join("dangling.npy")).unwrap();
+    write("a_file", b"not a folder");
+    // Models.
+    let mlp3 = mlp3_text();
+    write("mlp3.toml", mlp3.as_bytes());
+    write(
+        "narrow.toml",
+        mlp3.replacen("bits = 10 }", "bits = 9 }", 1).as_bytes(),
+    );
+    let fc0_weights = format!(
+        "\"{}/fc0_weights.npy\"",
+        root().join("examples/mlp3").display()
+    );
+    for (name, target) in [
+        ("weights_huge", dir.join("huge_weights.npy")),
+        ("weights_dir", dir.join("dir.npy")),
+        ("weights_fifo", dir.join("fifo.npy")),
+        ("weights_zero", PathBuf::from("/dev/zero")),
+        ("weights_loop", dir.join("loop_a.npy")),
+        ("weights_truncated", dir.join("truncated.npy")),
+    ] {
+        let text = mlp3.replace(&fc0_weights, &format!("\"{}\"", target.display()));
+        write(&format!("{name}.toml"), text.as_bytes());
+    }
+    write("block_2_62.toml", hadamard_model(1024, 1 << 62).as_bytes());
+    write(
+        "block_2_30.toml",
+        hadamard_model(1 << 20, 1 << 30).as_bytes(),
+    );
+    write(
+        "block_2_20.toml",
+        hadamard_model(1 << 20, 1 << 20).as_bytes(),
+    );
+    write("block_2048.toml", hadamard_model(2048, 2048).as_bytes());
+    write("length_2_62.toml", hadamard_model(1 << 62, 2).as_bytes());
+    write("length_2_21.toml", hadamard_model(1 << 21, 2).as_bytes());
+    write(
+        "at_the_bounds.toml",
+        hadamard_model(1 << 20, 1024).as_bytes(),
+    );
+    write(
+        "x_bounds.npy",
+        &npy(&header("|i1", "(1, 1048576)"), &vec![3; 1 << 20]),
+    );
+    let tiny = std::fs::read_to_string(root().join("tests/fixtures/tiny_dense.toml")).unwrap();
+    write(
+        "out_features_huge.toml",
+        tiny.replace("out_features = 4", "out_features = 1099511627776")
+            .as_bytes(),
+    );
+    // Float models for quantize.
+    for (name, weights) in [
+        ("float_nan", {
+            let mut values = vec![0.5f64; 32];
+            values[5] = f64::NAN;
+            npy(
+                &header("<f8", "(2, 16)"),
+                &values
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        (
+            "float_huge",
+            npy(&header("<f4", "(1152921504606846976, 16)"), &[0; 64]),
+        ),
+    ] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        write(&format!("{name}/fc0_weight.npy"), &weights);
+    }
+}
+
+/// One hostile invocation and what it must give.
+struct Case {
+    name: String,
+    args: Vec<String>,
+    code: i32,
+    expect: Vec<String>,
+}
+
+/// `args` split at spaces, with `{fx}` the fixture folder, `{out}` the
+/// case's output folder (which must not exist afterwards) and `{root}` the
+/// repository.
+fn case(name: &str, code: i32, args: &str, expect: &[&str]) -> Case {
+    Case {
+        name: name.to_string(),
+        args: args.split_whitespace().map(str::to_string).collect(),
+        code,
+        expect: expect.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+impl Case {
+    fn expect_success(mut self) -> Self {
+        self.code = 0;
+        self.expect.clear();
+        self
+    }
+}
+
+/// Runs every case; returns the failures, one line each.
+fn run_cases(cases: &[Case]) -> Vec<String> {
+    let fixtures = tempfile::tempdir().unwrap();
+    make_fixtures(fixtures.path());
+    let listing = |dir: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(fixtures.path());
+    let outputs = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for case in cases {
+        let out = outputs.path().join(&case.name);
+        let fill = |s: &str| {
+            s.replace("{fx}", &fixtures.path().display().to_string())
+                .replace("{out}", &out.display().to_string())
+                .replace("{root}", &root().display().to_string())
+        };
+        let args: Vec<String> = case.args.iter().map(|a| fill(a)).collect();
+        let started = Instant::now();
+        let output = assert_cmd::Command::cargo_bin("a2qgen")
+            .unwrap()
+            .current_dir(root())
+            .args(&args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let name = &case.name;
+        match output.status.code() {
+            None => failures.push(format!(
+                "{name}: killed by a signal or the time limit after {:.1}s: {stderr}",
+                started.elapsed().as_secs_f64()
+            )),
+            Some(code) if code != case.code => failures.push(format!(
+                "{name}: exit {code}, expected {}: {stderr}",
+                case.code
+            )),
+            Some(_) => {}
+        }
+        if stderr.contains("panicked") {
+            failures.push(format!("{name}: panicked: {stderr}"));
+        }
+        for want in &case.expect {
+            let want = fill(want);
+            if !stderr.contains(&want) {
+                failures.push(format!("{name}: message lacks `{want}`: {stderr}"));
+            }
+        }
+        if case.code != 0 && out.exists() {
+            failures.push(format!("{name}: left {} behind", out.display()));
+        }
+    }
+    if listing(fixtures.path()) != before {
+        failures.push("the fixture folder changed".to_string());
+    }
+    failures
+}
+
+fn assert_cases(cases: &[Case]) {
+    let failures = run_cases(cases);
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+const MLP3: &str = "{fx}/mlp3.toml";
+
+#[test]
+fn npy_files_that_lie_about_their_size_are_refused_without_allocating() {
+    let mut cases = Vec::new();
+    for (command, extra) in [("infer", ""), ("sim", ""), ("cosim", " --build-dir {out}")] {
+        for (file, want) in [
+            (
+                "huge_i1",
+                "the header declares shape [1099511627776] of |i1 (1099511627776 bytes of data) but the file holds 64 bytes",
+            ),
+            (
+                "huge_i1_2_62",
+                "the header declares shape [4611686018427387904] of |i1",
+            ),
+            ("huge_2d", "more data than any file can hold"),
+            ("overflowing_shape", "more data than any file can hold"),
+            ("truncated", "the file holds 10 bytes of data"),
+            ("sparse", "cannot hold its 8796093022208 elements in memory"),
+        ] {
+            cases.push(case(
+                &format!("{command}_{file}"),
+                2,
+                &format!("{command} {MLP3} --inputs {{fx}}/{file}.npy{extra}"),
+                &[&format!("{{fx}}/{file}.npy: "), want],
+            ));
+        }
+    }
+    cases.push(case(
+        "info_weights_huge",
+        2,
+        "info {fx}/weights_huge.toml",
+        &["{fx}/weights_huge.toml: layer 0 (`fc0`): field `weights`: {fx}/huge_weights.npy: the header declares shape [16, 1152921504606846976]"],
+    ));
+    for command in ["check", "estimate", "gen -o {out} --constraints {out}"] {
+        cases.push(case(
+            &format!("{}_weights_truncated", command.split(' ').next().unwrap()),
+            2,
+            &format!("{command} {{fx}}/weights_truncated.toml"),
+            &["layer 0 (`fc0`): field `weights`: {fx}/truncated.npy: the header declares shape [4, 16]"],
+        ));
+    }
+    cases.push(case(
+        "quantize_float_huge",
+        2,
+        "quantize --float {fx}/float_huge --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+        &["{fx}/float_huge/fc0_weight.npy: the header declares shape [1152921504606846976, 16] of <f4"],
+    ));
+    cases.push(case(
+        "sweep_labels_huge",
+        2,
+        "sweep --fixed-model {root}/tests/fixtures/tiny_dense.toml --acc-bits 10 --test-inputs {fx}/x8.npy --test-labels {fx}/huge_i1.npy -o {out}",
+        &["{fx}/huge_i1.npy: the header declares shape"],
+    ));
+    assert_cases(&cases);
+}
+
+#[test]
+fn malformed_npy_headers_and_dtypes_are_named() {
+    let infer = |file: &str, want: &str| {
+        case(
+            &format!("infer_{file}"),
+            2,
+            &format!("infer {MLP3} --inputs {{fx}}/{file}.npy"),
+            &[&format!("{{fx}}/{file}.npy: "), want],
+        )
+    };
+    let mut cases = vec![
+        infer("trailing", "(16 bytes of data) but the file holds 20 bytes"),
+        infer("bad_magic", "magic string"),
+        infer("bad_version", "format version 7.0"),
+        infer("long_header", "header length 65535"),
+        infer("garbage_header", "not a valid .npy file"),
+        infer("float", "dtype '<f8' is not an integer type"),
+        infer("complex", "dtype '<c16' is not supported"),
+        infer("uint64_big", "does not fit in int64"),
+        infer("bool_bad", "not a bool"),
+        infer("empty", "shorter than the 8-byte preamble"),
+    ];
+    // Fortran order and big-endian data are read as numpy wrote them.
+    cases.push(case(
+        "infer_fortran",
+        0,
+        &format!("infer {MLP3} --inputs {{fx}}/fortran.npy"),
+        &[],
+    ));
+    cases.push(case(
+        "sim_big_endian",
+        0,
+        &format!("sim {MLP3} --inputs {{fx}}/big_endian.npy"),
+        &[],
+    ));
+    assert_cases(&cases);
+}
+
+#[test]
+fn paths_that_are_not_regular_files_are_named_for_what_they_are() {
+    let mut cases = Vec::new();
+    for (file, what) in [
+        ("{fx}/dir.npy", "is a directory, not a regular file"),
+        (
+            "{fx}/fifo.npy",
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        ("/dev/zero", "is a character device, not a regular file"),
+        (
+            "{fx}/loop_a.npy",
+            "is a symbolic link that cannot be followed",
+        ),
+        (
+            "{fx}/dangling.npy",
+            "is a symbolic link to a file that does not exist",
+        ),
+    ] {
+        let short = file.rsplit('/').next().unwrap().replace(".npy", "");
+        cases.push(case(
+            &format!("infer_{short}"),
+            2,
+            &format!("infer {MLP3} --inputs {file}"),
+            &[&format!("{file}: {what}")],
+        ));
+        cases.push(case(
+            &format!("quantize_calibration_{short}"),
+            2,
+            &format!("quantize --float {{root}}/examples/digits/float --calibration {file} --input-scale 1/16 --acc-bits 12 -o {{out}}/q.toml"),
+            &[&format!("{file}: {what}")],
+        ));
+    }
+    for (model, file, what) in [
+        ("weights_dir", "{fx}/dir.npy", "is a directory"),
+        ("weights_fifo", "{fx}/fifo.npy", "is a FIFO"),
+        ("weights_zero", "/dev/zero", "is a character device"),
+        (
+            "weights_loop",
+            "{fx}/loop_a.npy",
+            "is a symbolic link that cannot be followed",
+        ),
+    ] {
+        cases.push(case(
+            &format!("check_{model}"),
+            2,
+            &format!("check {{fx}}/{model}.toml"),
+            &[&format!(
+                "{{fx}}/{model}.toml: layer 0 (`fc0`): field `weights`: file `{file}` {what}"
+            )],
+        ));
+    }
+    for (model, what) in [
+        ("{fx}/dir.npy", "model file is a directory"),
+        ("{fx}/fifo.npy", "model file is a FIFO"),
+        ("/dev/zero", "model file is a character device"),
+    ] {
+        let short = model.rsplit('/').next().unwrap().replace(".npy", "");
+        cases.push(case(
+            &format!("info_model_{short}"),
+            2,
+            &format!("info {model}"),
+            &[&format!("{model}: {what}")],
+        ));
+    }
+    assert_cases(&cases);
+}
+
+#[test]
+fn hadamard_sizes_and_vector_lengths_beyond_the_bounds_are_refused() {
+    let mut cases = Vec::new();
+    for (model, field, want) in [
+        (
+            "block_2_62",
+            "block",
+            "4611686018427387904 exceeds the largest block, 1024",
+        ),
+        (
+            "block_2_30",
+            "block",
+            "1073741824 exceeds the largest block, 1024",
+        ),
+        (
+            "block_2_20",
+            "block",
+            "1048576 exceeds the largest block, 1024",
+        ),
+        (
+            "block_2048",
+            "block",
+            "2048 exceeds the largest block, 1024",
+        ),
+        (
+            "length_2_62",
+            "input.length",
+            "4611686018427387904 exceeds the longest vector, 1048576 elements",
+        ),
+        (
+            "length_2_21",
+            "input.length",
+            "2097152 exceeds the longest vector",
+        ),
+    ] {
+        for command in ["info", "check", "estimate"] {
+            cases.push(case(
+                &format!("{command}_{model}"),
+                2,
+                &format!("{command} {{fx}}/{model}.toml"),
+                &[
+                    &format!("{{fx}}/{model}.toml: "),
+                    &format!("field `{field}`: {want}"),
+                ],
+            ));
+        }
+    }
+    cases.push(case(
+        "info_out_features_huge",
+        2,
+        "info {fx}/out_features_huge.toml",
+        &["layer 0 (`fc`): field `out_features`: 1099511627776 exceeds the longest vector"],
+    ));
+    // At the bounds every command finishes (the time limit is the test's).
+    for command in [
+        "info",
+        "check",
+        "estimate",
+        "gen -o {out} --constraints {out}/c --plan",
+    ] {
+        cases.push(case(
+            &format!("{}_at_the_bounds", command.split(' ').next().unwrap()),
+            0,
+            &format!("{command} {{fx}}/at_the_bounds.toml"),
+            &[],
+        ));
+    }
+    cases.push(case(
+        "infer_at_the_bounds",
+        0,
+        "infer {fx}/at_the_bounds.toml --inputs {fx}/x_bounds.npy",
+        &[],
+    ));
+    cases.push(case(
+        "sim_at_the_bounds",
+        0,
+        "sim {fx}/at_the_bounds.toml --inputs {fx}/x_bounds.npy",
+        &[],
+    ));
+    let started = Instant::now();
+    assert_cases(&cases);
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn counts_and_probabilities_are_bounded_before_allocating() {
+    let sim = |name: &str, flags: &str, want: &str| {
+        case(
+            name,
+            2,
+            &format!("sim {MLP3} --inputs {{fx}}/x16.npy {flags}"),
+            &[want],
+        )
+    };
+    let cosim = |name: &str, flags: &str, want: &str| {
+        case(
+            name,
+            2,
+            &format!("cosim {MLP3} --build-dir {{out}} {flags}"),
+            &[want],
+        )
+    };
+    let cases = vec![
+        sim(
+            "sim_gaps_petabyte",
+            "--gaps 0.9999999 --backpressure 0.9999999",
+            "--gaps 0.9999999: expected a probability in [0, 0.99]",
+        ),
+        sim(
+            "sim_backpressure_wraps",
+            "--backpressure 0.9999999999999999",
+            "--backpressure 0.9999999999999999: expected a probability in [0, 0.99]",
+        ),
+        sim(
+            "sim_gaps_negative",
+            "--gaps=-0.5",
+            "--gaps -0.5: expected a probability",
+        ),
+        sim(
+            "sim_gaps_nan",
+            "--gaps NaN",
+            "--gaps NaN: expected a probability",
+        ),
+        sim(
+            "sim_gaps_infinite",
+            "--backpressure inf",
+            "--backpressure inf: expected a probability",
+        ),
+        cosim(
+            "cosim_random_2_62",
+            "--random 4611686018427387904",
+            "--random 4611686018427387904: expected 1 to 100000 vectors",
+        ),
+        cosim(
+            "cosim_random_10_12",
+            "--random 1000000000000",
+            "--random 1000000000000: expected 1 to 100000 vectors",
+        ),
+        cosim(
+            "cosim_random_zero",
+            "--random 0",
+            "--random 0: expected 1 to 100000 vectors",
+        ),
+        cosim(
+            "cosim_gaps",
+            "--random 4 --gaps 0.9999999",
+            "--gaps 0.9999999: expected a probability in [0, 0.99]",
+        ),
+        cosim(
+            "cosim_long_schedule",
+            "--random 100000",
+            "needs a schedule of",
+        ),
+        case(
+            "synth_timeout_overflows_a_deadline",
+            2,
+            &format!("synth {MLP3} --out {{out}} --timeout 18446744073709551615"),
+            &["--timeout 18446744073709551615: expected 1 to 604800 seconds"],
+        ),
+        case(
+            "synth_a_billion_jobs",
+            2,
+            &format!("synth {MLP3} --out {{out}} --jobs 1000000000"),
+            &["--jobs 1000000000: expected 1 to 256"],
+        ),
+        case(
+            "calibrate_no_jobs",
+            2,
+            "calibrate --work {out} --jobs 0",
+            &["--jobs 0: expected 1 to 256"],
+        ),
+        case(
+            "sweep_synth_timeout",
+            2,
+            "sweep --fixed-model {root}/tests/fixtures/tiny_dense.toml --acc-bits 10 --test-inputs {fx}/x8.npy --test-labels {fx}/y6.npy --synth --synth-timeout 18446744073709551615 -o {out}",
+            &["--synth-timeout 18446744073709551615: expected 1 to 604800 seconds"],
+        ),
+        sim("sim_short_schedule", "--gaps 0.99 --backpressure 0.99", "").expect_success(),
+        case(
+            "sim_long_schedule",
+            2,
+            &format!("sim {MLP3} --inputs {{fx}}/x16_many.npy --gaps 0.99 --backpressure 0.99"),
+            &[
+                "a run of 4000 vectors needs a schedule of",
+                "more than the 67108864 allowed",
+            ],
+        ),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn exit_codes_follow_the_contract_in_every_subcommand() {
+    let narrow = "{fx}/narrow.toml";
+    let unproven = "layer 0 (`fc0`)";
+    let cases = vec![
+        case(
+            "check_unproven",
+            1,
+            &format!("check {narrow}"),
+            &["layer 0 (`fc0`): channel 2: accumulator range [-376, 89] needs 10 bits, declared 9"],
+        ),
+        case(
+            "estimate_unproven",
+            1,
+            &format!("estimate {narrow}"),
+            &[unproven],
+        ),
+        case(
+            "gen_unproven",
+            1,
+            &format!("gen {narrow} -o {{out}} --constraints {{out}}/c"),
+            &[unproven],
+        ),
+        case(
+            "sim_unproven",
+            1,
+            &format!("sim {narrow} --inputs {{fx}}/x16.npy"),
+            &[unproven],
+        ),
+        case(
+            "cosim_unproven",
+            1,
+            &format!("cosim {narrow} --random 2 --build-dir {{out}}"),
+            &[unproven],
+        ),
+        case(
+            "cosim_inputs_out_of_range",
+            2,
+            &format!("cosim {MLP3} --inputs {{fx}}/x16_out_of_range.npy --build-dir {{out}}"),
+            &[
+                "{fx}/x16_out_of_range.npy: input [1][3] = 99 is outside the model's input type uint4 (0..=15)",
+            ],
+        ),
+        case(
+            "cosim_inputs_wrong_length",
+            2,
+            &format!("cosim {MLP3} --inputs {{fx}}/x16_wrong_length.npy --build-dir {{out}}"),
+            &["{fx}/x16_wrong_length.npy: inputs have shape [2, 15], expected [batch, 16]"],
+        ),
+        case(
+            "cosim_build_dir_is_a_file",
+            2,
+            &format!("cosim {MLP3} --random 2 --build-dir {{fx}}/a_file"),
+            &["--build-dir {fx}/a_file: is not a directory"],
+        ),
+        case(
+            "cosim_build_dir_name_too_long",
+            2,
+            &format!(
+                "cosim {MLP3} --random 2 --build-dir {{fx}}/{}",
+                "n".repeat(300)
+            ),
+            &["File name too long"],
+        ),
+        case(
+            "sim_inputs_out_of_range",
+            2,
+            &format!("sim {MLP3} --inputs {{fx}}/x16_out_of_range.npy"),
+            &["{fx}/x16_out_of_range.npy: "],
+        ),
+        case(
+            "infer_inputs_out_of_range",
+            2,
+            &format!("infer {MLP3} --inputs {{fx}}/x16_out_of_range.npy"),
+            &["{fx}/x16_out_of_range.npy: "],
+        ),
+        case(
+            "gen_clock_nan",
+            2,
+            &format!("gen {MLP3} -o {{out}} --clock-ns NaN"),
+            &["--clock-ns NaN"],
+        ),
+        case("check_usage", 2, "check", &["MODEL"]),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn messages_name_the_file_at_fault() {
+    let tiny = "{root}/tests/fixtures/tiny_dense.toml";
+    let cases = vec![
+        case(
+            "gen_unwritable",
+            2,
+            &format!("gen {MLP3} -o {{fx}}/a_file/hdl --constraints {{out}}/c"),
+            &["cannot write the design into {fx}/a_file/hdl/mlp3"],
+        ),
+        case(
+            "sweep_label_count",
+            2,
+            &format!(
+                "sweep --fixed-model {tiny} --acc-bits 10 --test-inputs {{fx}}/x8.npy --test-labels {{fx}}/y5.npy -o {{out}}"
+            ),
+            &["{fx}/y5.npy: 5 labels for the 6 input vectors of {fx}/x8.npy"],
+        ),
+        case(
+            "sweep_inputs_out_of_range",
+            2,
+            &format!(
+                "sweep --fixed-model {tiny} --acc-bits 10 --test-inputs {{fx}}/x8_out_of_range.npy --test-labels {{fx}}/y6.npy -o {{out}}"
+            ),
+            &[
+                "{fx}/x8_out_of_range.npy: input [2][0] = -5 is outside the model's input type uint4",
+            ],
+        ),
+        case(
+            "sweep_inputs_wrong_length",
+            2,
+            &format!(
+                "sweep --fixed-model {tiny} --acc-bits 10 --test-inputs {{fx}}/x16.npy --test-labels {{fx}}/y4.npy -o {{out}}"
+            ),
+            &["{fx}/x16.npy: inputs have shape [4, 16], expected [batch, 8]"],
+        ),
+        case(
+            "quantize_label_count",
+            2,
+            "quantize --float {root}/examples/digits/float --calibration {root}/examples/digits/data/train_x.npy --input-scale 1/16 --acc-bits 12 --test-inputs {fx}/x8.npy --test-labels {fx}/y5.npy -o {out}/q.toml",
+            &["{fx}/y5.npy: 5 labels for the 6 input vectors of {fx}/x8.npy"],
+        ),
+        case(
+            "quantize_float_is_a_file",
+            2,
+            "quantize --float {fx}/x16.npy --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+            &["{fx}/x16.npy: is a file; expected the folder of a float model"],
+        ),
+        case(
+            "quantize_float_missing",
+            2,
+            "quantize --float {fx}/nowhere --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+            &["{fx}/nowhere: does not exist; expected the folder of a float model"],
+        ),
+        case(
+            "quantize_nan",
+            2,
+            "quantize --float {fx}/float_nan --calibration {fx}/x16.npy --input-scale 1 --acc-bits 12 -o {out}/q.toml",
+            &["{fx}/float_nan/fc0_weight.npy: element [0, 5] is NaN: every value must be finite"],
+        ),
+    ];
+    assert_cases(&cases);
+}
