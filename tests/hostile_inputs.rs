@@ -761,7 +761,7 @@ fn exit_codes_follow_the_contract_in_every_subcommand() {
                 "cosim {MLP3} --random 2 --build-dir {{fx}}/{}",
                 "n".repeat(300)
             ),
-            &["File name too long"],
+            &["--build-dir", "longer than 255"],
         ),
         case(
             "sim_inputs_out_of_range",
@@ -794,7 +794,7 @@ fn messages_name_the_file_at_fault() {
             "gen_unwritable",
             2,
             &format!("gen {MLP3} -o {{fx}}/a_file/hdl --constraints {{out}}/c"),
-            &["cannot write the design into {fx}/a_file/hdl/mlp3"],
+            &["-o {fx}/a_file/hdl/mlp3", "Not a directory"],
         ),
         case(
             "sweep_label_count",
