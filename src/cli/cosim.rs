@@ -89,6 +89,8 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
             .unwrap_or_else(|| PathBuf::from("sim/build").join(&model.name)),
         trace: args.trace.clone(),
         fault: args.inject_fault,
+        quick_build: false,
+        runtime_cache: None,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -11,3 +11,11 @@ pub mod model_gen;
 pub use coverage::{Coverage, Feature, features};
 pub use draw::{Draw, model_seed};
 pub use model_gen::{GenConfig, SizeClass, draw_model, model_name};
+pub mod chain;
+pub mod run;
+pub mod shrink;
+
+pub use chain::{ChainOptions, Failure, Passed, Stage, Stimulus, run_chain};
+pub use run::{
+    Case, FuzzOptions, FuzzReport, ModelRun, Reproducer, Source, fuzz, reproduce_command,
+};
