@@ -175,6 +175,14 @@ pub fn run(args: &FuzzArgs) -> Result<(), CliError> {
             r.command
         );
     }
+    let mut slowest: Vec<&ModelRun> = report.runs.iter().collect();
+    slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    let slow: Vec<String> = slowest
+        .iter()
+        .take(5)
+        .map(|r| format!("model {} {:.1} s", r.case.index, r.seconds))
+        .collect();
+    println!("\nslowest: {}", slow.join(", "));
     let passed = report.runs.len() - failures.len();
     println!(
         "\n{} models: {passed} passed, {} failed; wall time {:.1} s ({jobs} jobs)",

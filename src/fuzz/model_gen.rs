@@ -85,8 +85,8 @@ impl Default for GenConfig {
             layers: 1..=5,
             input_bits: 1..=16,
             weight_bits: 1..=16,
-            threshold_bits: 1..=10,
-            wide_threshold_bits: 11..=16,
+            threshold_bits: 1..=6,
+            wide_threshold_bits: 7..=16,
             classes: vec![
                 SizeClass {
                     name: "tiny",
@@ -112,7 +112,7 @@ impl Default for GenConfig {
             ],
             hadamard: 0.2,
             thresholds: 0.55,
-            wide_thresholds: 0.07,
+            wide_thresholds: 0.12,
             max_wide_threshold_channels: 2,
             signed_output: 0.5,
             signed_input: 0.5,

@@ -52,6 +52,7 @@ pub fn shrink(
             let _ = std::fs::remove_dir_all(&dir);
             if let Err(f) = result
                 && f.stage == failure.stage
+                && signature(&f.message) == signature(&failure.message)
             {
                 best.model = candidate;
                 best.failure = f;
@@ -62,6 +63,21 @@ pub fn shrink(
         break;
     }
     best
+}
+
+/// What stays of a failure message when names, paths and numbers go: two
+/// failures of one stage with the same signature are taken for one bug.
+pub fn signature(message: &str) -> String {
+    message
+        .split_whitespace()
+        .filter(|w| !w.contains('/') && !w.contains('`'))
+        .map(|w| {
+            w.chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A measure of size: what the variants make smaller.
@@ -336,6 +352,18 @@ fn repair(mut m: Model) -> Option<Model> {
 mod tests {
     use super::*;
     use crate::fuzz::model_gen::{GenConfig, draw_model};
+
+    #[test]
+    fn signatures_drop_names_paths_and_numbers() {
+        assert_eq!(
+            signature("`fc3`: dot products of 76 bits exceed the simulator's 64"),
+            signature("`fc0`: dot products of 65 bits exceed the simulator's 64"),
+        );
+        assert_ne!(
+            signature("%Error: /a/b.v:1:2: Too many preprocessor tokens"),
+            signature("%Error: /a/c.v:3:4: Illegal bit or array select"),
+        );
+    }
 
     #[test]
     fn variants_are_valid_and_smaller_or_simpler() {
