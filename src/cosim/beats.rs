@@ -10,7 +10,7 @@ pub fn beat_to_hex(values: &[i64], element: IntType) -> String {
     let mut bits = vec![false; total];
     for (j, &v) in values.iter().enumerate() {
         for b in 0..width {
-            bits[j * width + b] = b < 64 && (v >> b.min(63)) & 1 == 1;
+            bits[j * width + b] = (v >> b.min(63)) & 1 == 1;
         }
     }
     let digits = total.div_ceil(4);

@@ -14,6 +14,10 @@ pub const MAX_DATA_BITS: u32 = 32;
 pub const ACCUMULATOR_BITS: std::ops::RangeInclusive<u32> = 2..=64;
 /// Widest threshold activation: `2^16 - 1` thresholds per channel.
 pub const MAX_THRESHOLD_BITS: u32 = 16;
+/// Widest value a layer passes on (the reference and the simulation hold
+/// elements in `i64`). Declared types stay within it by the limits above;
+/// the one width that grows is a Hadamard layer's without `out_bits`.
+pub const MAX_ELEMENT_BITS: u32 = 64;
 
 /// Reads and validates the model at `path`.
 pub fn load_model(path: &Path) -> Result<Model, ModelError> {
@@ -89,11 +93,12 @@ impl Reader {
         };
         let mut layers: Vec<Layer> = Vec::with_capacity(layer_tables.len());
         let mut length = input.length;
+        let mut element_bits = input_type.bits + u32::from(!input_type.signed);
         for (index, value) in layer_tables.into_iter().enumerate() {
-            let layer = self.read_layer(index, value, length, &layers)?;
-            length = match &layer.kind {
-                LayerKind::Dense(d) => d.out_features,
-                LayerKind::Hadamard(_) => length,
+            let layer = self.read_layer(index, value, (length, element_bits), &layers)?;
+            (length, element_bits) = match &layer.kind {
+                LayerKind::Dense(d) => (d.out_features, d.output_bits()),
+                LayerKind::Hadamard(h) => (length, h.output_bits(element_bits)),
             };
             layers.push(layer);
         }
@@ -130,11 +135,13 @@ impl Reader {
         deserialize(value).map_err(|(field, message)| self.error(&join(key, &field), message))
     }
 
+    /// Reads layer `index`, whose input is `input_length` elements of at
+    /// most `input_bits` signed bits.
     fn read_layer(
         &self,
         index: usize,
         value: toml::Value,
-        input_length: usize,
+        (input_length, input_bits): (usize, u32),
         earlier: &[Layer],
     ) -> Result<Layer, ModelError> {
         let toml::Value::Table(mut table) = value else {
@@ -168,7 +175,7 @@ impl Reader {
             }
             "hadamard" => {
                 let spec: HadamardSpec = deserialize(value).map_err(from_serde)?;
-                let hadamard = context.hadamard(&spec, input_length)?;
+                let hadamard = context.hadamard(&spec, input_length, input_bits)?;
                 Layer {
                     name: spec.name,
                     kind: LayerKind::Hadamard(hadamard),
@@ -416,7 +423,12 @@ impl LayerContext<'_> {
         })
     }
 
-    fn hadamard(&self, spec: &HadamardSpec, length: usize) -> Result<Hadamard, ModelError> {
+    fn hadamard(
+        &self,
+        spec: &HadamardSpec,
+        length: usize,
+        input_bits: u32,
+    ) -> Result<Hadamard, ModelError> {
         if spec.block < 2 || !spec.block.is_power_of_two() {
             return Err(self.error(
                 "block",
@@ -437,11 +449,24 @@ impl LayerContext<'_> {
         if let Some(bits) = spec.out_bits {
             check_data_bits(bits).map_err(|m| self.error("out_bits", m))?;
         }
-        Ok(Hadamard {
+        let hadamard = Hadamard {
             block: spec.block,
             shift: spec.shift,
             out_bits: spec.out_bits,
-        })
+        };
+        let butterfly_bits = input_bits + hadamard.stages();
+        if butterfly_bits > MAX_ELEMENT_BITS {
+            return Err(self.error(
+                "block",
+                format!(
+                    "inputs of up to {input_bits} signed bits grow to {butterfly_bits} bits in \
+                     {} butterfly stage(s), more than the {MAX_ELEMENT_BITS} bits a value may have \
+                     (a smaller block, or narrower inputs)",
+                    hadamard.stages()
+                ),
+            ));
+        }
+        Ok(hadamard)
     }
 
     fn matrix(

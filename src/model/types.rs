@@ -179,6 +179,15 @@ impl Dense {
         IntType::signed(self.weight_bits)
     }
 
+    /// Signed bits that hold every output: the thresholded type's, or the
+    /// accumulator's.
+    pub fn output_bits(&self) -> u32 {
+        match &self.activation {
+            Activation::Thresholds { output, .. } => output.bits + u32::from(!output.signed),
+            Activation::None => self.accumulator.bits,
+        }
+    }
+
     pub fn bias_of(&self, channel: usize) -> i64 {
         self.bias.as_ref().map_or(0, |b| b[channel])
     }
@@ -203,6 +212,18 @@ impl Hadamard {
     /// Number of butterfly stages, `log2(block)`.
     pub fn stages(&self) -> u32 {
         self.block.trailing_zeros()
+    }
+
+    /// Signed bits that hold every output, given inputs of `input_bits`
+    /// signed bits: one more per stage, `shift - 1` fewer after the
+    /// rounding shift, or the clamp's.
+    pub fn output_bits(&self, input_bits: u32) -> u32 {
+        let butterflies = input_bits + self.stages();
+        match (self.out_bits, self.shift) {
+            (Some(bits), _) => bits,
+            (None, Some(shift)) => butterflies.saturating_sub(shift - 1).max(2),
+            (None, None) => butterflies,
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! register that rounds, shifts and clamps. All stages move together on the
 //! unit's `advance` (its output register is empty or being read).
 
+use super::bits::BitVector;
 use super::stream::stream_ports;
-use super::verilog::{element, extend, line, pack, signed_literal, unpack};
+use super::verilog::{element, extend, line, signed_literal};
 use super::wire::Wire;
 use crate::arch::HadamardUnit;
 use rust_hdl::prelude::*;
@@ -68,7 +69,11 @@ impl ButterflyStage {
             line(
                 &mut v,
                 0,
-                format!("wire [{}:0] x{i} = {};", wi - 1, element("in_data", i, wi)),
+                format!(
+                    "wire [{}:0] x{i} = {};",
+                    wi - 1,
+                    element("in_data", self.in_data.width(), i, wi)
+                ),
             );
         }
         for (i, j) in self.pairs() {
@@ -85,12 +90,18 @@ impl ButterflyStage {
             line(
                 &mut v,
                 2,
-                format!("{} <= a{i} + b{i};", element("out_data", i, wo)),
+                format!(
+                    "{} <= a{i} + b{i};",
+                    element("out_data", self.out_data.width(), i, wo)
+                ),
             );
             line(
                 &mut v,
                 2,
-                format!("{} <= a{i} - b{i};", element("out_data", j, wo)),
+                format!(
+                    "{} <= a{i} - b{i};",
+                    element("out_data", self.out_data.width(), j, wo)
+                ),
             );
         }
         line(&mut v, 1, "end");
@@ -103,21 +114,21 @@ impl Logic for ButterflyStage {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             if !self.rst_n.is_high() {
-                self.out_valid.next = 0;
+                self.out_valid.set(false);
             } else if self.advance.is_high() {
                 self.out_valid.next = self.in_valid.val();
             }
             if self.advance.is_high() {
                 let data = self.in_data.val();
                 let x: Vec<i128> = (0..self._block)
-                    .map(|i| unpack(data, i, self._in_bits, self._in_signed))
+                    .map(|i| data.element(i, self._in_bits, self._in_signed))
                     .collect();
                 let mut y = x.clone();
                 for (i, j) in self.pairs() {
                     y[i] = x[i] + x[j];
                     y[j] = x[i] - x[j];
                 }
-                self.out_data.next = pack(&y, self._out_bits);
+                self.out_data.next = BitVector::pack(&y, self._out_bits);
             }
         }
     }
@@ -205,7 +216,11 @@ impl Requantizer {
             line(
                 &mut v,
                 0,
-                format!("wire [{}:0] x{i} = {};", yb - 1, element("in_data", i, yb)),
+                format!(
+                    "wire [{}:0] x{i} = {};",
+                    yb - 1,
+                    element("in_data", self.in_data.width(), i, yb)
+                ),
             );
             let y = extend(&format!("x{i}"), yb, wb, true);
             line(&mut v, 0, format!("wire signed [{}:0] y{i} = {y};", wb - 1));
@@ -250,7 +265,11 @@ impl Requantizer {
             line(
                 &mut v,
                 2,
-                format!("{} <= c{i}[{}:0];", element("out_data", i, ob), ob - 1),
+                format!(
+                    "{} <= c{i}[{}:0];",
+                    element("out_data", self.out_data.width(), i, ob),
+                    ob - 1
+                ),
             );
         }
         line(&mut v, 1, "end");
@@ -264,19 +283,20 @@ impl Logic for Requantizer {
         if self.clock.pos_edge() {
             let advance = !self.out_valid.is_high() || self.out_ready.is_high();
             if !self.rst_n.is_high() {
-                self.out_valid.next = 0;
+                self.out_valid.set(false);
             } else if advance {
                 self.out_valid.next = self.in_valid.val();
             }
             if advance {
                 let data = self.in_data.val();
                 let out: Vec<i128> = (0..self._plan.block)
-                    .map(|i| self.requantize(unpack(data, i, self.y_bits(), true)))
+                    .map(|i| self.requantize(data.element(i, self.y_bits(), true)))
                     .collect();
-                self.out_data.next = pack(&out, self._plan.output.bits as usize);
+                self.out_data.next = BitVector::pack(&out, self._plan.output.bits as usize);
             }
         }
-        self.advance.next = u128::from(!self.out_valid.is_high() || self.out_ready.is_high());
+        let advance = !self.out_valid.is_high() || self.out_ready.is_high();
+        self.advance.set(advance);
     }
 
     fn connect(&mut self) {

@@ -3,9 +3,11 @@
 //! their children in `#[hdl_gen]` update functions; leaves (ROM, dot
 //! product, accumulator, comparator bank, butterfly, FIFO, converter)
 //! implement `Logic` by hand with their Verilog and their behaviour, over
-//! the run-time-width [`wire::Wire`]. rust-hdl's `generate_verilog` writes
+//! the run-time-width [`wire::Wire`], whose values are [`bits::BitVector`]s
+//! of any width. rust-hdl's `generate_verilog` writes
 //! the text; [`emit`] makes it one module per file with headers.
 
+pub mod bits;
 pub mod emit;
 pub mod files;
 pub mod hadamard;

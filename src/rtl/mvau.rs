@@ -5,10 +5,11 @@
 //! Everything moves together on `advance` (the output register is empty or
 //! being read); see `crate::arch` for the cycle semantics.
 
+use super::bits::BitVector;
 use super::stream::stream_ports;
 use super::verilog::{
-    constant_select, element, extend, index_bits, line, mask, pack, signed_literal, unpack,
-    unsigned_literal,
+    bit, constant_select, element, extend, field, index_bits, line, signed_literal,
+    sum_declaration, unsigned_literal,
 };
 use super::wire::Wire;
 use crate::arch::{ActivationPlan, LutProduct, Mvau};
@@ -42,19 +43,24 @@ impl TagLayout {
     }
 
     /// The tag bus value of fold step (`nf`, `sf`).
-    pub fn encode(&self, plan: &Mvau, nf: usize, sf: usize) -> u128 {
+    pub fn encode(&self, plan: &Mvau, nf: usize, sf: usize) -> BitVector {
         let last = sf == plan.sf - 1;
-        let flags: u128 = match &plan.accumulator.inner {
-            None => u128::from(sf == 0) | u128::from(last) << 1,
+        let flags: Vec<bool> = match &plan.accumulator.inner {
+            None => vec![sf == 0, last],
             Some(inner) => {
                 let tc = inner.chunks_per_tile;
-                u128::from(last)
-                    | u128::from(sf.is_multiple_of(tc)) << 1
-                    | u128::from(sf % tc == tc - 1) << 2
-                    | u128::from(sf < tc) << 3
+                vec![last, sf.is_multiple_of(tc), sf % tc == tc - 1, sf < tc]
             }
         };
-        flags | (nf as u128) << self.flags()
+        let mut tags = BitVector::zero(self.width());
+        for (i, &flag) in flags.iter().enumerate() {
+            tags.set_field(i, &BitVector::from_i128(i128::from(flag), 1));
+        }
+        tags.set_field(
+            self.flags(),
+            &BitVector::from_i128(nf as i128, self.nf_bits),
+        );
+        tags
     }
 }
 
@@ -83,7 +89,7 @@ pub struct MvauControl {
 struct ControlState {
     sf: usize,
     nf: usize,
-    buffer: Vec<u128>,
+    buffer: Vec<BitVector>,
     valid1: bool,
     last1: bool,
     valid2: bool,
@@ -110,7 +116,7 @@ impl MvauControl {
             valid2: Wire::output(1),
             _plan: plan.clone(),
             _state: ControlState {
-                buffer: vec![0; plan.sf],
+                buffer: vec![BitVector::zero(plan.input_shape().bits()); plan.sf],
                 ..Default::default()
             },
         }
@@ -121,9 +127,9 @@ impl MvauControl {
         let tags = TagLayout::of(p);
         let (sfb, nfb, ab) = (index_bits(p.sf), tags.nf_bits, index_bits(p.nf * p.sf));
         let chunk = p.input_shape().bits();
-        let sf = |v: usize| unsigned_literal(v as u128, sfb);
-        let nf = |v: usize| unsigned_literal(v as u128, nfb);
-        let ad = |v: usize| unsigned_literal(v as u128, ab);
+        let sf = |v: usize| unsigned_literal(v, sfb);
+        let nf = |v: usize| unsigned_literal(v, nfb);
+        let ad = |v: usize| unsigned_literal(v, ab);
         let mut v = String::new();
         line(
             &mut v,
@@ -286,7 +292,7 @@ impl MvauControl {
                 buffer: std::mem::take(&mut s.buffer),
                 ..Default::default()
             };
-            self.rom_addr.next = 0;
+            self.rom_addr.drive(0);
             return;
         }
         if !advance {
@@ -296,7 +302,7 @@ impl MvauControl {
         let chunk = if s.nf == 0 {
             self.in_data.val()
         } else {
-            s.buffer[s.sf]
+            s.buffer[s.sf].clone()
         };
         self.x1.next = chunk;
         self.tags1.next = tags.encode(p, s.nf, s.sf);
@@ -315,7 +321,8 @@ impl MvauControl {
             if step_last {
                 s.nf = (s.nf + 1) % p.nf;
             }
-            self.rom_addr.next = ((s.nf * p.sf + s.sf) % (p.nf * p.sf)) as u128;
+            self.rom_addr
+                .drive(((s.nf * p.sf + s.sf) % (p.nf * p.sf)) as i128);
         }
     }
 }
@@ -327,10 +334,11 @@ impl Logic for MvauControl {
         }
         let s = &self._state;
         let advance = !s.out_valid || self.out_ready.is_high();
-        self.advance.next = u128::from(advance);
-        self.in_ready.next = u128::from(advance && s.nf == 0);
-        self.out_valid.next = u128::from(s.out_valid);
-        self.valid2.next = u128::from(s.valid2);
+        let (in_ready, out_valid, valid2) = (advance && s.nf == 0, s.out_valid, s.valid2);
+        self.advance.set(advance);
+        self.in_ready.set(in_ready);
+        self.out_valid.set(out_valid);
+        self.valid2.set(valid2);
     }
 
     fn connect(&mut self) {
@@ -359,7 +367,7 @@ pub struct WeightRom {
     pub advance: Wire,
     pub addr: Wire,
     pub word: Wire,
-    _words: Vec<u128>,
+    _words: Vec<BitVector>,
     _file: String,
 }
 
@@ -370,7 +378,7 @@ impl WeightRom {
         let words = plan.weights[pe]
             .iter()
             .map(|word| {
-                pack(
+                BitVector::pack(
                     &word.iter().map(|&w| w as i128).collect::<Vec<_>>(),
                     plan.weight.bits as usize,
                 )
@@ -390,12 +398,12 @@ impl WeightRom {
         &self._file
     }
 
-    /// The `$readmemh` image: one hexadecimal word per line.
+    /// The `$readmemh` image: one hexadecimal word per line, every digit
+    /// of the word's width.
     pub fn memory_image(&self) -> String {
-        let digits = self.word.width().div_ceil(4);
         self._words
             .iter()
-            .map(|w| format!("{w:0digits$x}\n"))
+            .map(|w| format!("{}\n", w.to_hex()))
             .collect()
     }
 
@@ -429,9 +437,9 @@ impl Logic for WeightRom {
         if self.clock.pos_edge() && self.advance.is_high() {
             self.word.next = self
                 ._words
-                .get(self.addr.val() as usize)
-                .copied()
-                .unwrap_or(0);
+                .get(self.addr.index())
+                .cloned()
+                .unwrap_or_else(|| BitVector::zero(self.word.width()));
         }
     }
 
@@ -487,21 +495,51 @@ impl DotProduct {
             self._weight.bits as usize,
             self._product_bits,
         );
-        let x = element("x1", j, n);
-        let wj = element("word", j, w);
+        let word_bits = self.word.width();
+        let x = element("x1", self.x1.width(), j, n);
+        let wj = element("word", word_bits, j, w);
         match self._style {
             MultiplierStyle::Dsp => {
-                let xs = if self._input.signed {
-                    format!("$signed({x})")
+                let (xs, x_bits) = if self._input.signed {
+                    (format!("$signed({x})"), n)
                 } else {
-                    format!("$signed({{1'b0, {x}}})")
+                    (format!("$signed({{1'b0, {x}}})"), n + 1)
                 };
-                line(
-                    v,
-                    0,
-                    format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j};", pb - 1),
-                );
-                line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
+                // A product is as wide as its wider operand; when the
+                // product's range needs fewer bits (uint1 x int1), its
+                // low `pb` bits are the value.
+                let full = w.max(x_bits);
+                if full <= pb {
+                    line(
+                        v,
+                        0,
+                        format!("(* use_dsp = \"yes\" *) wire signed [{}:0] p{j};", pb - 1),
+                    );
+                    line(v, 0, format!("assign p{j} = $signed({wj}) * {xs};"));
+                } else {
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "(* use_dsp = \"yes\" *) wire signed [{}:0] p{j}_full;",
+                            full - 1
+                        ),
+                    );
+                    line(v, 0, format!("assign p{j}_full = $signed({wj}) * {xs};"));
+                    line(
+                        v,
+                        0,
+                        format!("wire signed [{}:0] p{j} = p{j}_full[{}:0];", pb - 1, pb - 1),
+                    );
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "wire unused_p{j}_high_bits = &{{1'b0, p{j}_full[{}:{pb}]}};",
+                            full - 1
+                        ),
+                    );
+                }
             }
             MultiplierStyle::Lut => {
                 // Shift-and-add, a LUT multiplier no tool turns into a
@@ -528,9 +566,9 @@ impl DotProduct {
                         v,
                         0,
                         format!(
-                            "wire [{}:0] weight{j} = word[{} +: {lane_bits}];",
+                            "wire [{}:0] weight{j} = {};",
                             lane_bits - 1,
-                            j * w
+                            field("word", word_bits, j * w, lane_bits)
                         ),
                     );
                     extend(&format!("weight{j}"), lane_bits, pb, true)
@@ -539,7 +577,7 @@ impl DotProduct {
                 let zero = unsigned_literal(0, pb);
                 let selector_bit = |b: usize| {
                     if by_weight {
-                        format!("word[{}]", j * w + b)
+                        bit("word", word_bits, j * w + b)
                     } else {
                         format!("element{j}[{b}]")
                     }
@@ -659,13 +697,11 @@ impl Logic for DotProduct {
     fn update(&mut self) {
         if self.clock.pos_edge() && self.advance.is_high() {
             let (n, w) = (self._input.bits as usize, self._weight.bits as usize);
+            let (word, x1) = (self.word.val(), self.x1.val());
             let sum: i128 = (0..self._simd)
-                .map(|j| {
-                    unpack(self.word.val(), j, w, true)
-                        * unpack(self.x1.val(), j, n, self._input.signed)
-                })
+                .map(|j| word.element(j, w, true) * x1.element(j, n, self._input.signed))
                 .sum();
-            self.sum2.next = (sum as u128) & mask(self.sum2.width());
+            self.sum2.drive(sum);
         }
     }
 
@@ -726,7 +762,7 @@ impl Logic for TagPipe {
         if self.clock.pos_edge() && self.advance.is_high() {
             let flags = self._layout.flags();
             for nf3 in &mut self.nf3 {
-                nf3.next = self.tags2.val() >> flags;
+                nf3.next = self.tags2.val().field(flags, nf3.width());
             }
             self.tags2.next = self.tags1.val();
         }
@@ -780,7 +816,7 @@ fn signed_sum_line(v: &mut String, declaration: &str, a: &str, b: &str, extends:
 pub fn fix(value: i128, bits: u32, mode: OverflowMode) -> i128 {
     let t = IntType::signed(bits);
     match mode {
-        OverflowMode::Wrap => super::wire::sign_extend(value as u128, bits as usize),
+        OverflowMode::Wrap => super::wire::sign_extend(value, bits as usize),
         OverflowMode::Saturate => value.clamp(t.min(), t.max()),
     }
 }
@@ -984,12 +1020,9 @@ impl Accumulator {
         let layout = TagLayout::of(p);
         let (pb, mode) = (p.accumulator.bits, p.accumulator.overflow);
         let tags = self.tags2.val();
-        let bit = |i: u32| (tags >> i) & 1 == 1;
-        let bias = self
-            ._bias
-            .get((tags >> layout.flags()) as usize)
-            .copied()
-            .unwrap_or(0);
+        let bit = |i: usize| tags.bit(i);
+        let nf = tags.field(layout.flags(), layout.nf_bits).to_usize();
+        let bias = self._bias.get(nf).copied().unwrap_or(0);
         let sum = self.sum2.as_signed();
         match &p.accumulator.inner {
             None => {
@@ -1107,15 +1140,12 @@ impl ComparatorBank {
             .map(|k| extend(&format!("(value >= t{k})"), 1, ob, false))
             .collect();
         let base = if self._output.signed {
-            1u128 << (ob - 1)
+            1usize << (ob - 1)
         } else {
             0
         };
-        line(
-            &mut v,
-            0,
-            format!("wire [{}:0] hits = {};", ob - 1, hits.join(" + ")),
-        );
+        // `count < 2^ob`: every partial count fits `ob` bits.
+        sum_declaration(&mut v, 0, "hits", ob, &hits);
         line(
             &mut v,
             0,
@@ -1132,7 +1162,7 @@ impl Logic for ComparatorBank {
     fn update(&mut self) {
         if self.clock.pos_edge() && self.advance.is_high() {
             let acc = self.acc3.as_signed();
-            let row = self._thresholds.get(self.nf3.val() as usize);
+            let row = self._thresholds.get(self.nf3.index());
             let hits = row.map_or(0, |r| r.iter().filter(|&&t| acc >= t as i128).count()) as i128;
             self.out.drive(self._output.min() + hits);
         }
@@ -1286,8 +1316,11 @@ impl OutputPacker {
 
 impl Logic for OutputPacker {
     fn update(&mut self) {
-        let values: Vec<i128> = self.elements.iter().map(|e| e.val() as i128).collect();
-        self.data.next = pack(&values, self._bits);
+        let mut data = BitVector::zero(self.elements.len() * self._bits);
+        for (p, element) in self.elements.iter().enumerate() {
+            data.set_field(p * self._bits, &element.val());
+        }
+        self.data.next = data;
     }
 
     fn connect(&mut self) {

@@ -1,6 +1,7 @@
 //! Stream plumbing leaves: a FIFO and an element-width converter.
 
-use super::verilog::{element, index_bits, line, mask, unsigned_literal};
+use super::bits::BitVector;
+use super::verilog::{element, index_bits, line, unsigned_literal};
 use super::wire::Wire;
 use crate::arch::{Converter, Fifo};
 use rust_hdl::prelude::*;
@@ -33,7 +34,7 @@ pub struct StreamFifo {
     pub out_valid: Wire,
     pub out_ready: Wire,
     _depth: usize,
-    _beats: VecDeque<u128>,
+    _beats: VecDeque<BitVector>,
 }
 
 impl StreamFifo {
@@ -59,7 +60,7 @@ impl StreamFifo {
         let (depth, width) = (self._depth, self.in_data.width());
         let pointer = index_bits(depth);
         let count = index_bits(depth + 1);
-        let last = unsigned_literal(depth as u128 - 1, pointer);
+        let last = unsigned_literal(depth - 1, pointer);
         let mut v = String::new();
         line(
             &mut v,
@@ -80,10 +81,7 @@ impl StreamFifo {
         line(
             &mut v,
             1,
-            format!(
-                "in_ready = count != {};",
-                unsigned_literal(depth as u128, count)
-            ),
+            format!("in_ready = count != {};", unsigned_literal(depth, count)),
         );
         line(
             &mut v,
@@ -165,9 +163,14 @@ impl Logic for StreamFifo {
                 }
             }
         }
-        self.in_ready.next = u128::from(self._beats.len() < self._depth);
-        self.out_valid.next = u128::from(!self._beats.is_empty());
-        self.out_data.next = self._beats.front().copied().unwrap_or(0);
+        let (in_ready, out_valid) = (self._beats.len() < self._depth, !self._beats.is_empty());
+        self.in_ready.set(in_ready);
+        self.out_valid.set(out_valid);
+        self.out_data.next = self
+            ._beats
+            .front()
+            .cloned()
+            .unwrap_or_else(|| BitVector::zero(self.out_data.width()));
     }
 
     fn connect(&mut self) {
@@ -194,7 +197,7 @@ pub struct WidthConverter {
     pub out_valid: Wire,
     pub out_ready: Wire,
     _plan: Converter,
-    _elements: VecDeque<u128>,
+    _elements: VecDeque<BitVector>,
 }
 
 impl WidthConverter {
@@ -229,9 +232,13 @@ impl WidthConverter {
             self._plan.output_elements,
             self._plan.capacity(),
         );
-        let here = element("buffer", slot, e);
+        let buffer_bits = capacity * e;
+        let here = element("buffer", buffer_bits, slot, e);
         let mut value = if slot + output < capacity {
-            format!("take ? {} : {here}", element("buffer", slot + output, e))
+            format!(
+                "take ? {} : {here}",
+                element("buffer", buffer_bits, slot + output, e)
+            )
         } else {
             here
         };
@@ -239,7 +246,10 @@ impl WidthConverter {
             let Some(at) = slot.checked_sub(i).filter(|&k| k <= output) else {
                 continue;
             };
-            value = format!("insert{at} ? {} : ({value})", element("in_data", i, e));
+            value = format!(
+                "insert{at} ? {} : ({value})",
+                element("in_data", self.in_data.width(), i, e)
+            );
         }
         value
     }
@@ -252,7 +262,7 @@ impl WidthConverter {
             self._plan.capacity(),
         );
         let fill_bits = index_bits(capacity + 1);
-        let lit = |v: usize| unsigned_literal(v as u128, fill_bits);
+        let lit = |v: usize| unsigned_literal(v, fill_bits);
         let mut v = String::new();
         line(
             &mut v,
@@ -339,19 +349,18 @@ impl Logic for WidthConverter {
                 if self.in_valid.is_high() && self.in_ready.is_high() {
                     let data = self.in_data.val();
                     self._elements
-                        .extend((0..input).map(|i| (data >> (i * e)) & mask(e)));
+                        .extend((0..input).map(|i| data.field(i * e, e)));
                 }
             }
         }
         let fill = self._elements.len();
-        self.out_valid.next = u128::from(fill >= output);
-        self.in_ready.next = u128::from(fill <= output);
-        self.out_data.next = self
-            ._elements
-            .iter()
-            .take(output)
-            .enumerate()
-            .fold(0, |acc, (i, &v)| acc | (v << (i * e)));
+        self.out_valid.set(fill >= output);
+        self.in_ready.set(fill <= output);
+        let mut data = BitVector::zero(output * e);
+        for (i, v) in self._elements.iter().take(output).enumerate() {
+            data.set_field(i * e, v);
+        }
+        self.out_data.next = data;
     }
 
     fn connect(&mut self) {

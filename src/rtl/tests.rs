@@ -1,10 +1,10 @@
 //! Leaf blocks simulated with rust-hdl's simulator against hand-computed
 //! behaviour.
 
+use super::bits::BitVector;
 use super::hadamard::ButterflyStage;
 use super::mvau::{Accumulator, ComparatorBank, DotProduct, TagLayout};
 use super::stream::{StreamFifo, WidthConverter};
-use super::verilog::{pack, unpack};
 use crate::arch::{Converter, Fifo, Mvau, PlanOptions, StreamShape, Unit, build_plan};
 use crate::bounds::analyze;
 use crate::model::{IntType, parse_model};
@@ -85,20 +85,20 @@ fn dot_product_multiplies_signed_by_unsigned_exactly() {
             "{ kind = \"none\" }",
             &format!("{{ pe = 1, simd = 4, multiplier = \"{style}\" }}"),
         );
-        let weights = pack(&[3, -2, 7, -8], 4);
-        let inputs = pack(&[15, 15, 1, 15], 4);
+        let weights = BitVector::pack(&[3, -2, 7, -8], 4);
+        let inputs = BitVector::pack(&[15, 15, 1, 15], 4);
         run(
             DotProduct::new(&plan, 0),
             move |mut sim: Sim<DotProduct>| {
                 let mut x = sim.init()?;
-                x.advance.next = 1;
-                x.word.next = weights;
-                x.x1.next = inputs;
+                x.advance.drive(1);
+                x.word.next = weights.clone();
+                x.x1.next = inputs.clone();
                 wait_clock_cycle!(sim, clock, x);
                 // 45 - 30 + 7 - 120 = -98
                 sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
-                x.advance.next = 0;
-                x.x1.next = 0;
+                x.advance.drive(0);
+                x.x1.drive(0);
                 wait_clock_cycle!(sim, clock, x);
                 sim_assert_eq!(sim, x.sum2.as_signed(), -98, x);
                 sim.done(x)
@@ -121,13 +121,13 @@ fn accumulator_saturates_after_every_chunk() {
         Accumulator::new(&plan, 0),
         move |mut sim: Sim<Accumulator>| {
             let mut x = sim.init()?;
-            x.advance.next = 1;
-            x.valid2.next = 1;
+            x.advance.drive(1);
+            x.valid2.drive(1);
             // bias 5 + 40 = 45 saturates to 31; then 31 - 20 = 11 (not 25).
-            x.tags2.next = first;
+            x.tags2.next = first.clone();
             x.sum2.drive(40);
             wait_clock_cycle!(sim, clock, x);
-            x.tags2.next = last;
+            x.tags2.next = last.clone();
             x.sum2.drive(-20);
             wait_clock_cycle!(sim, clock, x);
             sim_assert_eq!(sim, x.acc3.as_signed(), 11, x);
@@ -145,17 +145,17 @@ fn tiled_accumulator_wraps_the_inner_sum() {
         "{ pe = 1, simd = 1 }",
     );
     let layout = TagLayout::of(&plan);
-    let tags: Vec<u128> = (0..4).map(|sf| layout.encode(&plan, 0, sf)).collect();
+    let tags: Vec<BitVector> = (0..4).map(|sf| layout.encode(&plan, 0, sf)).collect();
     run(
         Accumulator::new(&plan, 0),
         move |mut sim: Sim<Accumulator>| {
             let mut x = sim.init()?;
-            x.advance.next = 1;
-            x.valid2.next = 1;
+            x.advance.drive(1);
+            x.valid2.drive(1);
             // Tile 0: 10 + 10 = 20 wraps in 5 bits to -12; bias 5 -> -7.
             // Tile 1: 3 + 4 = 7 -> -7 + 7 = 0.
             for (tag, sum) in tags.iter().zip([10, 10, 3, 4]) {
-                x.tags2.next = *tag;
+                x.tags2.next = tag.clone();
                 x.sum2.drive(sum);
                 wait_clock_cycle!(sim, clock, x);
             }
@@ -178,14 +178,14 @@ fn comparator_bank_counts_thresholds_of_the_fold() {
         ComparatorBank::new(&plan, 0),
         move |mut sim: Sim<ComparatorBank>| {
             let mut x = sim.init()?;
-            x.advance.next = 1;
+            x.advance.drive(1);
             // Channel 0 (fold 0): 3 >= -5, 0 -> 2 hits -> -2 + 2 = 0.
-            x.nf3.next = 0;
+            x.nf3.drive(0);
             x.acc3.drive(3);
             wait_clock_cycle!(sim, clock, x);
             sim_assert_eq!(sim, x.out.as_signed(), 0, x);
             // Channel 1 (fold 1): 25 passes all three -> 1.
-            x.nf3.next = 1;
+            x.nf3.drive(1);
             x.acc3.drive(25);
             wait_clock_cycle!(sim, clock, x);
             sim_assert_eq!(sim, x.out.as_signed(), 1, x);
@@ -203,31 +203,31 @@ fn butterfly_stages_compute_the_sylvester_transform() {
     // Two stages over a block of 4 unsigned 4-bit inputs = H_4 x.
     let x = [1i128, 2, 3, 15];
     let first = ButterflyStage::new(4, 1, 4, false, 6);
-    let input = pack(&x, 4);
+    let input = BitVector::pack(&x, 4);
     run(first, move |mut sim: Sim<ButterflyStage>| {
         let mut s = sim.init()?;
-        s.rst_n.next = 1;
-        s.advance.next = 1;
-        s.in_valid.next = 1;
-        s.in_data.next = input;
+        s.rst_n.drive(1);
+        s.advance.drive(1);
+        s.in_valid.drive(1);
+        s.in_data.next = input.clone();
         wait_clock_cycle!(sim, clock, s);
         let y: Vec<i128> = (0..4)
-            .map(|i| unpack(s.out_data.val(), i, 6, true))
+            .map(|i| s.out_data.val().element(i, 6, true))
             .collect();
         sim_assert_eq!(sim, y, vec![3, -1, 18, -12], s);
         sim_assert!(sim, s.out_valid.is_high(), s);
         sim.done(s)
     });
     let second = ButterflyStage::new(4, 2, 6, true, 7);
-    let input = pack(&[3, -1, 18, -12], 6);
+    let input = BitVector::pack(&[3, -1, 18, -12], 6);
     run(second, move |mut sim: Sim<ButterflyStage>| {
         let mut s = sim.init()?;
-        s.rst_n.next = 1;
-        s.advance.next = 1;
-        s.in_data.next = input;
+        s.rst_n.drive(1);
+        s.advance.drive(1);
+        s.in_data.next = input.clone();
         wait_clock_cycle!(sim, clock, s);
         let y: Vec<i128> = (0..4)
-            .map(|i| unpack(s.out_data.val(), i, 7, true))
+            .map(|i| s.out_data.val().element(i, 7, true))
             .collect();
         // H_4 [1, 2, 3, 15] = [21, -13, -15, 11]
         sim_assert_eq!(sim, y, vec![21, -13, -15, 11], s);
@@ -247,20 +247,20 @@ fn fifo_keeps_order_and_reports_full() {
     };
     run(StreamFifo::new(&plan), |mut sim: Sim<StreamFifo>| {
         let mut x = sim.init()?;
-        x.rst_n.next = 1;
-        x.in_valid.next = 1;
-        x.out_ready.next = 0;
+        x.rst_n.drive(1);
+        x.in_valid.drive(1);
+        x.out_ready.drive(0);
         for value in [7, 9] {
-            x.in_data.next = value;
+            x.in_data.drive(value);
             wait_clock_cycle!(sim, clock, x);
         }
         sim_assert!(sim, !x.in_ready.is_high(), x);
-        sim_assert_eq!(sim, x.out_data.val(), 7, x);
+        sim_assert_eq!(sim, x.out_data.index(), 7, x);
         // Pop and push in the same cycle.
-        x.out_ready.next = 1;
-        x.in_data.next = 11;
+        x.out_ready.drive(1);
+        x.in_data.drive(11);
         wait_clock_cycle!(sim, clock, x);
-        sim_assert_eq!(sim, x.out_data.val(), 9, x);
+        sim_assert_eq!(sim, x.out_data.index(), 9, x);
         sim.done(x)
     });
 }
@@ -277,16 +277,16 @@ fn converter_keeps_element_order_across_widths() {
         WidthConverter::new(&plan),
         |mut sim: Sim<WidthConverter>| {
             let mut x = sim.init()?;
-            x.rst_n.next = 1;
-            x.out_ready.next = 1;
-            x.in_valid.next = 1;
+            x.rst_n.drive(1);
+            x.out_ready.drive(1);
+            x.in_valid.drive(1);
             let mut seen = Vec::new();
-            let mut beat = 0u128;
+            let mut beat = 0usize;
             for _ in 0..8 {
                 // Offer the next beat until it is taken (a beat moves on a
                 // clock edge where valid and ready are both high).
-                x.in_valid.next = u128::from(beat < 3);
-                x.in_data.next = pack(&[(2 * beat) as i128, (2 * beat + 1) as i128], 4);
+                x.in_valid.set(beat < 3);
+                x.in_data.next = BitVector::pack(&[(2 * beat) as i128, (2 * beat + 1) as i128], 4);
                 wait_clock_false!(sim, clock, x);
                 let taken = beat < 3 && x.in_ready.is_high();
                 let output = x.out_valid.is_high().then(|| x.out_data.val());
@@ -295,7 +295,7 @@ fn converter_keeps_element_order_across_widths() {
                     beat += 1;
                 }
                 if let Some(data) = output {
-                    seen.extend((0..3).map(|i| unpack(data, i, 4, false)));
+                    seen.extend((0..3).map(|i| data.element(i, 4, false)));
                 }
             }
             sim_assert_eq!(sim, seen, vec![0, 1, 2, 3, 4, 5], x);

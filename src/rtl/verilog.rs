@@ -1,6 +1,7 @@
 //! Small helpers for writing Verilog-2005 text: sized literals, widths,
-//! sign extension, and bit-pattern arithmetic for the blocks' behaviour.
+//! sign extension, element selects.
 
+use super::bits::BitVector;
 use std::fmt::Write;
 
 /// Bits needed to count `0..n` (at least 1).
@@ -12,20 +13,19 @@ pub fn index_bits(n: usize) -> usize {
     bits
 }
 
-/// A `width`-bit unsigned literal.
-pub fn unsigned_literal(value: u128, width: usize) -> String {
+/// A `width`-bit unsigned literal (decimal: exact at any width).
+pub fn unsigned_literal(value: usize, width: usize) -> String {
     format!("{width}'d{value}")
 }
 
 /// A `width`-bit signed literal written as its two's complement pattern,
 /// e.g. `9'sh100` for -256 (a negated positive literal could overflow).
+/// The whole `width`-bit pattern is written (leading zero digits aside,
+/// which Verilog's zero extension restores), so it is right at any width.
 pub fn signed_literal(value: i128, width: usize) -> String {
-    let mask = if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    };
-    format!("{width}'sh{:x}", (value as u128) & mask)
+    let hex = BitVector::from_i128(value, width).to_hex();
+    let digits = hex.trim_start_matches('0');
+    format!("{width}'sh{}", if digits.is_empty() { "0" } else { digits })
 }
 
 /// `bits` of `source` (an expression `from` bits wide, signed or not)
@@ -49,9 +49,75 @@ pub fn extend(source: &str, from: usize, to: usize, signed: bool) -> String {
     format!("{{{fill}, {source}}}")
 }
 
-/// Element `index` of a packed bus of `width`-bit elements.
-pub fn element(bus: &str, index: usize, width: usize) -> String {
-    format!("{bus}[{} +: {width}]", index * width)
+/// Element `index` of `width` bits of the packed `bus_bits`-bit `bus`.
+/// An element that is the whole bus is the bus itself: a 1-bit port is
+/// declared as a scalar, which Verilog does not let one index.
+pub fn element(bus: &str, bus_bits: usize, index: usize, width: usize) -> String {
+    field(bus, bus_bits, index * width, width)
+}
+
+/// Bits `[offset +: width]` of the `bus_bits`-bit `bus`; the whole bus is
+/// the bus itself (see [`element`]).
+pub fn field(bus: &str, bus_bits: usize, offset: usize, width: usize) -> String {
+    if offset == 0 && width == bus_bits {
+        bus.to_string()
+    } else {
+        format!("{bus}[{offset} +: {width}]")
+    }
+}
+
+/// Bit `index` of the `bus_bits`-bit `bus` (the bus itself when it has
+/// one bit, see [`element`]).
+pub fn bit(bus: &str, bus_bits: usize, index: usize) -> String {
+    if bus_bits == 1 {
+        bus.to_string()
+    } else {
+        format!("{bus}[{index}]")
+    }
+}
+
+/// Terms per line of a long sum: Verilator refuses a line of more than
+/// 40,000 preprocessor tokens, and a bank of 16-bit thresholds sums 65,535
+/// comparisons.
+const TERMS_PER_LINE: usize = 64;
+
+/// Declares `wire [width-1:0] name` as the sum of `terms`. Up to
+/// [`TERMS_PER_LINE`] terms make one line; more are summed in groups of
+/// that many, one `name_<level>_<group>` wire per line, and the groups'
+/// sums the same way. Each partial sum adds some of the terms, so at
+/// `width` bits it is exact whenever the whole sum is.
+pub fn sum_declaration(
+    out: &mut String,
+    indent: usize,
+    name: &str,
+    width: usize,
+    terms: &[String],
+) {
+    let mut terms = terms.to_vec();
+    let mut level = 0;
+    while terms.len() > TERMS_PER_LINE {
+        terms = terms
+            .chunks(TERMS_PER_LINE)
+            .enumerate()
+            .map(|(group, part)| {
+                let partial = format!("{name}_{level}_{group}");
+                let sum = part.join(" + ");
+                line(
+                    out,
+                    indent,
+                    format!("wire [{}:0] {partial} = {sum};", width - 1),
+                );
+                partial
+            })
+            .collect();
+        level += 1;
+    }
+    let sum = terms.join(" + ");
+    line(
+        out,
+        indent,
+        format!("wire [{}:0] {name} = {sum};", width - 1),
+    );
 }
 
 /// Appends a line with indentation.
@@ -86,37 +152,11 @@ pub fn constant_select(
     }
     line(out, indent, format!("{declaration} ="));
     for (k, value) in tested.iter().enumerate() {
-        let key = unsigned_literal(k as u128, width);
+        let key = unsigned_literal(k, width);
         line(out, indent + 1, format!("({name} == {key}) ? {value} :"));
     }
     line(out, indent + 1, format!("{last};"));
     true
-}
-
-/// Reads a `width`-bit element of a bit pattern as two's complement or
-/// unsigned.
-pub fn unpack(pattern: u128, index: usize, width: usize, signed: bool) -> i128 {
-    let raw = (pattern >> (index * width)) & mask(width);
-    if signed {
-        super::wire::sign_extend(raw, width)
-    } else {
-        raw as i128
-    }
-}
-
-/// Packs values as `width`-bit elements.
-pub fn pack(values: &[i128], width: usize) -> u128 {
-    values.iter().enumerate().fold(0u128, |acc, (i, &v)| {
-        acc | (((v as u128) & mask(width)) << (i * width))
-    })
-}
-
-pub fn mask(width: usize) -> u128 {
-    if width >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    }
 }
 
 #[cfg(test)]
@@ -160,22 +200,49 @@ mod tests {
     }
 
     #[test]
+    fn long_sums_take_many_lines() {
+        let mut short = String::new();
+        let terms: Vec<String> = (0..3).map(|k| format!("h{k}")).collect();
+        sum_declaration(&mut short, 0, "hits", 4, &terms);
+        assert_eq!(short, "wire [3:0] hits = h0 + h1 + h2;\n");
+        let terms: Vec<String> = (0..4095).map(|k| format!("h{k}")).collect();
+        let mut long = String::new();
+        sum_declaration(&mut long, 0, "hits", 12, &terms);
+        let lines: Vec<&str> = long.lines().collect();
+        // 64 groups of up to 64 terms, then their sum.
+        assert_eq!(lines.len(), 65);
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.matches('+').count() < TERMS_PER_LINE)
+        );
+        assert_eq!(
+            lines[0],
+            format!("wire [11:0] hits_0_0 = {};", terms[..64].join(" + "))
+        );
+        assert!(lines[64].starts_with("wire [11:0] hits = hits_0_0 + hits_0_1 + "));
+        assert!(lines[64].ends_with(" + hits_0_63;"));
+        assert!(lines[63].ends_with(" + h4094;"));
+    }
+
+    #[test]
     fn literals_and_extension() {
         assert_eq!(signed_literal(-256, 9), "9'sh100");
         assert_eq!(signed_literal(5, 4), "4'sh5");
+        assert_eq!(signed_literal(3, 9), "9'sh3");
+        assert_eq!(signed_literal(0, 9), "9'sh0");
+        assert_eq!(
+            signed_literal(-1, 130),
+            format!("130'sh3{}", "f".repeat(32))
+        );
         assert_eq!(extend("a", 4, 6, true), "{{2{a[3]}}, a}");
         assert_eq!(extend("a", 4, 6, false), "{{2{1'b0}}, a}");
         assert_eq!(index_bits(1), 1);
         assert_eq!(index_bits(4), 2);
         assert_eq!(index_bits(5), 3);
-    }
-
-    #[test]
-    fn pack_round_trip() {
-        let p = pack(&[-1, 3, -8], 4);
-        assert_eq!(unpack(p, 0, 4, true), -1);
-        assert_eq!(unpack(p, 1, 4, true), 3);
-        assert_eq!(unpack(p, 2, 4, true), -8);
-        assert_eq!(unpack(p, 2, 4, false), 8);
+        assert_eq!(element("x", 8, 1, 4), "x[4 +: 4]");
+        assert_eq!(element("x", 1, 0, 1), "x");
+        assert_eq!(bit("w", 4, 3), "w[3]");
+        assert_eq!(bit("w", 1, 0), "w");
     }
 }

@@ -7,6 +7,7 @@
 //! are kept as two's complement bit patterns of up to 128 bits for
 //! simulation; declarations may be of any width.
 
+use super::bits::BitVector;
 use rust_hdl::core::ast::VerilogLiteral;
 use rust_hdl::core::atom::{Atom, AtomKind};
 use rust_hdl::core::block::Block;
@@ -21,9 +22,10 @@ use rust_hdl::core::type_descriptor::{TypeDescriptor, TypeKind};
 /// `Signal`.
 #[derive(Clone, Debug)]
 pub struct Wire {
-    /// The value being driven this delta cycle (a bit pattern).
-    pub next: u128,
-    val: u128,
+    /// The value being driven this delta cycle (a bit pattern; kept at
+    /// the wire's width, truncated or zero-extended, when it settles).
+    pub next: BitVector,
+    val: BitVector,
     width: usize,
     signed: bool,
     kind: AtomKind,
@@ -36,8 +38,8 @@ impl Wire {
     fn new(kind: AtomKind, width: usize, signed: bool) -> Self {
         assert!(width >= 1, "a wire has at least one bit");
         Wire {
-            next: 0,
-            val: 0,
+            next: BitVector::zero(width),
+            val: BitVector::zero(width),
             width,
             signed,
             kind,
@@ -68,40 +70,41 @@ impl Wire {
     }
 
     /// The current bit pattern.
-    pub fn val(&self) -> u128 {
-        self.val
-    }
-
-    fn mask(&self) -> u128 {
-        if self.width >= 128 {
-            u128::MAX
-        } else {
-            (1u128 << self.width) - 1
-        }
+    pub fn val(&self) -> BitVector {
+        self.val.clone()
     }
 
     /// Drives `value`, truncated to the width (two's complement).
     pub fn drive(&mut self, value: i128) {
-        self.next = (value as u128) & self.mask();
+        self.next = BitVector::from_i128(value, self.width);
     }
 
-    /// The current value read as a `width`-bit signed integer.
+    /// Drives a 1-bit level.
+    pub fn set(&mut self, high: bool) {
+        self.drive(i128::from(high));
+    }
+
+    /// The current value read as a `width`-bit signed integer (at most 128
+    /// bits: an element, not a bus).
     pub fn as_signed(&self) -> i128 {
-        sign_extend(self.val, self.width)
+        self.val.to_i128(true)
+    }
+
+    /// The current value as an unsigned index (an address, a fold).
+    pub fn index(&self) -> usize {
+        self.val.to_usize()
     }
 
     pub fn is_high(&self) -> bool {
-        self.val & 1 == 1
+        self.val.bit(0)
     }
 }
 
-/// Reads the low `width` bits of `pattern` as two's complement.
-pub fn sign_extend(pattern: u128, width: usize) -> i128 {
-    if width >= 128 {
-        return pattern as i128;
-    }
+/// Reads the low `width` bits of `value` as two's complement
+/// (`1 <= width <= 128`).
+pub fn sign_extend(value: i128, width: usize) -> i128 {
     let shift = 128 - width as u32;
-    ((pattern << shift) as i128) >> shift
+    (value << shift) >> shift
 }
 
 impl Atom for Wire {
@@ -137,7 +140,7 @@ impl Atom for Wire {
             (0..self.width)
                 .rev()
                 .map(|i| {
-                    if i < 128 && (self.val >> i) & 1 == 1 {
+                    if self.val.bit(i) {
                         vcd::Value::V1
                     } else {
                         vcd::Value::V0
@@ -151,8 +154,10 @@ impl Atom for Wire {
         self.id
     }
 
+    /// rust-hdl writes this literal only for constant atoms, which a
+    /// `Wire` never is (it is always a port): the low 64 bits stand in.
     fn verilog(&self) -> VerilogLiteral {
-        VerilogLiteral::from(self.val)
+        VerilogLiteral::from(self.val.field(0, 64).to_i128(false) as u64)
     }
 
     fn constraints(&self) -> Vec<PinConstraint> {
@@ -172,8 +177,13 @@ impl Block for Wire {
     fn connect_all(&mut self) {}
 
     fn update_all(&mut self) {
+        if self.next.width() != self.width {
+            self.next = self.next.resized(self.width);
+        }
         self.changed = self.val != self.next;
-        self.val = self.next;
+        if self.changed {
+            self.val = self.next.clone();
+        }
     }
 
     fn has_changed(&self) -> bool {
@@ -194,10 +204,14 @@ mod tests {
         let mut w = Wire::input(4);
         w.drive(-3);
         w.update_all();
-        assert_eq!(w.val(), 0b1101);
+        assert_eq!(w.index(), 0b1101);
         assert_eq!(w.as_signed(), -3);
         w.drive(18);
         w.update_all();
-        assert_eq!(w.val(), 2);
+        assert_eq!(w.index(), 2);
+        // A wider value driven onto the wire keeps its low bits.
+        w.next = BitVector::from_i128(0x35, 8);
+        w.update_all();
+        assert_eq!(w.index(), 5);
     }
 }

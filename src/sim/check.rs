@@ -1,5 +1,5 @@
 //! What the simulator requires of a plan: parts that fit together, and
-//! widths it represents exactly.
+//! widths within the model format's (every one it represents exactly).
 
 use super::top::SimError;
 use crate::arch::{ActivationPlan, Mvau, Plan, Unit};
@@ -47,7 +47,7 @@ pub(super) fn check_plan(plan: &Plan) -> Result<(), SimError> {
 
 fn unit_problem(unit: &Unit) -> Option<String> {
     match unit {
-        Unit::Mvau(m) => mvau_problem(m).or_else(|| unsupported(m)),
+        Unit::Mvau(m) => mvau_problem(m),
         Unit::Hadamard(h) => {
             let shape_ok = h.stages > 0 && h.block == 1 << h.stages;
             let shift_ok = h.shift.is_none_or(|s| (1..=62).contains(&s));
@@ -110,23 +110,4 @@ fn mvau_problem(m: &Mvau) -> Option<String> {
         }
         (ActivationPlan::None, _) => None,
     }
-}
-
-/// Why an MVAU of a plan cannot be simulated.
-fn unsupported(plan: &Mvau) -> Option<String> {
-    if plan.dot_bits > 64 {
-        return Some(format!(
-            "`{}`: dot products of {} bits exceed the simulator's 64",
-            plan.name, plan.dot_bits
-        ));
-    }
-    if let ActivationPlan::Thresholds { compare_bits, .. } = plan.activation
-        && compare_bits > 64
-    {
-        return Some(format!(
-            "`{}`: threshold comparisons at {compare_bits} bits exceed the simulator's 64",
-            plan.name
-        ));
-    }
-    None
 }

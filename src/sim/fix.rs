@@ -40,13 +40,14 @@ impl Fix {
         }
     }
 
-    /// The register's value after loading `a + b`.
+    /// The register's value after loading `a + b` (`b` may be a dot
+    /// product wider than 64 bits).
     #[inline]
-    pub fn add(self, a: i64, b: i64) -> i64 {
+    pub fn add(self, a: i64, b: i128) -> i64 {
         match self.overflow {
             // Modulo 2^64 first changes nothing modulo 2^bits.
-            OverflowMode::Wrap => wrap(a.wrapping_add(b), self.bits),
-            OverflowMode::Saturate => self.apply(i128::from(a) + i128::from(b)),
+            OverflowMode::Wrap => wrap(a.wrapping_add(b as i64), self.bits),
+            OverflowMode::Saturate => self.apply(i128::from(a) + b),
         }
     }
 }
@@ -80,5 +81,10 @@ mod tests {
         assert_eq!(wide.add(i64::MAX, 1), i64::MAX);
         assert_eq!(wrap4.add(7, 7), -2);
         assert_eq!(sat4.add(-8, -1), -8);
+        // A 65-bit addend: wrapping keeps its low bits, saturation its sign.
+        let wide_addend = -(1i128 << 64) + 3;
+        assert_eq!(wrap4.add(1, wide_addend), 4);
+        assert_eq!(sat4.add(1, wide_addend), -8);
+        assert_eq!(wide.add(-1, -wide_addend), i64::MAX);
     }
 }

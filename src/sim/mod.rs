@@ -107,9 +107,13 @@
 //! * Hadamard butterflies are exact (each stage is one bit wider); the
 //!   output register applies the shift, then the clamp, then keeps the
 //!   output type's width (a no-op for a plan built from proven ranges).
-//! * Elements are `i64`; dot products must fit 64 bits (`dot_bits <= 64`)
-//!   and threshold comparisons too (`compare_bits <= 64`), otherwise the
-//!   plan is refused as unsupported.
+//! * Elements, accumulators and thresholds are `i64` (the model format
+//!   keeps them within 64 bits). A dot product of `SIMD` products can be
+//!   wider (`dot_bits` up to 64 + log2 SIMD): it is summed in `i64` when
+//!   `dot_bits <= 64` and in `i128` otherwise, so every width the format
+//!   accepts is simulated exactly. Thresholds compare at `compare_bits`
+//!   (one more than the accumulator) in hardware; in `i64` the comparison
+//!   of a 64-bit accumulator with an `i64` threshold is already exact.
 
 mod check;
 mod converter;

@@ -30,12 +30,13 @@ struct IssueRegister {
     tags: StepTags,
 }
 
-/// Stage 2: the exact dot product of every PE.
+/// Stage 2: the exact dot product of every PE (`i128`: `dot_bits` may
+/// exceed 64).
 #[derive(Clone, Debug)]
 struct DotRegister {
     valid: bool,
     tags: StepTags,
-    dots: Vec<i64>,
+    dots: Vec<i128>,
 }
 
 /// Stage 3's output: the finished accumulators of one neuron fold.
@@ -70,6 +71,8 @@ enum Activation {
 pub struct MvauState {
     pe: usize,
     simd: usize,
+    /// The dot products may exceed 64 bits: sum them in `i128`.
+    wide_dots: bool,
     neuron_folds: usize,
     synapse_folds: usize,
     /// The tags of a step at each `sf` (with `nf` 0), precomputed.
@@ -104,6 +107,7 @@ impl MvauState {
         MvauState {
             pe,
             simd,
+            wide_dots: plan.dot_bits > 64,
             neuron_folds: nf,
             synapse_folds: sf,
             step_tags: step_tags(plan),
@@ -224,7 +228,7 @@ impl MvauState {
         }
     }
 
-    /// Stage 2: `sum_j w[j] * x[j]` per PE, exact (`dot_bits <= 64`).
+    /// Stage 2: `sum_j w[j] * x[j]` per PE, exact.
     fn compute_dots(&mut self) {
         let IssueRegister {
             valid,
@@ -239,7 +243,11 @@ impl MvauState {
         }
         let chunk = &self.buffer[slot * self.simd..(slot + 1) * self.simd];
         let words = &self.rom[address * self.pe * self.simd..(address + 1) * self.pe * self.simd];
-        dot_products(&mut self.dot.dots, words, chunk);
+        if self.wide_dots {
+            wide_dot_products(&mut self.dot.dots, words, chunk);
+        } else {
+            dot_products(&mut self.dot.dots, words, chunk);
+        }
     }
 
     /// Stage 1: issue the step at the counters, storing the chunk during
@@ -327,26 +335,33 @@ impl StreamUnit for MvauState {
 /// `acc[p] = fix((start[p] or acc[p]) + add[p])` for every PE: `start` is
 /// the initial value when the sum restarts (bias, or zero for a tile).
 #[inline(always)]
-fn accumulate_into(accumulators: &mut [i64], add: &[i64], start: Option<&[i64]>, fix: Fix) {
+fn accumulate_into<T: Copy + Into<i128>>(
+    accumulators: &mut [i64],
+    add: &[T],
+    start: Option<&[i64]>,
+    fix: Fix,
+) {
     match start {
         Some(start) => {
             for ((acc, &a), &s) in accumulators.iter_mut().zip(add).zip(start) {
-                *acc = fix.add(s, a);
+                *acc = fix.add(s, a.into());
             }
         }
         None => {
             for (acc, &a) in accumulators.iter_mut().zip(add) {
-                *acc = fix.add(*acc, a);
+                *acc = fix.add(*acc, a.into());
             }
         }
     }
 }
 
-/// `dots[p] = sum_j words[p][j] * chunk[j]`, `words` being `[pe][simd]`.
-/// The usual SIMD widths get a copy with the width known at compile time
-/// (fully unrolled: several times faster than a loop of unknown length).
+/// `dots[p] = sum_j words[p][j] * chunk[j]`, `words` being `[pe][simd]`,
+/// for dot products of at most 64 bits (each product fits 64 bits: the
+/// model's elements have at most 32). The usual SIMD widths get a copy
+/// with the width known at compile time (fully unrolled: several times
+/// faster than a loop of unknown length).
 #[inline]
-fn dot_products(dots: &mut [i64], words: &[i64], chunk: &[i64]) {
+fn dot_products(dots: &mut [i128], words: &[i64], chunk: &[i64]) {
     match chunk.len() {
         1 => fixed_width_dots::<1>(dots, words, chunk),
         2 => fixed_width_dots::<2>(dots, words, chunk),
@@ -356,18 +371,34 @@ fn dot_products(dots: &mut [i64], words: &[i64], chunk: &[i64]) {
         32 => fixed_width_dots::<32>(dots, words, chunk),
         simd => {
             for (dot, word) in dots.iter_mut().zip(words.chunks_exact(simd)) {
-                *dot = word.iter().zip(chunk).map(|(w, x)| w * x).sum();
+                *dot = word
+                    .iter()
+                    .zip(chunk)
+                    .map(|(w, x)| w * x)
+                    .sum::<i64>()
+                    .into();
             }
         }
     }
 }
 
 #[inline]
-fn fixed_width_dots<const S: usize>(dots: &mut [i64], words: &[i64], chunk: &[i64]) {
+fn fixed_width_dots<const S: usize>(dots: &mut [i128], words: &[i64], chunk: &[i64]) {
     let x: &[i64; S] = chunk.try_into().expect("a chunk of SIMD elements");
     for (dot, word) in dots.iter_mut().zip(words.chunks_exact(S)) {
         let w: &[i64; S] = word.try_into().expect("a ROM word of SIMD weights");
-        *dot = (0..S).map(|j| w[j] * x[j]).sum();
+        *dot = (0..S).map(|j| w[j] * x[j]).sum::<i64>().into();
+    }
+}
+
+/// [`dot_products`] summed in `i128`, for dot products wider than 64 bits.
+fn wide_dot_products(dots: &mut [i128], words: &[i64], chunk: &[i64]) {
+    for (dot, word) in dots.iter_mut().zip(words.chunks_exact(chunk.len())) {
+        *dot = word
+            .iter()
+            .zip(chunk)
+            .map(|(&w, &x)| i128::from(w) * i128::from(x))
+            .sum();
     }
 }
 

@@ -244,3 +244,15 @@ fn tiles_accumulate_in_the_inner_register_first() {
     );
     assert_eq!(beats, vec![(7, vec![31])]);
 }
+
+#[test]
+fn wide_dot_products_are_exact_beyond_64_bits() {
+    let (big, small) = (i64::from(i32::MIN), i64::from(i32::MIN) + 1);
+    let words = [big, big, big, small];
+    let chunk = [big, big, big, big];
+    let mut dots = [0i128; 1];
+    super::wide_dot_products(&mut dots, &words, &chunk);
+    let exact = 3 * (1i128 << 62) + (1i128 << 62) - (1i128 << 31);
+    assert_eq!(dots[0], exact);
+    assert!(dots[0] > i128::from(i64::MAX));
+}
