@@ -18,8 +18,8 @@
 use super::draw::Draw;
 use crate::bounds::{DenseBounds, ValueRange, analyze, dense_bounds};
 use crate::model::{
-    Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind, Model,
-    MultiplierStyle, OverflowMode, Tile,
+    Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
+    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile,
 };
 use ndarray::{Array1, Array2};
 use std::ops::RangeInclusive;
@@ -48,14 +48,22 @@ pub struct GenConfig {
     /// Output bits of thresholded layers with few bits.
     pub threshold_bits: RangeInclusive<u32>,
     /// Output bits of thresholded layers with many bits (2^bits - 1
-    /// comparators per channel), drawn with chance `wide_thresholds`.
+    /// comparators per channel), drawn with chance `wide_thresholds`: such
+    /// layers have at most `max_wide_threshold_channels` channels, PE = 1.
     pub wide_threshold_bits: RangeInclusive<u32>,
+    /// Output bits of 11 and more, drawn with chance `eleven_plus`; the
+    /// widest take minutes to build, so `widest_threshold_bits` of them
+    /// come with chance `widest_thresholds` only.
+    pub eleven_plus_threshold_bits: RangeInclusive<u32>,
+    pub widest_threshold_bits: RangeInclusive<u32>,
     pub classes: Vec<SizeClass>,
     /// Chance that a layer is a Hadamard rotation.
     pub hadamard: f64,
     /// Chance that a dense layer has thresholds (else raw accumulators).
     pub thresholds: f64,
     pub wide_thresholds: f64,
+    pub eleven_plus: f64,
+    pub widest_thresholds: f64,
     /// Most channels of a layer with wide thresholds.
     pub max_wide_threshold_channels: usize,
     pub signed_output: f64,
@@ -86,7 +94,9 @@ impl Default for GenConfig {
             input_bits: 1..=16,
             weight_bits: 1..=16,
             threshold_bits: 1..=6,
-            wide_threshold_bits: 7..=16,
+            wide_threshold_bits: 7..=10,
+            eleven_plus_threshold_bits: 11..=12,
+            widest_threshold_bits: 13..=16,
             classes: vec![
                 SizeClass {
                     name: "tiny",
@@ -112,7 +122,9 @@ impl Default for GenConfig {
             ],
             hadamard: 0.2,
             thresholds: 0.55,
-            wide_thresholds: 0.12,
+            wide_thresholds: 0.08,
+            eleven_plus: 0.045,
+            widest_thresholds: 0.25,
             max_wide_threshold_channels: 2,
             signed_output: 0.5,
             signed_input: 0.5,
@@ -168,7 +180,7 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         let length = model.input_length_of(index);
         let next_is_hadamard = hadamard.get(index + 1).copied().unwrap_or(false);
         let rotation = if hadamard[index] {
-            draw.hadamard(length)
+            draw.hadamard(length, element_bits(&model))
         } else {
             None
         };
@@ -196,6 +208,19 @@ fn input_ranges(model: &Model) -> Vec<ValueRange> {
         return vec![ValueRange::of_type(model.input); model.input_length];
     }
     analyze(model).layers.pop().expect("a layer").output_ranges
+}
+
+/// Signed bits that hold every element the last layer passes on, by the
+/// declared types (the loader's rule for how wide a Hadamard layer may grow).
+fn element_bits(model: &Model) -> u32 {
+    let input = model.input.bits + u32::from(!model.input.signed);
+    model
+        .layers
+        .iter()
+        .fold(input, |bits, layer| match &layer.kind {
+            LayerKind::Dense(d) => d.output_bits(),
+            LayerKind::Hadamard(h) => h.output_bits(bits),
+        })
 }
 
 /// A data width: at an end of `range` now and then, else uniform.
@@ -258,9 +283,11 @@ impl ModelDraw<'_> {
         }
     }
 
-    /// A Hadamard layer over `length` elements, if a block divides it.
-    fn hadamard(&mut self, length: usize) -> Option<Hadamard> {
-        let blocks: Vec<usize> = (1..=length.ilog2())
+    /// A Hadamard layer over `length` elements of `input_bits` signed bits,
+    /// if a block divides it whose butterflies stay within 64 bits.
+    fn hadamard(&mut self, length: usize, input_bits: u32) -> Option<Hadamard> {
+        let most_stages = MAX_ELEMENT_BITS.saturating_sub(input_bits);
+        let blocks: Vec<usize> = (1..=length.ilog2().min(most_stages))
             .map(|s| 1usize << s)
             .filter(|b| length.is_multiple_of(*b))
             .collect();
@@ -291,7 +318,13 @@ impl ModelDraw<'_> {
         if !d.chance(config.thresholds) {
             return ActivationChoice { output: None };
         }
-        let range = if d.chance(config.wide_thresholds) {
+        let range = if d.chance(config.eleven_plus) {
+            if d.chance(config.widest_thresholds) {
+                &config.widest_threshold_bits
+            } else {
+                &config.eleven_plus_threshold_bits
+            }
+        } else if d.chance(config.wide_thresholds) {
             &config.wide_threshold_bits
         } else {
             &config.threshold_bits
@@ -441,7 +474,10 @@ impl ModelDraw<'_> {
             _ => self.class.max_features,
         };
         let out_features = self.length(next_is_hadamard, max_out);
-        let (pe, simd) = self.folding(in_features, out_features);
+        let (mut pe, simd) = self.folding(in_features, out_features);
+        if max_out < self.class.max_features {
+            pe = 1;
+        }
         let multiplier = if self.d.chance(self.config.dsp) {
             MultiplierStyle::Dsp
         } else {

@@ -10,6 +10,8 @@ mod write;
 
 pub use error::{LayerRef, ModelError, ModelErrorInfo};
 pub(crate) use load::check_identifier;
-pub use load::{ACCUMULATOR_BITS, MAX_DATA_BITS, MAX_THRESHOLD_BITS, load_model, parse_model};
+pub use load::{
+    ACCUMULATOR_BITS, MAX_DATA_BITS, MAX_ELEMENT_BITS, MAX_THRESHOLD_BITS, load_model, parse_model,
+};
 pub use types::*;
 pub use write::{WriteModelError, write_model};
