@@ -37,6 +37,9 @@ pub struct FuzzArgs {
     /// Keep every model's work folder (RTL, builds, stimulus).
     #[arg(long)]
     keep: bool,
+    /// Only draw the models and print their coverage (no tools run).
+    #[arg(long)]
+    draw_only: bool,
     /// Chain runs spent shrinking each failing stage's smallest model (0: no shrinking).
     #[arg(long, default_value_t = 40, value_name = "RUNS")]
     shrink: usize,
@@ -70,7 +73,27 @@ fn source(args: &FuzzArgs) -> Result<Source, CliError> {
     })
 }
 
+/// The coverage of the drawn models alone.
+fn draw_only(cases: &[crate::fuzz::Case]) {
+    let mut coverage = crate::fuzz::Coverage::default();
+    for case in cases {
+        let model = &case.model;
+        let plan = crate::arch::build_plan(
+            model,
+            &crate::bounds::analyze(model),
+            crate::arch::PlanOptions::default(),
+        );
+        coverage.add(&crate::fuzz::features(model, plan.as_ref().ok()));
+    }
+    println!("## Coverage of the drawn models ({})\n\n{coverage}", coverage.models);
+}
+
 pub fn run(args: &FuzzArgs) -> Result<(), CliError> {
+    if args.draw_only {
+        let cases = source(args)?.cases(&GenConfig::default());
+        draw_only(&cases);
+        return Ok(());
+    }
     for tool in ["verilator", "iverilog", "vvp"] {
         if which(tool).is_none() {
             return Err(CliError::input(format!(
