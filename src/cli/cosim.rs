@@ -91,6 +91,7 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         fault: args.inject_fault,
         quick_build: false,
         runtime_cache: None,
+        lint: false,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -85,7 +85,10 @@ fn draw_only(cases: &[crate::fuzz::Case]) {
         );
         coverage.add(&crate::fuzz::features(model, plan.as_ref().ok()));
     }
-    println!("## Coverage of the drawn models ({})\n\n{coverage}", coverage.models);
+    println!(
+        "## Coverage of the drawn models ({})\n\n{coverage}",
+        coverage.models
+    );
 }
 
 pub fn run(args: &FuzzArgs) -> Result<(), CliError> {
@@ -120,8 +123,16 @@ pub fn run(args: &FuzzArgs) -> Result<(), CliError> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} models ({elapsed}) {msg}")
             .expect("a valid template"),
     );
+    let started = std::time::Instant::now();
     let report_line = |run: &ModelRun| {
         bar.inc(1);
+        let finished = bar.position();
+        if bar.is_hidden() && finished.is_multiple_of(25) && finished < total as u64 {
+            println!(
+                "{finished}/{total} models, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         if let Err(f) = &run.result {
             bar.suspend(|| {
                 println!(

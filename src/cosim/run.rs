@@ -30,6 +30,8 @@ pub struct CosimOptions {
     pub quick_build: bool,
     /// Verilator's runtime objects shared by quick builds.
     pub runtime_cache: Option<PathBuf>,
+    /// Quick builds only: fail on any warning of Verilator's `-Wall`.
+    pub lint: bool,
 }
 
 /// A deliberate defect, to show that the comparison catches one.
@@ -106,6 +108,7 @@ pub fn cosimulate(
         trace: options.trace.is_some(),
         quick: options.quick_build,
         runtime_cache: options.runtime_cache.clone(),
+        lint: options.lint,
     };
     let binary = verilator::build_with(&design, &rtl_dir, &options.build_dir, &build)?;
     let run_dir = options.build_dir.join("run");

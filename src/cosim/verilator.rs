@@ -20,6 +20,8 @@ pub enum VerilatorError {
     Io(PathBuf, io::Error),
     #[error("verilator failed to build {top} (log: {log})")]
     Build { top: String, log: PathBuf },
+    #[error("verilator -Wall warns: {0}")]
+    Lint(String),
     #[error("the harness failed (exit {code:?}): {stderr}")]
     Run { code: Option<i32>, stderr: String },
 }
@@ -60,6 +62,9 @@ pub struct BuildOptions {
     /// make less C++ to compile), for designs simulated over a few thousand
     /// cycles where the build dominates.
     pub quick: bool,
+    /// With `quick`: Verilator runs with `-Wall` and any warning stops the
+    /// build (a lint in the same pass as the model's generation).
+    pub lint: bool,
     /// A folder holding Verilator's runtime objects (`verilated.o`, ...)
     /// compiled once with the same flags and reused by every quick build
     /// (filled by the first). Only used with `quick`.
@@ -82,6 +87,7 @@ fn fingerprint(design: &Design, options: &BuildOptions) -> String {
     HARNESS.hash(&mut hasher);
     options.trace.hash(&mut hasher);
     options.quick.hash(&mut hasher);
+    options.lint.hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
@@ -129,6 +135,9 @@ pub fn build_with(
     if options.quick {
         // Make runs separately below, after the runtime objects are in place.
         command.args(["-CFLAGS", "-O0"]);
+        if options.lint {
+            command.arg("-Wall");
+        }
     } else {
         command.args(["--build", "-O3", "-j", "2"]);
     }
@@ -145,6 +154,12 @@ pub fn build_with(
     command.arg(&harness);
     let log = build_dir.join("verilator.log");
     let mut output = command.output().map_err(io_error(Path::new("verilator")))?;
+    if options.quick && options.lint {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("%Warning") || stderr.contains("%Error") {
+            return Err(VerilatorError::Lint(first_messages(&stderr)));
+        }
+    }
     if options.quick && output.status.success() {
         let cache = options.runtime_cache.as_deref().map(absolute);
         let reused = cache.as_deref().is_some_and(|c| copy_runtime(c, &obj));
@@ -174,6 +189,17 @@ pub fn build_with(
     }
     std::fs::write(&stamp, print).map_err(io_error(&stamp))?;
     Ok(binary)
+}
+
+/// The first two `%` lines of Verilator's output, each cut at 300 characters.
+pub fn first_messages(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with('%'))
+        .take(2)
+        .map(|l| l.chars().take(300).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Copies the cached runtime objects into `obj` (newer than the makefile

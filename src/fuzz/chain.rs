@@ -8,7 +8,7 @@ use super::draw::Draw;
 use crate::arch::{Plan, PlanOptions, build_plan};
 use crate::bounds::analyze;
 use crate::cosim::beats::hex_to_beat;
-use crate::cosim::verilator::{VerilatorError, which, write_rtl};
+use crate::cosim::verilator::{VerilatorError, first_messages, which, write_rtl};
 use crate::cosim::{CosimError, CosimOptions, cosimulate, icarus, schedule_for};
 use crate::model::{Model, load_model, write_model};
 use crate::reference::{AccumulatorMode, Reference};
@@ -30,10 +30,12 @@ pub enum Stage {
     Check,
     /// The plan and the Verilog.
     Gen,
-    /// `verilator --lint-only -Wall`.
-    Lint,
     /// The reference and the Rust simulation.
     Sim,
+    /// Verilator's `-Wall` on the generated files (in the pass that
+    /// generates the C++ model; alone with `--lint-only` when shrinking a
+    /// lint failure).
+    Lint,
     /// Verilator's build of the harness.
     Build,
     /// Reference, Rust simulation and Verilator disagree (or Verilator
@@ -88,7 +90,7 @@ pub struct Stimulus {
 }
 
 /// Cycles of the run without stalls the stimulus aims at.
-const CYCLE_BUDGET: u64 = 4000;
+const CYCLE_BUDGET: u64 = 2000;
 
 impl Stimulus {
     /// A few vectors (fewer when a vector takes many cycles), each element
@@ -105,7 +107,7 @@ impl Stimulus {
         };
         let gaps = probability(&mut d);
         let backpressure = probability(&mut d);
-        let vectors = (CYCLE_BUDGET / plan.initiation_interval.max(1)).clamp(2, 6) as usize;
+        let vectors = (CYCLE_BUDGET / plan.initiation_interval.max(1)).clamp(2, 4) as usize;
         let (lo, hi) = (model.input.min() as i64, model.input.max() as i64);
         let inputs = Array2::from_shape_simple_fn((vectors, model.input_length), || {
             match d.weighted(&[1, 1, 4]) {
@@ -201,12 +203,6 @@ fn chain(
         return Ok(passed(None, 0));
     }
 
-    stage.set(Stage::Lint);
-    lint(&design, &rtl_dir)?;
-    if done(Stage::Lint) {
-        return Ok(passed(None, 0));
-    }
-
     stage.set(Stage::Sim);
     let stimulus = Stimulus::draw(&model, &plan, seed);
     let cosim = CosimOptions {
@@ -218,6 +214,7 @@ fn chain(
         fault: None,
         quick_build: true,
         runtime_cache: options.runtime_cache.clone(),
+        lint: true,
     };
     let vectors = stimulus.inputs.nrows();
     let schedule = schedule_for(&plan, vectors, &cosim);
@@ -230,6 +227,12 @@ fn chain(
         return Ok(passed(Some(&sim), vectors));
     }
 
+    stage.set(Stage::Lint);
+    if done(Stage::Lint) {
+        lint(&design, &rtl_dir)?;
+        return Ok(passed(Some(&sim), vectors));
+    }
+
     stage.set(Stage::Build);
     let report = cosimulate(&model, &plan, stimulus.inputs.view(), &cosim, &mut |_| {}).or_else(
         |e| match e {
@@ -237,6 +240,7 @@ fn chain(
                 Stage::Build,
                 format!("{} (log: {})", build_error(&log), log.display()),
             ),
+            CosimError::Verilator(VerilatorError::Lint(message)) => fail(Stage::Lint, message),
             CosimError::Verilator(VerilatorError::Missing) => fail(Stage::Build, e),
             CosimError::Io(..) => fail(Stage::Build, e),
             CosimError::Reference(_) | CosimError::Sim(_) => fail(Stage::Sim, e),
@@ -291,13 +295,7 @@ fn lint(design: &Design, rtl_dir: &Path) -> Result<(), Failure> {
     if output.status.success() && !stderr.contains("%Warning") && !stderr.contains("%Error") {
         return Ok(());
     }
-    let first: Vec<String> = stderr
-        .lines()
-        .filter(|l| l.starts_with('%'))
-        .take(2)
-        .map(|l| l.chars().take(300).collect())
-        .collect();
-    fail(Stage::Lint, first.join(" | "))
+    fail(Stage::Lint, first_messages(&stderr))
 }
 
 /// Icarus's beats against the Rust simulation's, value and cycle.

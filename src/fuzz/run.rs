@@ -269,3 +269,24 @@ fn shrink_failures(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_model_of_a_run_is_drawn_alone_by_index_or_by_seed() {
+        let config = GenConfig::default();
+        let run = Source::Run { seed: 9, count: 6 }.cases(&config);
+        let only = Source::Only { seed: 9, index: 4 }.cases(&config);
+        let by_seed = Source::ModelSeed(run[4].seed).cases(&config);
+        assert_eq!(only[0].model, run[4].model);
+        assert_eq!(by_seed[0].model, run[4].model);
+        assert_eq!((only[0].index, only[0].seed), (4, run[4].seed));
+        let command = reproduce_command(&only[0], &Source::Only { seed: 9, index: 4 });
+        assert!(
+            command.starts_with("a2qgen fuzz --seed 9 --only 4"),
+            "{command}"
+        );
+    }
+}
