@@ -44,7 +44,7 @@ impl Draw {
     /// A uniform `i128` in `[lo, hi]`, for ranges wider than 64 bits.
     pub fn wide(&mut self, lo: i128, hi: i128) -> i128 {
         let span = (hi - lo) as u128;
-        if span <= u64::MAX as u128 - 1 {
+        if span < u64::MAX as u128 {
             return lo + self.below(span as u64 + 1) as i128;
         }
         let draw = (u128::from(self.rng.next_u64()) << 64) | u128::from(self.rng.next_u64());

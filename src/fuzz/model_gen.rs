@@ -240,7 +240,10 @@ const PRIMES: [usize; 54] = [
 ];
 
 pub fn is_prime(n: usize) -> bool {
-    n >= 2 && (2..n).take_while(|k| k * k <= n).all(|k| n % k != 0)
+    n >= 2
+        && (2..n)
+            .take_while(|k| k * k <= n)
+            .all(|k| !n.is_multiple_of(k))
 }
 
 pub fn divisors(n: usize) -> Vec<usize> {
