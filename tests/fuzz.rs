@@ -123,3 +123,24 @@ fn bad_arguments_exit_2() {
         .assert()
         .code(2);
 }
+
+/// An open failure: Verilator 5.006 crashes (signal -1) while generating
+/// the C++ model of a layer with PE = 235 (one input, 235 channels); its
+/// `--lint-only` passes. Run it with `cargo test -- --ignored`.
+#[test]
+#[ignore = "open: Verilator crashes building a 235-lane layer"]
+fn open_failure_pe235_builds() {
+    if !tools_present() {
+        return;
+    }
+    let fixture = root().join("tests/fixtures/fuzz/open/pe235_verilator_crash.toml");
+    let out = tempfile::tempdir().unwrap();
+    a2qgen()
+        .args(["fuzz", "--shrink", "0", "--model"])
+        .arg(&fixture)
+        .args(["--seed", &fixture_seed(&fixture)])
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+}
