@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz-inputs
+.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs
 
 all: build
 
@@ -35,6 +35,11 @@ demo: deps build
 ## Every test: unit, property, snapshot and integration.
 test: deps
 	$(CARGO) test --all-targets
+
+## Whole-chain random verification: 500 drawn models through check, gen,
+## Verilator lint, co-simulation and Icarus (see "How the chain is verified").
+fuzz: deps build
+	./target/release/a2qgen fuzz --models 500 --seed 1
 
 ## Formatting check and clippy with warnings as errors.
 lint:

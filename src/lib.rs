@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod cosim;
 pub mod estimate;
+pub mod fuzz;
 pub mod input_file;
 pub mod model;
 pub mod npyio;

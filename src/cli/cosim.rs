@@ -144,6 +144,9 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
         build_dir: outputs.work_dir("--build-dir", &build_dir)?,
         trace: trace.map(|slot| outputs.path(slot)),
         fault: args.inject_fault,
+        quick_build: false,
+        runtime_cache: None,
+        lint: false,
     };
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -6,6 +6,7 @@ mod calibrate;
 mod check;
 mod cosim;
 mod estimate;
+mod fuzz;
 mod generate;
 mod infer;
 mod info;
@@ -56,6 +57,8 @@ enum Command {
     /// Accuracy versus resources as the accumulator width shrinks: the float
     /// model quantized at each width, and/or a fixed model narrowed to it.
     Sweep(sweep::SweepArgs),
+    /// Random models through the whole chain (check, gen, lint, cosim, Icarus): coverage, failures, shrunk reproducers.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 /// A command's failure and the exit code it maps to.
@@ -110,6 +113,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Synth(args) => synth::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }
 

@@ -4,10 +4,11 @@
 //! beat and the Rust model and Verilator the same cycle for every beat.
 
 pub mod beats;
+pub mod icarus;
 mod run;
 pub mod verilator;
 
 pub use run::{
     CosimError, CosimOptions, CosimReport, Fault, Mismatch, cosimulate, schedule_cycles,
-    write_stimulus,
+    schedule_for, write_stimulus,
 };

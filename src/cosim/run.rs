@@ -2,7 +2,7 @@
 //! inputs and schedules, compared value by value and cycle by cycle.
 
 use super::beats::{beat_to_hex, hex_to_beat};
-use super::verilator::{self, VerilatorError};
+use super::verilator::{self, BuildOptions, VerilatorError};
 use crate::arch::Plan;
 use crate::model::Model;
 use crate::reference::{AccumulatorMode, Reference, ReferenceError};
@@ -26,6 +26,12 @@ pub struct CosimOptions {
     pub trace: Option<PathBuf>,
     /// Test only: generate the RTL with a deliberate defect.
     pub fault: Option<Fault>,
+    /// Build Verilator's model for a short run (see [`BuildOptions::quick`]).
+    pub quick_build: bool,
+    /// Verilator's runtime objects shared by quick builds.
+    pub runtime_cache: Option<PathBuf>,
+    /// Quick builds only: fail on any warning of Verilator's `-Wall`.
+    pub lint: bool,
 }
 
 /// A deliberate defect, to show that the comparison catches one.
@@ -95,12 +101,7 @@ pub fn cosimulate(
         .run(inputs)?
         .outputs;
     let vectors = inputs.len_of(Axis(0));
-    let schedule = Schedule::random(
-        options.gaps,
-        options.backpressure,
-        options.seed,
-        schedule_cycles(plan, vectors) as usize,
-    );
+    let schedule = schedule_for(plan, vectors, options);
     progress("Rust simulation");
     let sim = simulate(plan, inputs, &schedule)?;
 
@@ -109,12 +110,13 @@ pub fn cosimulate(
     let rtl_dir = options.build_dir.join("rtl");
     verilator::write_rtl(&design, &rtl_dir)?;
     progress("building with Verilator");
-    let binary = verilator::build(
-        &design,
-        &rtl_dir,
-        &options.build_dir,
-        options.trace.is_some(),
-    )?;
+    let build = BuildOptions {
+        trace: options.trace.is_some(),
+        quick: options.quick_build,
+        runtime_cache: options.runtime_cache.clone(),
+        lint: options.lint,
+    };
+    let binary = verilator::build_with(&design, &rtl_dir, &options.build_dir, &build)?;
     let run_dir = options.build_dir.join("run");
     write_stimulus(plan, inputs, &schedule, &run_dir)?;
     progress("running Verilator");
@@ -153,6 +155,17 @@ pub fn cosimulate(
         analytical_ii: plan.initiation_interval,
         mismatch,
     })
+}
+
+/// The gap and back-pressure schedule of a co-simulation of `vectors`
+/// vectors: random over twice the cycles the run takes without stalls.
+pub fn schedule_for(plan: &Plan, vectors: usize, options: &CosimOptions) -> Schedule {
+    Schedule::random(
+        options.gaps,
+        options.backpressure,
+        options.seed,
+        schedule_cycles(plan, vectors) as usize,
+    )
 }
 
 /// The design, with the requested defect if any.

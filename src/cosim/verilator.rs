@@ -21,6 +21,8 @@ pub enum VerilatorError {
     Io(PathBuf, io::Error),
     #[error("verilator failed to build {top} (log: {log})")]
     Build { top: String, log: PathBuf },
+    #[error("verilator -Wall warns: {0}")]
+    Lint(String),
     #[error("the harness failed (exit {code:?}): {stderr}")]
     Run { code: Option<i32>, stderr: String },
 }
@@ -52,13 +54,42 @@ pub fn write_rtl(design: &Design, dir: &Path) -> Result<(), VerilatorError> {
     write_manifest(dir, &wanted).map_err(io_error(dir))
 }
 
+/// How to build the harness executable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Compile with VCD tracing.
+    pub trace: bool,
+    /// Build fast rather than run fast: the C++ compiler at `-O0` on one
+    /// file of the whole model (Verilator's own optimisations stay on: they
+    /// make less C++ to compile), for designs simulated over a few thousand
+    /// cycles where the build dominates.
+    pub quick: bool,
+    /// With `quick`: Verilator runs with `-Wall` and any warning stops the
+    /// build (a lint in the same pass as the model's generation).
+    pub lint: bool,
+    /// A folder holding Verilator's runtime objects (`verilated.o`, ...)
+    /// compiled once with the same flags and reused by every quick build
+    /// (filled by the first). Only used with `quick`.
+    pub runtime_cache: Option<PathBuf>,
+}
+
+/// The objects of Verilator's runtime library a quick build can reuse.
+const RUNTIME_OBJECTS: [&str; 4] = [
+    "verilated.o",
+    "verilated.d",
+    "verilated_threads.o",
+    "verilated_threads.d",
+];
+
 /// A fingerprint of everything the executable depends on.
-fn fingerprint(design: &Design, trace: bool) -> String {
+fn fingerprint(design: &Design, options: &BuildOptions) -> String {
     let mut hasher = DefaultHasher::new();
     design.verilog.hash(&mut hasher);
     design.top.hash(&mut hasher);
     HARNESS.hash(&mut hasher);
-    trace.hash(&mut hasher);
+    options.trace.hash(&mut hasher);
+    options.quick.hash(&mut hasher);
+    options.lint.hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
@@ -70,10 +101,24 @@ pub fn build(
     build_dir: &Path,
     trace: bool,
 ) -> Result<PathBuf, VerilatorError> {
-    let obj = build_dir.join(if trace { "obj_trace" } else { "obj" });
+    let options = BuildOptions {
+        trace,
+        ..BuildOptions::default()
+    };
+    build_with(design, rtl_dir, build_dir, &options)
+}
+
+/// [`build`] with every option.
+pub fn build_with(
+    design: &Design,
+    rtl_dir: &Path,
+    build_dir: &Path,
+    options: &BuildOptions,
+) -> Result<PathBuf, VerilatorError> {
+    let obj = build_dir.join(if options.trace { "obj_trace" } else { "obj" });
     let binary = obj.join("harness");
     let stamp = obj.join("a2qgen.stamp");
-    let print = fingerprint(design, trace);
+    let print = fingerprint(design, options);
     if binary.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(print.as_str()) {
         return Ok(binary);
     }
@@ -88,22 +133,21 @@ pub fn build(
     let harness = build_dir.join("harness.cpp");
     std::fs::write(&harness, HARNESS).map_err(io_error(&harness))?;
     let mut command = Command::new("verilator");
+    command.args(["--cc", "--exe", "--prefix", "Vtop", "-Wno-fatal"]);
+    if options.quick {
+        // Make runs separately below, after the runtime objects are in place.
+        command.args(["-CFLAGS", "-O0"]);
+        if options.lint {
+            command.arg("-Wall");
+        }
+    } else {
+        command.args(["--build", "-O3", "-j", "2"]);
+    }
     command
-        .args([
-            "--cc",
-            "--exe",
-            "--build",
-            "-O3",
-            "-j",
-            "2",
-            "--prefix",
-            "Vtop",
-            "-Wno-fatal",
-        ])
         .args(["--top-module", &design.top, "-o", "harness"])
         .arg("-Mdir")
         .arg(&obj);
-    if trace {
+    if options.trace {
         command.arg("--trace");
     }
     for (name, _) in &design.verilog {
@@ -111,7 +155,33 @@ pub fn build(
     }
     command.arg(&harness);
     let log = build_dir.join("verilator.log");
-    let output = command.output().map_err(io_error(Path::new("verilator")))?;
+    let mut output = command.output().map_err(io_error(Path::new("verilator")))?;
+    if options.quick && options.lint {
+        // Warnings only: an error (or a crash) of the generating pass is
+        // a failed build, which `--lint-only` may not see.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("%Warning") {
+            return Err(VerilatorError::Lint(first_messages(&stderr)));
+        }
+    }
+    if options.quick && output.status.success() {
+        let cache = options.runtime_cache.as_deref().map(absolute);
+        let reused = cache.as_deref().is_some_and(|c| copy_runtime(c, &obj));
+        let make = Command::new("make")
+            .arg("-C")
+            .arg(&obj)
+            .args(["-f", "Vtop.mk", "VM_PARALLEL_BUILDS=0"])
+            .args(["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"])
+            .output()
+            .map_err(io_error(Path::new("make")))?;
+        output.stdout.extend_from_slice(&make.stdout);
+        output.stderr.extend_from_slice(&make.stderr);
+        output.status = make.status;
+        if let (Some(cache), false, true) = (cache, reused, make.status.success()) {
+            // Best effort: a failed copy only costs the next build time.
+            let _ = save_runtime(&obj, &cache);
+        }
+    }
     let mut text = output.stdout;
     text.extend_from_slice(&output.stderr);
     std::fs::write(&log, text).map_err(io_error(&log))?;
@@ -123,6 +193,41 @@ pub fn build(
     }
     std::fs::write(&stamp, print).map_err(io_error(&stamp))?;
     Ok(binary)
+}
+
+/// The first two `%` lines of Verilator's output, each cut at 300 characters.
+pub fn first_messages(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with('%'))
+        .take(2)
+        .map(|l| l.chars().take(300).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Copies the cached runtime objects into `obj` (newer than the makefile
+/// Verilator just wrote, so make keeps them); false when the cache is
+/// incomplete.
+fn copy_runtime(cache: &Path, obj: &Path) -> bool {
+    RUNTIME_OBJECTS
+        .iter()
+        .all(|name| cache.join(name).is_file())
+        && RUNTIME_OBJECTS
+            .iter()
+            .all(|name| std::fs::copy(cache.join(name), obj.join(name)).is_ok())
+}
+
+/// Saves the runtime objects of `obj` into `cache`, each file renamed into
+/// place so that a concurrent build never sees half of one.
+fn save_runtime(obj: &Path, cache: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(cache)?;
+    for name in RUNTIME_OBJECTS {
+        let staged = tempfile::NamedTempFile::new_in(cache)?;
+        std::fs::copy(obj.join(name), staged.path())?;
+        staged.persist(cache.join(name)).map_err(|e| e.error)?;
+    }
+    Ok(())
 }
 
 /// Runs the harness in `run_dir` (which holds the stimulus files) with the
