@@ -14,7 +14,7 @@
 //! simulation's in value and cycle.
 
 use super::beats::beat_to_hex;
-use super::verilator::which;
+use super::verilator::{which, write_source_list};
 use crate::arch::Plan;
 use crate::rtl::Design;
 use crate::sim::Schedule;
@@ -216,11 +216,14 @@ pub fn simulate(
     let tb = run_dir.join("a2qgen_tb.v");
     write("a2qgen_tb.v", &testbench(&bench))?;
     let vvp_file = run_dir.join("a2qgen_tb.vvp");
+    let sources = run_dir.join("sources.f");
+    write_source_list(design, &rtl_dir, &sources).map_err(io_error(&sources))?;
     let built = Command::new("iverilog")
         .args(["-g2005", "-s", TESTBENCH_TOP, "-o"])
         .arg(&vvp_file)
         .arg(&tb)
-        .args(design.verilog.iter().map(|(name, _)| rtl_dir.join(name)))
+        .arg("-c")
+        .arg(&sources)
         .output()
         .map_err(io_error(Path::new("iverilog")))?;
     if !built.status.success() {

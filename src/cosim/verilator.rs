@@ -54,6 +54,28 @@ pub fn write_rtl(design: &Design, dir: &Path) -> Result<(), VerilatorError> {
     write_manifest(dir, &wanted).map_err(io_error(dir))
 }
 
+/// Writes the absolute paths of the design's Verilog files in `rtl_dir`,
+/// one per line, to `list`: the argument file that Verilator (`-f`) and
+/// Icarus (`-c`) read. A design of many PEs has thousands of files, and
+/// their paths on one command line exceed the kernel's limit on a single
+/// argument once Verilator's wrapper hands them to its shell.
+pub fn write_source_list(design: &Design, rtl_dir: &Path, list: &Path) -> io::Result<()> {
+    let rtl_dir = std::path::absolute(rtl_dir)?;
+    let text: String = design
+        .verilog
+        .iter()
+        .map(|(name, _)| {
+            let path = rtl_dir.join(name).display().to_string();
+            if path.contains(char::is_whitespace) {
+                format!("\"{path}\"\n")
+            } else {
+                path + "\n"
+            }
+        })
+        .collect();
+    std::fs::write(list, text)
+}
+
 /// How to build the harness executable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BuildOptions {
@@ -150,10 +172,9 @@ pub fn build_with(
     if options.trace {
         command.arg("--trace");
     }
-    for (name, _) in &design.verilog {
-        command.arg(rtl_dir.join(name));
-    }
-    command.arg(&harness);
+    let sources = build_dir.join("sources.f");
+    write_source_list(design, &rtl_dir, &sources).map_err(io_error(&sources))?;
+    command.arg("-f").arg(&sources).arg(&harness);
     let log = build_dir.join("verilator.log");
     let mut output = command.output().map_err(io_error(Path::new("verilator")))?;
     if options.quick && options.lint {

@@ -8,7 +8,9 @@ use super::draw::Draw;
 use crate::arch::{Plan, PlanOptions, build_plan};
 use crate::bounds::analyze;
 use crate::cosim::beats::hex_to_beat;
-use crate::cosim::verilator::{VerilatorError, first_messages, which, write_rtl};
+use crate::cosim::verilator::{
+    VerilatorError, first_messages, which, write_rtl, write_source_list,
+};
 use crate::cosim::{CosimError, CosimOptions, cosimulate, icarus, schedule_for};
 use crate::model::{Model, load_model, write_model};
 use crate::reference::{AccumulatorMode, Reference};
@@ -286,9 +288,12 @@ fn lint(design: &Design, rtl_dir: &Path) -> Result<(), Failure> {
     if which("verilator").is_none() {
         return fail(Stage::Lint, VerilatorError::Missing);
     }
+    let sources = rtl_dir.with_file_name("lint_sources.f");
+    write_source_list(design, rtl_dir, &sources)
+        .or_else(|e| fail(Stage::Lint, format!("{}: {e}", sources.display())))?;
     let output = Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", &design.top])
-        .args(design.verilog.iter().map(|(name, _)| rtl_dir.join(name)))
+        .args(["--lint-only", "-Wall", "--top-module", &design.top, "-f"])
+        .arg(&sources)
         .output()
         .or_else(|e| fail(Stage::Lint, format!("verilator: {e}")))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
