@@ -184,6 +184,24 @@ impl Outputs {
         Ok(slot)
     }
 
+    /// Claims a file output given by an optional flag.
+    pub fn optional_file(
+        &mut self,
+        what: &str,
+        path: Option<&Path>,
+    ) -> Result<Option<Slot>, OutputError> {
+        path.map(|path| self.file(what, path)).transpose()
+    }
+
+    /// Claims a folder output given by an optional flag.
+    pub fn optional_dir(
+        &mut self,
+        what: &str,
+        path: Option<&Path>,
+    ) -> Result<Option<Slot>, OutputError> {
+        path.map(|path| self.dir(what, path)).transpose()
+    }
+
     /// Claims a model output `OUT.toml` with its arrays folder `OUT/`. The
     /// command writes the model into [`Outputs::model_location`].
     pub fn model(&mut self, what: &str, toml: &Path) -> Result<Slot, OutputError> {

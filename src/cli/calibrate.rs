@@ -58,11 +58,7 @@ pub fn run(args: &CalibrateArgs) -> Result<(), CliError> {
     outputs.protect(&args.runs);
     outputs.protect(&args.reseed_runs);
     let constants = outputs.file("--constants", &args.constants)?;
-    let residuals = args
-        .residuals
-        .as_deref()
-        .map(|path| outputs.file("--residuals", path))
-        .transpose()?;
+    let residuals = outputs.optional_file("--residuals", args.residuals.as_deref())?;
     if !args.fit_only {
         require_yosys()?;
         outputs.work_dir("--work", &args.work)?;

@@ -58,16 +58,9 @@ struct CheckOutputs {
 fn claim_outputs(args: &CheckArgs) -> Result<CheckOutputs, CliError> {
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
-    let json = args
-        .json
-        .as_deref()
-        .map(|path| outputs.file("--json", path))
-        .transpose()?;
-    let counterexample = args
-        .counterexample
-        .as_deref()
-        .map(|dir| outputs.dir("--counterexample", dir))
-        .transpose()?;
+    let json = outputs.optional_file("--json", args.json.as_deref())?;
+    let counterexample =
+        outputs.optional_dir("--counterexample", args.counterexample.as_deref())?;
     let tighten = args
         .tighten
         .as_deref()

@@ -99,11 +99,7 @@ pub fn run(args: &CosimArgs) -> Result<(), CliError> {
     if let Some(path) = &args.inputs {
         outputs.protect(path);
     }
-    let trace = args
-        .trace
-        .as_deref()
-        .map(|path| outputs.file("--trace", path))
-        .transpose()?;
+    let trace = outputs.optional_file("--trace", args.trace.as_deref())?;
     let model = load_model(&args.model)?;
     let plan = args.folding.plan(&model)?;
     let inputs = match (&args.inputs, args.random) {

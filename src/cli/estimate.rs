@@ -24,11 +24,7 @@ pub struct EstimateArgs {
 pub fn run(args: &EstimateArgs) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
-    let json = args
-        .json
-        .as_deref()
-        .map(|path| outputs.file("--json", path))
-        .transpose()?;
+    let json = outputs.optional_file("--json", args.json.as_deref())?;
     let model = load_model(&args.model)?;
     let started = Instant::now();
     let comparison = compare(&model, PlanOptions::default()).map_err(plan_error)?;

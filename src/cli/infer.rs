@@ -102,16 +102,8 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
     if let Some(labels) = &args.labels {
         outputs.protect(labels);
     }
-    let out = args
-        .out
-        .as_deref()
-        .map(|path| outputs.file("--out", path))
-        .transpose()?;
-    let dump = args
-        .dump
-        .as_deref()
-        .map(|dir| outputs.dir("--dump", dir))
-        .transpose()?;
+    let out = outputs.optional_file("--out", args.out.as_deref())?;
+    let dump = outputs.optional_dir("--dump", args.dump.as_deref())?;
     let model = load_model(&args.model)?;
     let mode = accumulator_mode(args)?;
     let reference = Reference::new(&model, &mode).map_err(configuration_error)?;

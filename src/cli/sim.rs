@@ -52,16 +52,8 @@ pub fn run(args: &SimArgs) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
     outputs.protect(&args.inputs);
-    let schedule_dir = args
-        .schedule_dir
-        .as_deref()
-        .map(|dir| outputs.dir("--schedule-dir", dir))
-        .transpose()?;
-    let beats = args
-        .out
-        .as_deref()
-        .map(|path| outputs.file("--out", path))
-        .transpose()?;
+    let schedule_dir = outputs.optional_dir("--schedule-dir", args.schedule_dir.as_deref())?;
+    let beats = outputs.optional_file("--out", args.out.as_deref())?;
     let model = load_model(&args.model)?;
     let options = PlanOptions {
         target_cycles: args.target_cycles,

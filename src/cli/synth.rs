@@ -134,11 +134,7 @@ pub fn run(args: &SynthArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| Path::new("sim/synth").join(&model.name));
     let mut outputs = Outputs::new();
     outputs.protect_model(&args.model);
-    let json = args
-        .json
-        .as_deref()
-        .map(|path| outputs.file("--json", path))
-        .transpose()?;
+    let json = outputs.optional_file("--json", args.json.as_deref())?;
     let out = outputs.work_dir("--out", &out)?;
     let variants = [
         (Variant::Declared, model.clone(), declared),
