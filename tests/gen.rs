@@ -5,7 +5,10 @@ mod tools;
 
 use std::path::Path;
 use std::process::Command;
-use tools::{cell_count, generate, have, root, yosys_synth};
+use tools::{
+    assert_icarus_compiles, assert_verilator_lint_clean, cell_count, generate, have, root,
+    yosys_synth,
+};
 
 const EXAMPLES: [(&str, &str); 2] = [
     ("examples/mlp3.toml", "mlp3"),
@@ -20,19 +23,7 @@ fn verilator_lint_is_clean() {
     for (model, name) in EXAMPLES {
         let dir = tempfile::tempdir().unwrap();
         let (_, files) = generate(Path::new(model), dir.path(), name);
-        let output = Command::new("verilator")
-            .args([
-                "--lint-only",
-                "-Wall",
-                "--top-module",
-                &format!("{name}_top"),
-            ])
-            .args(&files)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{name}: {stderr}");
-        assert!(!stderr.contains("%Warning"), "{name}: {stderr}");
+        assert_verilator_lint_clean(&files, name);
     }
 }
 
@@ -44,15 +35,7 @@ fn icarus_compiles_verilog_2005() {
     for (model, name) in EXAMPLES {
         let dir = tempfile::tempdir().unwrap();
         let (design, files) = generate(Path::new(model), dir.path(), name);
-        let output = Command::new("iverilog")
-            .args(["-g2005", "-Wall", "-o"])
-            .arg(design.join("a.vvp"))
-            .args(&files)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{name}: {stderr}");
-        assert!(!stderr.contains("error"), "{name}: {stderr}");
+        assert_icarus_compiles(&design, &files, name);
     }
 }
 

@@ -9,7 +9,7 @@ mod tools;
 
 use std::path::Path;
 use std::process::Command;
-use tools::{generate, have, root};
+use tools::{assert_icarus_compiles, assert_verilator_lint_clean, generate, have, root};
 
 /// Generates `name` and checks Verilator's lint and an Icarus compile.
 fn lint_and_compile(name: &str) {
@@ -20,28 +20,8 @@ fn lint_and_compile(name: &str) {
 fn lint_and_compile_model(model: &Path, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (design, files) = generate(model, dir.path(), name);
-    let output = Command::new("verilator")
-        .args([
-            "--lint-only",
-            "-Wall",
-            "--top-module",
-            &format!("{name}_top"),
-        ])
-        .args(&files)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{name}: {stderr}");
-    assert!(!stderr.contains("%Warning"), "{name}: {stderr}");
-    let output = Command::new("iverilog")
-        .args(["-g2005", "-Wall", "-o"])
-        .arg(design.join("a.vvp"))
-        .args(&files)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{name}: {stderr}");
-    assert!(!stderr.contains("error"), "{name}: {stderr}");
+    assert_verilator_lint_clean(&files, name);
+    assert_icarus_compiles(&design, &files, name);
 }
 
 /// `cosim` with gaps and back-pressure agrees three ways.

@@ -51,6 +51,36 @@ pub fn generate(model: &Path, dir: &Path, name: &str) -> (PathBuf, Vec<PathBuf>)
     (design, files)
 }
 
+/// `verilator --lint-only -Wall` of the design: no error, no warning.
+pub fn assert_verilator_lint_clean(files: &[PathBuf], name: &str) {
+    let output = Command::new("verilator")
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            &format!("{name}_top"),
+        ])
+        .args(files)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{name}: {stderr}");
+    assert!(!stderr.contains("%Warning"), "{name}: {stderr}");
+}
+
+/// `iverilog -g2005 -Wall` of the design compiles without an error.
+pub fn assert_icarus_compiles(design: &Path, files: &[PathBuf], name: &str) {
+    let output = Command::new("iverilog")
+        .args(["-g2005", "-Wall", "-o"])
+        .arg(design.join("a.vvp"))
+        .args(files)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{name}: {stderr}");
+    assert!(!stderr.contains("error"), "{name}: {stderr}");
+}
+
 /// Yosys `synth_xilinx` of the design; returns the log.
 pub fn yosys_synth(design: &Path, files: &[PathBuf], top: &str) -> String {
     let mut script = String::new();
