@@ -37,7 +37,7 @@ test: deps
 	$(CARGO) test --all-targets
 
 ## Whole-chain random verification: 500 drawn models through check, gen,
-## Verilator lint, co-simulation and Icarus (see "How the chain is verified").
+## Verilator lint, co-simulation and Icarus (see docs/verification.md).
 fuzz: deps build
 	./target/release/a2qgen fuzz --models 500 --seed 1
 

@@ -2,7 +2,8 @@
 //! widths, a bit-exact reference, and streaming dataflow hardware.
 //!
 //! Data flows `model` → `bounds` → `arch` → (`reference`, `sim`, `rtl`,
-//! `estimate`); see `DESIGN.md` in the project documentation.
+//! `estimate`); see `docs/design.md#1-purpose-and-data-flow`, and the rest
+//! of `docs/design.md` for the semantics, the bounds and the hardware.
 
 pub mod arch;
 pub mod bounds;

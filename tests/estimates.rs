@@ -5,7 +5,7 @@
 //!
 //! DSP48E1 and BRAM18 counts must be exact. LUT and FF counts are checked
 //! against the accuracy the calibration measured, which is NOT the 10% the
-//! estimator aims at for every layer: see the README's calibration section
+//! estimator aims at for every layer: see `docs/estimator.md#calibration`
 //! for the figures. Every comparison is printed (`--nocapture`).
 
 use a2qgen::arch::PlanOptions;
@@ -21,7 +21,7 @@ use std::path::Path;
 /// What the estimator aims at for every layer.
 const TARGET_PERCENT: f64 = 10.0;
 /// Per-module bounds just above the largest LUT / FF errors measured with
-/// the committed constants (the README's calibration section). They guard
+/// the committed constants (`docs/estimator.md#calibration`). They guard
 /// against regressions; the 10% target is met by every FF count of the
 /// examples and by 62 of the 94 held-out LUT counts, not by every LUT count.
 struct Bounds {

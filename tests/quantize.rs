@@ -1,6 +1,7 @@
 //! `a2qgen quantize` on the digits float model: the written model is
 //! proven by `a2qgen check`, and its integer accuracy on the test split
-//! (run by the bit-exact reference) is what the README records.
+//! (run by the bit-exact reference) is what
+//! `docs/commands.md#a2qgen-quantize-post-training-accumulator-aware-quantization` records.
 
 use a2qgen::model::load_model;
 use a2qgen::npyio::read_int_array;
@@ -104,13 +105,14 @@ fn proven_accuracy(acc_bits: u32, extra: &[&str]) -> f64 {
     comparison.integer.percent()
 }
 
-/// The accuracies README.md records (test split, 540 images; one image is
+/// The accuracies `docs/commands.md#a2qgen-quantize-post-training-accumulator-aware-quantization`
+/// records (test split, 540 images; one image is
 /// 0.19 points). Each measurement must stay within one point of its record.
 fn assert_recorded(acc_bits: u32, extra: &[&str], recorded: f64) {
     let measured = proven_accuracy(acc_bits, extra);
     assert!(
         (measured - recorded).abs() <= 1.0,
-        "P={acc_bits} {extra:?}: measured {measured:.2}%, README records {recorded:.2}%"
+        "P={acc_bits} {extra:?}: measured {measured:.2}%, docs/commands.md records {recorded:.2}%"
     );
 }
 

@@ -1,5 +1,5 @@
 //! The cycle-accurate simulation of the examples against an independent
-//! integer forward pass (DESIGN.md section 3), and its timing against the
+//! integer forward pass (`docs/design.md#2-integer-semantics`), and its timing against the
 //! plan's analytical latency and initiation interval.
 
 use a2qgen::arch::{Plan, PlanOptions, Unit, build_plan};

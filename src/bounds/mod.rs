@@ -1,4 +1,4 @@
-//! Accumulator bounds (DESIGN.md section 4): exact per-channel ranges
+//! Accumulator bounds (`docs/design.md#3-accumulator-bounds`): exact per-channel ranges
 //! propagated layer to layer, the widths they need, the A2Q / A2Q+ norm checks
 //! and the data-type bound beside them, and the concrete input that
 //! overflows a width that is too small. The exact range decides.

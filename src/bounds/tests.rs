@@ -1,3 +1,7 @@
+//! Unit tests of the bounds: a hand-computed layer, counterexamples of the
+//! outer and tile accumulators, properties on random layers (the range is
+//! reached and no input leaves it), and propagation through the examples.
+
 use super::*;
 use crate::model::{Accumulator, Activation, HardwareHints, OverflowMode, Tile};
 use ndarray::{Array1, Array2};

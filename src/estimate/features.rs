@@ -208,7 +208,7 @@ pub fn effective_product_bits(m: &Mvau) -> u32 {
 
 /// Whether Yosys 0.23 puts a product on a DSP48E1: both operands at least
 /// 2 bits and the product, after width reduction, at least 9 bits
-/// (DESIGN.md section 8).
+/// (`docs/design.md#8-toolchain-facts`).
 pub fn product_uses_dsp(m: &Mvau) -> bool {
     let input = multiplier_input_bits(m);
     m.multiplier == MultiplierStyle::Dsp
@@ -572,8 +572,8 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         min_signed_bits(lo, hi) + 1
     };
     let significant = own_bits.min(compare_bits);
-    // The comparators are as wide as the accumulator (DESIGN.md section
-    // 5): bits above the thresholds' own width only repeat their sign.
+    // The comparators are as wide as the accumulator
+    // (`docs/design.md#4-hardware-plan`): bits above the thresholds' own width only repeat their sign.
     let upper = compare_bits - significant;
     let select_bits = index_bits(m.nf);
     let (mut variable, mut constant) = (0usize, 0usize);

@@ -1,5 +1,6 @@
 //! Reading a model: TOML syntax, the schema, the referenced arrays, and every
-//! consistency rule of DESIGN.md sections 3-5.
+//! consistency rule of `docs/design.md#2-integer-semantics` and
+//! `docs/design.md#4-hardware-plan`.
 
 use super::error::{LayerRef, ModelError};
 use super::spec::*;

@@ -1,3 +1,7 @@
+//! Unit tests of post-training quantization: the A2Q and A2Q+ budgets hold
+//! on every channel at every width, folding, refusals, per-layer widths and
+//! the comparison with the float model on the digits example.
+
 use super::*;
 use crate::bounds::analyze;
 use crate::model::{Activation, Dense};

@@ -3,7 +3,7 @@
 //! about accumulation order (`hardware.simd`, tiles), which decides where
 //! saturating accumulators clamp.
 //!
-//! Semantics are DESIGN.md section 3: values between layers are `i64`;
+//! Semantics are `docs/design.md#2-integer-semantics`: values between layers are `i64`;
 //! products and sums are exact in `i128`; each accumulator register settles
 //! (wraps, saturates, or stays exact) after its initial value and after every
 //! add, in the hardware order, and every settle whose exact value left the

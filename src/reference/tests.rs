@@ -1,9 +1,11 @@
 //! Whole runs: the API's behaviour on small hand-written models, and
 //! properties on random small models:
 //!
-//! - widths at or above the exact minimum of DESIGN.md section 4 never
+//! - widths at or above the exact minimum of
+//!   `docs/design.md#3-accumulator-bounds` never
 //!   overflow: wrap and saturate give the exact result with zero events;
-//! - exact mode equals a literal, loop-by-loop reading of section 3;
+//! - exact mode equals a literal, loop-by-loop reading of
+//!   `docs/design.md#2-integer-semantics`;
 //! - an untiled wrapping accumulator of any width gives the exact value
 //!   wrapped once, whatever the SIMD order.
 
@@ -33,7 +35,7 @@ impl Range {
         }
     }
 
-    /// DESIGN.md section 4: `sum_i min(w_i*xmin, w_i*xmax)` and likewise max.
+    /// `docs/design.md#3-accumulator-bounds`: `sum_i min(w_i*xmin, w_i*xmax)` and likewise max.
     fn dot(row: &[i64], x: Range) -> Self {
         let (mut lo, mut hi) = (0, 0);
         for &w in row {
@@ -314,7 +316,7 @@ fn naive_requantize(h: &Hadamard, y: i128) -> i128 {
     })
 }
 
-/// DESIGN.md section 3 read literally: formulas, no chunks, no registers.
+/// `docs/design.md#2-integer-semantics` read literally: formulas, no chunks, no registers.
 fn naive_forward(model: &Model, x: ArrayView1<i64>) -> Vec<i64> {
     let mut v: Vec<i128> = x.iter().map(|&x| x.into()).collect();
     for layer in &model.layers {

@@ -82,7 +82,7 @@ pub fn bit(bus: &str, bus_bits: usize, index: usize) -> String {
 const TERMS_PER_LINE: usize = 64;
 
 /// Declares `wire [width-1:0] name` as the sum of `terms`. Up to
-/// [`TERMS_PER_LINE`] terms make one line; more are summed in groups of
+/// `TERMS_PER_LINE` terms make one line; more are summed in groups of
 /// that many, one `name_<level>_<group>` wire per line, and the groups'
 /// sums the same way. Each partial sum adds some of the terms, so at
 /// `width` bits it is exact whenever the whole sum is.

@@ -1,4 +1,4 @@
-//! Trade-off studies (DESIGN.md section 1, item 5): test accuracy against
+//! Trade-off studies (`docs/design.md#1-purpose-and-data-flow`, item 5): test accuracy against
 //! resources as the accumulator width `P` shrinks.
 //!
 //! Two series can be measured at each `P`:

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// The environment variable naming the Yosys binary (default `yosys`).
 pub const YOSYS_ENV: &str = "A2QGEN_YOSYS";
 
-/// The synthesis command every run uses, as DESIGN.md section 7 states it.
+/// The synthesis command every run uses, as
+/// `docs/design.md#7-resource-estimates` states it.
 pub const SYNTH_COMMAND: &str = "synth_xilinx -family xc7 -flatten -noiopad";
 /// The same without `-flatten`: every module is mapped on its own, so its
 /// share of the resources can be read (ABC cannot merge logic across the
