@@ -32,9 +32,11 @@ demo: deps build
 	./target/release/a2qgen cosim $(DEMO_MODEL) --inputs examples/digits/data/test_x.npy --gaps 0.2 --backpressure 0.2
 	./target/release/a2qgen estimate $(DEMO_MODEL)
 
-## Every test: unit, property, snapshot and integration.
+## Every test: unit, property, snapshot and integration; then the API
+## documentation, which must build without a warning.
 test: deps
 	$(CARGO) test --all-targets
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 ## Whole-chain random verification: 500 drawn models through check, gen,
 ## Verilator lint, co-simulation and Icarus (see docs/verification.md).
