@@ -2,6 +2,8 @@
 //! element types, stream widths, memory contents and layouts, FIFO depths,
 //! pipeline latencies and the initiation interval are decided here and only
 //! here; `rtl`, `sim` and `estimate` read a [`Plan`] and never re-derive them.
+//! The plan is described in `docs/design.md#4-hardware-plan`, the rules below
+//! in `docs/design.md#5-cycle-semantics`.
 //!
 //! # Cycle semantics (shared by `sim` and `rtl`)
 //!

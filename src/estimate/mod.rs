@@ -5,7 +5,9 @@
 //! Each unit's structural features (`features`) are weighted by constants
 //! fitted against Yosys (`calibration/constants.toml`, compiled in); DSP
 //! and block RAM counts follow Yosys's mapping rules exactly (`memory`,
-//! [`features::product_uses_dsp`]).
+//! [`features::product_uses_dsp`]). The model is described in
+//! `docs/design.md#7-resource-estimates`, its measured error in
+//! `docs/estimator.md#calibration`.
 //!
 //! [`arch::Plan`]: crate::arch::Plan
 

@@ -5,7 +5,8 @@
 //! implement `Logic` by hand with their Verilog and their behaviour, over
 //! the run-time-width [`wire::Wire`], whose values are [`bits::BitVector`]s
 //! of any width. rust-hdl's `generate_verilog` writes
-//! the text; [`emit`] makes it one module per file with headers.
+//! the text; [`emit`] makes it one module per file with headers. The
+//! hardware it describes is in `docs/design.md#4-hardware-plan`.
 
 pub mod bits;
 pub mod emit;
