@@ -3,7 +3,7 @@
 
 use super::CliError;
 use crate::bounds::analyze;
-use crate::model::{IntType, Tile, stage_model};
+use crate::model::{ACCUMULATOR_BITS, IntType, Tile, stage_model};
 use crate::npyio::read_int_array;
 use crate::output::Outputs;
 use crate::quantize::{
@@ -287,6 +287,13 @@ fn check_tiles(args: &QuantizeArgs, float: &FloatModel) -> Result<(), CliError> 
     let (Some(size), Some(inner_bits)) = (args.tile, args.inner_bits) else {
         return Ok(());
     };
+    if !ACCUMULATOR_BITS.contains(&inner_bits) {
+        return Err(CliError::input(format!(
+            "--inner-bits {inner_bits}: not in {}..={}",
+            ACCUMULATOR_BITS.start(),
+            ACCUMULATOR_BITS.end()
+        )));
+    }
     for (index, layer) in float.layers.iter().enumerate() {
         let inputs = layer.in_features();
         if !inputs.is_multiple_of(size) {
