@@ -91,8 +91,11 @@ fn point(
     Ok(Some(measure(&quantized.model, test, &Pricing::Estimate)?))
 }
 
+/// `(method, P, accuracy %)` rows.
+type Accuracies = Vec<(String, u32, f64)>;
+
 /// `(method, P) -> accuracy` from Brevitas's committed run.
-fn brevitas(root: &Path) -> Result<Vec<(String, u32, f64)>, Box<dyn Error>> {
+fn brevitas(root: &Path) -> Result<Accuracies, Box<dyn Error>> {
     let text = std::fs::read_to_string(root.join("examples/digits/axe/brevitas_axe.csv"))?;
     text.lines()
         .skip(1)

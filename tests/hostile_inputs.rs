@@ -916,6 +916,12 @@ fn post_training_quantization_flags_are_checked() {
         ),
     ];
     let mut cases = cases;
+    cases.push(case(
+        "sweep_method_unknown",
+        2,
+        "sweep --float {root}/examples/digits/float --calibration {root}/examples/digits/data/train_x.npy --input-scale 1/16 --test-inputs {root}/examples/digits/data/test_x.npy --test-labels {root}/examples/digits/data/test_y.npy --acc-bits 12 --method axe -o {out}",
+        &["--method", "`axe` is not a method (a2q, axe-optq, axe-gpfq)"],
+    ));
     for method in ["axe-optq", "axe-gpfq"] {
         cases.push(
             case(

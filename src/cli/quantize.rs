@@ -469,6 +469,9 @@ mod tests {
         assert!(parse_int_type("u5").is_err());
         assert!(parse_int_type("int0").is_err());
         assert_eq!(parse_layer_bits("fc0=14"), Ok(("fc0".into(), 14)));
+        assert_eq!(parse_tile_size("16"), Ok(16));
+        assert!(parse_tile_size("0").is_err());
+        assert!(parse_tile_size("-4").is_err());
         assert!(parse_layer_bits("fc0").is_err());
     }
 
