@@ -431,7 +431,11 @@ fn report_row(index: usize, report: &LayerReport, min_bits: u32) -> Vec<String> 
         report.input.to_string(),
         report.accumulator_bits.to_string(),
         min_bits.to_string(),
-        report.constraint.to_string(),
+        match report.method {
+            QuantizeMethod::A2q => report.constraint.to_string(),
+            // AXE bounds the plain L1 norm, zero-centred weights or not.
+            method => format!("{} L1", method.label()),
+        },
         format!(
             "{} / {}",
             two_decimals(report.max_norm),

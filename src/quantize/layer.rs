@@ -1,5 +1,6 @@
 //! Quantizing one float dense layer into an integer `Dense` layer.
 
+use super::axe::QuantizeMethod;
 use super::calibrate::InputStatistics;
 use super::float::FloatDense;
 use super::project::{
@@ -59,8 +60,11 @@ pub struct LayerReport {
     pub input: IntType,
     pub accumulator_bits: u32,
     pub constraint: NormConstraint,
+    /// How the channels were rounded.
+    pub method: QuantizeMethod,
     /// The limit on the constrained norm at `accumulator_bits`: A2Q's
-    /// integer L1 budget, or A2Q+'s centred L1 limit.
+    /// integer L1 budget, or A2Q+'s centred L1 limit; for AXE the L1 bound
+    /// its per-weight limits imply, `(2^P - 1) / (max x - min x)`.
     pub norm_budget: f64,
     /// The largest constrained norm over the integer channels.
     pub max_norm: f64,
@@ -130,6 +134,7 @@ pub(super) fn layer_report(
         input: plan.input,
         accumulator_bits: dense.accumulator.bits,
         constraint: plan.limits.constraint,
+        method: QuantizeMethod::A2q,
         norm_budget: plan.limits.norm_budget(),
         max_norm: dense
             .weights

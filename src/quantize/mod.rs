@@ -199,9 +199,8 @@ impl QuantizeSettings {
             None => String::new(),
         };
         format!(
-            "post-training {}{} quantization ({} scales): int{} weights, uint{} hidden outputs, {}-bit accumulators{tiles}{overrides}; input {} at scale {}; output scales from the {}th percentile over {calibration_inputs} calibration inputs",
-            self.method.describe_prefix(),
-            self.constraint,
+            "post-training {} quantization ({} scales): int{} weights, uint{} hidden outputs, {}-bit accumulators{tiles}{overrides}; input {} at scale {}; output scales from the {}th percentile over {calibration_inputs} calibration inputs",
+            self.method.describe(self.constraint),
             self.scale_search,
             self.weight_bits,
             self.activation_bits,

@@ -26,7 +26,7 @@ use super::layer::{
     FloatParameters, IntegerChannel, LayerPlan, LayerReport, ScaleSearch, assemble_dense,
     constrained_float_parameters, layer_report,
 };
-use super::project::ChannelWeights;
+use super::project::{ChannelWeights, NormConstraint};
 use crate::bounds::ValueRange;
 use crate::model::{Activation, Dense, IntType, Tile};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -54,6 +54,16 @@ pub enum Greedy {
     Gpfq,
 }
 
+impl Greedy {
+    /// The method that runs this greedy pass.
+    pub fn method(self) -> QuantizeMethod {
+        match self {
+            Greedy::Optq => QuantizeMethod::AxeOptq,
+            Greedy::Gpfq => QuantizeMethod::AxeGpfq,
+        }
+    }
+}
+
 impl QuantizeMethod {
     pub const ALL: [QuantizeMethod; 3] = [
         QuantizeMethod::A2q,
@@ -70,12 +80,26 @@ impl QuantizeMethod {
         }
     }
 
-    /// What the model's description says before the constraint.
-    pub(super) fn describe_prefix(self) -> &'static str {
+    /// The method's name in the model's description, with its constraint
+    /// (A2Q or A2Q+; zero-centred weights for AXE).
+    pub(super) fn describe(self, constraint: NormConstraint) -> String {
+        let centred = constraint == NormConstraint::A2qPlus;
         match self {
-            QuantizeMethod::A2q => "",
-            QuantizeMethod::AxeOptq => "AXE-OPTQ ",
-            QuantizeMethod::AxeGpfq => "AXE-GPFQ ",
+            QuantizeMethod::A2q => constraint.to_string(),
+            QuantizeMethod::AxeOptq | QuantizeMethod::AxeGpfq => format!(
+                "{}{}",
+                self.label(),
+                if centred { " (zero-centred)" } else { "" }
+            ),
+        }
+    }
+
+    /// `A2Q`, `AXE-OPTQ`, `AXE-GPFQ`: the method in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            QuantizeMethod::A2q => "A2Q",
+            QuantizeMethod::AxeOptq => "AXE-OPTQ",
+            QuantizeMethod::AxeGpfq => "AXE-GPFQ",
         }
     }
 }
@@ -272,7 +296,17 @@ pub(super) fn quantize_layer(
     }
     let integer: Vec<IntegerChannel> = integer.into_iter().flatten().collect();
     let dense = assemble_dense(plan, &integer);
-    let report = layer_report(plan, &dense, &integer, grown);
+    let mut report = layer_report(plan, &dense, &integer, grown);
+    report.method = greedy.method();
+    // The hard limits keep both ends of the range within P bits, so their
+    // sum bounds ||q||_1 (max x - min x) by 2^P - 1.
+    let span = (context.input_range.hi - context.input_range.lo).max(1) as f64;
+    report.norm_budget = ((1u128 << plan.limits.budget.accumulator_bits) - 1) as f64 / span;
+    report.max_norm = dense
+        .weights
+        .outer_iter()
+        .map(|row| row.iter().map(|w| w.unsigned_abs() as f64).sum::<f64>())
+        .fold(0.0, f64::max);
     (dense, report)
 }
 

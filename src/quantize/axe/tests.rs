@@ -71,6 +71,9 @@ proptest! {
                 Err(crate::quantize::QuantizeError::BelowUsableWidth { .. }) => continue,
                 Err(e) => return Err(TestCaseError::fail(format!("{method}: {e}"))),
             };
+            for report in &quantized.layers {
+                prop_assert!(report.max_norm <= report.norm_budget + 1e-9, "{}: {:?}", method, report);
+            }
             for layer in analyze(&quantized.model).layers {
                 let dense = layer.dense.unwrap();
                 prop_assert_eq!(dense.verdict(), WidthVerdict::Proven, "{}", method);
