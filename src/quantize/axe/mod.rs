@@ -256,50 +256,26 @@ pub(super) fn quantize_layer(
         solver,
         input_range: ValueRange::of_type(plan.input),
     };
-    let out_features = plan.float.out_features();
-    let channels: Vec<usize> = (0..out_features).collect();
-    // As for A2Q: hidden channels scale on their own, the last layer's
-    // share one scale so that argmax ranks its outputs as the float ones.
-    let groups: Vec<&[usize]> = match plan.output {
-        Some(_) => channels.chunks(1).collect(),
-        None => vec![&channels[..]],
-    };
-    let solved: Vec<Option<(f64, Vec<IntegerChannel>)>> = groups
-        .par_iter()
-        .map(|group| context.best_group(group))
-        .collect();
-    let fallback = solved
-        .iter()
-        .flatten()
-        .map(|(scale, _)| *scale)
-        .reduce(f64::max)
-        .unwrap_or(1.0);
-    let mut integer: Vec<Option<IntegerChannel>> = (0..out_features).map(|_| None).collect();
-    let mut grown = 0;
-    for (group, solution) in groups.iter().zip(solved) {
-        let channels = match solution {
-            Some((scale, channels)) => {
-                grown +=
-                    usize::from(scale > context.bits_scale(group).unwrap_or(scale)) * group.len();
-                channels
-            }
-            // All-zero channels: zero at any scale; the layer's largest
-            // keeps their bias and threshold integers small.
-            None => group
-                .iter()
-                .map(|&c| context.channel(c, fallback))
-                .collect(),
-        };
-        for (&c, channel) in group.iter().zip(channels) {
-            integer[c] = Some(channel);
-        }
-    }
-    let integer: Vec<IntegerChannel> = integer.into_iter().flatten().collect();
+    let (integer, grown) = context.solve();
     let dense = assemble_dense(plan, &integer);
-    let mut report = layer_report(plan, &dense, &integer, grown);
+    let report = axe_report(&context, greedy, &dense, &integer, grown);
+    (dense, report)
+}
+
+/// The layer's report, with AXE's norm: the largest integer L1 norm
+/// against the bound the hard limits imply. They keep both ends of the
+/// range within P bits, so their sum bounds `||q||_1 (max x - min x)` by
+/// `2^P - 1`.
+fn axe_report(
+    context: &LayerContext,
+    greedy: Greedy,
+    dense: &Dense,
+    channels: &[IntegerChannel],
+    grown: usize,
+) -> LayerReport {
+    let plan = context.plan;
+    let mut report = layer_report(plan, dense, channels, grown);
     report.method = greedy.method();
-    // The hard limits keep both ends of the range within P bits, so their
-    // sum bounds ||q||_1 (max x - min x) by 2^P - 1.
     let span = (context.input_range.hi - context.input_range.lo).max(1) as f64;
     report.norm_budget = ((1u128 << plan.limits.budget.accumulator_bits) - 1) as f64 / span;
     report.max_norm = dense
@@ -307,10 +283,51 @@ pub(super) fn quantize_layer(
         .outer_iter()
         .map(|row| row.iter().map(|w| w.unsigned_abs() as f64).sum::<f64>())
         .fold(0.0, f64::max);
-    (dense, report)
+    report
 }
 
 impl LayerContext<'_> {
+    /// Every channel of the layer, and how many got a scale above the
+    /// weight bits'. As for A2Q, hidden channels scale on their own and the
+    /// last layer's share one scale, so that argmax ranks its outputs as
+    /// the float ones.
+    fn solve(&self) -> (Vec<IntegerChannel>, usize) {
+        let out_features = self.plan.float.out_features();
+        let channels: Vec<usize> = (0..out_features).collect();
+        let groups: Vec<&[usize]> = match self.plan.output {
+            Some(_) => channels.chunks(1).collect(),
+            None => vec![&channels[..]],
+        };
+        let solved: Vec<Option<(f64, Vec<IntegerChannel>)>> = groups
+            .par_iter()
+            .map(|group| self.best_group(group))
+            .collect();
+        let fallback = solved
+            .iter()
+            .flatten()
+            .map(|(scale, _)| *scale)
+            .reduce(f64::max)
+            .unwrap_or(1.0);
+        let mut integer: Vec<Option<IntegerChannel>> = (0..out_features).map(|_| None).collect();
+        let mut grown = 0;
+        for (group, solution) in groups.iter().zip(solved) {
+            let group_channels = match solution {
+                Some((scale, group_channels)) => {
+                    let bits = self.bits_scale(group).unwrap_or(scale);
+                    grown += usize::from(scale > bits) * group.len();
+                    group_channels
+                }
+                // All-zero channels: zero at any scale; the layer's largest
+                // keeps their bias and threshold integers small.
+                None => group.iter().map(|&c| self.channel(c, fallback)).collect(),
+            };
+            for (&c, channel) in group.iter().zip(group_channels) {
+                integer[c] = Some(channel);
+            }
+        }
+        (integer.into_iter().flatten().collect(), grown)
+    }
+
     /// The weight bits' scale of a group, `max|w| / (2^(W-1) - 1)`; `None`
     /// when every weight is zero.
     fn bits_scale(&self, group: &[usize]) -> Option<f64> {
@@ -323,8 +340,8 @@ impl LayerContext<'_> {
 
     /// The scales to try for a group: the weight bits' one, and with
     /// calibrated search a geometric grid from it to four times the scale
-    /// at which the float weights' L1 norm meets AXE's radius (per tile
-    /// too), when that is larger.
+    /// at which the zero-centred float weights' L1 norm meets AXE's radius
+    /// (per tile too), when that is larger.
     fn candidates(&self, group: &[usize]) -> Option<Vec<f64>> {
         const GRID_POINTS: usize = 40;
         let bits = self.bits_scale(group)?;
