@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs
+.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs ptq-study ptq-brevitas
 
 all: build
 
@@ -74,3 +74,16 @@ FUZZ_TOML ?= 20000
 FUZZ_NPY ?= 5000
 fuzz-inputs:
 	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round
+
+## Post-training quantization study on digits (docs/ptq.md): A2Q, AXE-OPTQ
+## and AXE-GPFQ at P = 8..16, beside Brevitas's committed AXE accuracies, and
+## multi-stage accumulation; writes docs/ptq/*.
+ptq-study:
+	$(CARGO) run --release --example ptq_study
+
+## Rerun Brevitas's own AXE on the same float model and data (needs
+## torch and brevitas: pip install -r examples/digits/axe/requirements.txt);
+## rewrites examples/digits/axe/brevitas_axe.csv, which tests/ptq.rs checks against.
+PYTHON ?= python3
+ptq-brevitas:
+	$(PYTHON) examples/digits/axe/axe_brevitas.py

@@ -216,6 +216,9 @@ fn make_fixtures(dir: &Path) {
         tiny.replace("out_features = 4", "out_features = 1099511627776")
             .as_bytes(),
     );
+    // Constant calibration vectors for the digits model: a singular
+    // input Hessian that AXE-OPTQ must damp.
+    write("x64_constant.npy", &int8_matrix(16, 64, |_, _| 3));
     // Float models for quantize.
     for (name, weights) in [
         ("float_nan", {
@@ -847,5 +850,90 @@ fn messages_name_the_file_at_fault() {
             &["{fx}/float_nan/fc0_weight.npy: element [0, 5] is NaN: every value must be finite"],
         ),
     ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn post_training_quantization_flags_are_checked() {
+    let quantize = "quantize --float {root}/examples/digits/float --calibration {root}/examples/digits/data/train_x.npy --input-scale 1/16 --input-type uint5 -o {out}/q.toml";
+    let cases = vec![
+        case(
+            "quantize_method_unknown",
+            2,
+            &format!("{quantize} --acc-bits 12 --method nope"),
+            &[
+                "--method",
+                "`nope` is not a method (a2q, axe-optq, axe-gpfq)",
+            ],
+        ),
+        case(
+            "quantize_tile_zero",
+            2,
+            &format!("{quantize} --acc-bits 12 --method axe-optq --tile 0 --inner-bits 10"),
+            &["--tile", "`0` is not a tile size of at least 1 input"],
+        ),
+        case(
+            "quantize_tile_not_dividing",
+            2,
+            &format!("{quantize} --acc-bits 12 --method axe-optq --tile 7 --inner-bits 10"),
+            &["--tile 7: does not divide the 64 inputs of layer 0 (`fc0`)"],
+        ),
+        case(
+            "quantize_tile_longer_than_the_inputs",
+            2,
+            &format!("{quantize} --acc-bits 12 --method axe-gpfq --tile 128 --inner-bits 10"),
+            &["--tile 128: does not divide the 64 inputs of layer 0 (`fc0`)"],
+        ),
+        case(
+            "quantize_tile_not_dividing_a_later_layer",
+            2,
+            &format!("{quantize} --acc-bits 12 --tile 64 --inner-bits 10"),
+            &["--tile 64: does not divide the 32 inputs of layer 2 (`fc2`)"],
+        ),
+        case(
+            "quantize_inner_wider_than_outer",
+            2,
+            &format!("{quantize} --acc-bits 12 --method axe-optq --tile 8 --inner-bits 14"),
+            &["--inner-bits 14: wider than the 12-bit accumulator (--acc-bits) of layer 0 (`fc0`)"],
+        ),
+        case(
+            "quantize_inner_bits_without_tile",
+            2,
+            &format!("{quantize} --acc-bits 12 --inner-bits 10"),
+            &["--tile <T>"],
+        ),
+        case(
+            "quantize_tile_without_inner_bits",
+            2,
+            &format!("{quantize} --acc-bits 12 --tile 8"),
+            &["--inner-bits <P_I>"],
+        ),
+        case(
+            "quantize_inner_bits_out_of_range",
+            2,
+            &format!("{quantize} --acc-bits 12 --method axe-optq --tile 8 --inner-bits 1"),
+            &["--inner-bits 1: not in 2..="],
+        ),
+    ];
+    let mut cases = cases;
+    cases.push(case(
+        "sweep_method_unknown",
+        2,
+        "sweep --float {root}/examples/digits/float --calibration {root}/examples/digits/data/train_x.npy --input-scale 1/16 --test-inputs {root}/examples/digits/data/test_x.npy --test-labels {root}/examples/digits/data/test_y.npy --acc-bits 12 --method axe -o {out}",
+        &["--method", "`axe` is not a method (a2q, axe-optq, axe-gpfq)"],
+    ));
+    for method in ["axe-optq", "axe-gpfq"] {
+        cases.push(
+            case(
+                &format!("quantize_{method}_constant_calibration"),
+                0,
+                &format!(
+                    "quantize --float {{root}}/examples/digits/float --calibration {{fx}}/x64_constant.npy --input-scale 1/16 --input-type uint5 --acc-bits 10 --method {method} --tile 16 --inner-bits 9 -o {{out}}/q.toml"
+                ),
+                &[],
+            )
+            .expect_success(),
+        );
+    }
     assert_cases(&cases);
 }

@@ -3,12 +3,12 @@
 
 use super::CliError;
 use crate::bounds::analyze;
-use crate::model::{IntType, stage_model};
+use crate::model::{ACCUMULATOR_BITS, IntType, Tile, stage_model};
 use crate::npyio::read_int_array;
 use crate::output::Outputs;
 use crate::quantize::{
     AccumulatorWidths, Comparison, FloatModel, LayerReport, NormConstraint, QuantizeError,
-    QuantizeSettings, Quantized, ScaleSearch, compare_on, quantize,
+    QuantizeMethod, QuantizeSettings, Quantized, ScaleSearch, compare_on, quantize,
 };
 use crate::table::{Align, Table};
 use clap::{Args, ValueEnum};
@@ -58,6 +58,22 @@ pub struct QuantizeArgs {
     /// on the calibration inputs.
     #[arg(long, value_enum, default_value_t = ScaleChoice::Calibrated)]
     scale_search: ScaleChoice,
+    /// How each channel's weights become integers: `a2q` rounds at one
+    /// scale per channel (toward zero where the budget binds);
+    /// `axe-optq` and `axe-gpfq` are AXE's greedy, error-correcting
+    /// quantizers (OPTQ through the damped input Hessian, GPFQ through the
+    /// running output error) with the accumulator budget enforced as each
+    /// weight is fixed.
+    #[arg(long, value_name = "METHOD", default_value_t = QuantizeMethod::A2q)]
+    method: QuantizeMethod,
+    /// Multi-stage accumulation: tiles of T inputs, each summed in an
+    /// inner accumulator of --inner-bits, the tiles and the bias in the
+    /// --acc-bits one. T must divide every layer's input count.
+    #[arg(long, value_name = "T", requires = "inner_bits", value_parser = parse_tile_size)]
+    tile: Option<usize>,
+    /// The inner accumulator width P_I of every tile (at most --acc-bits).
+    #[arg(long, value_name = "P_I", requires = "tile")]
+    inner_bits: Option<u32>,
     /// Percentile of the calibration activations that maps to the top
     /// output level of each hidden layer (100 = the maximum).
     #[arg(long, value_name = "PCT", default_value_t = 99.9)]
@@ -105,6 +121,7 @@ pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
     let calibration = read_matrix(&args.calibration, "[samples, input length]")?;
     let test_set = read_test_set(args)?;
     let settings = settings(args, stem, &calibration);
+    check_tiles(args, &float)?;
     let mut quantized = quantize(&float, calibration.view(), &settings).map_err(quantize_error)?;
     // Scored before anything is written: a test set that does not fit the
     // model leaves no output behind.
@@ -256,6 +273,57 @@ fn settings(args: &QuantizeArgs, stem: &str, calibration: &Array2<i64>) -> Quant
         percentile: args.percentile,
         max_pe: args.max_pe,
         max_simd: args.max_simd,
+        method: args.method,
+        tile: args
+            .tile
+            .zip(args.inner_bits)
+            .map(|(size, inner_bits)| Tile { size, inner_bits }),
+    }
+}
+
+/// `--tile` must divide every layer's inputs and `--inner-bits` fit
+/// within the layer's accumulator: said here in the flags' terms.
+fn check_tiles(args: &QuantizeArgs, float: &FloatModel) -> Result<(), CliError> {
+    let (Some(size), Some(inner_bits)) = (args.tile, args.inner_bits) else {
+        return Ok(());
+    };
+    if !ACCUMULATOR_BITS.contains(&inner_bits) {
+        return Err(CliError::input(format!(
+            "--inner-bits {inner_bits}: not in {}..={}",
+            ACCUMULATOR_BITS.start(),
+            ACCUMULATOR_BITS.end()
+        )));
+    }
+    for (index, layer) in float.layers.iter().enumerate() {
+        let inputs = layer.in_features();
+        if !inputs.is_multiple_of(size) {
+            return Err(CliError::input(format!(
+                "--tile {size}: does not divide the {inputs} inputs of layer {index} (`{}`) of {}",
+                layer.name,
+                args.float.display()
+            )));
+        }
+        let bits = args
+            .acc_bits_per_layer
+            .iter()
+            .rev()
+            .find(|(name, _)| name == &layer.name)
+            .map_or(args.acc_bits, |(_, bits)| *bits);
+        if inner_bits > bits {
+            return Err(CliError::input(format!(
+                "--inner-bits {inner_bits}: wider than the {bits}-bit accumulator (--acc-bits) of layer {index} (`{}`) it feeds",
+                layer.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tile of at least one input.
+fn parse_tile_size(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(size) if size >= 1 => Ok(size),
+        _ => Err(format!("`{text}` is not a tile size of at least 1 input")),
     }
 }
 
@@ -363,7 +431,11 @@ fn report_row(index: usize, report: &LayerReport, min_bits: u32) -> Vec<String> 
         report.input.to_string(),
         report.accumulator_bits.to_string(),
         min_bits.to_string(),
-        report.constraint.to_string(),
+        match report.method {
+            QuantizeMethod::A2q => report.constraint.to_string(),
+            // AXE bounds the plain L1 norm, zero-centred weights or not.
+            method => format!("{} L1", method.label()),
+        },
         format!(
             "{} / {}",
             two_decimals(report.max_norm),
@@ -401,6 +473,9 @@ mod tests {
         assert!(parse_int_type("u5").is_err());
         assert!(parse_int_type("int0").is_err());
         assert_eq!(parse_layer_bits("fc0=14"), Ok(("fc0".into(), 14)));
+        assert_eq!(parse_tile_size("16"), Ok(16));
+        assert!(parse_tile_size("0").is_err());
+        assert!(parse_tile_size("-4").is_err());
         assert!(parse_layer_bits("fc0").is_err());
     }
 

@@ -9,7 +9,7 @@ use super::quantize::{
 };
 use crate::model::{ACCUMULATOR_BITS, IntType, Model, load_model};
 use crate::output::{Outputs, Slot, check_name};
-use crate::quantize::{FloatModel, NormConstraint, QuantizeSettings};
+use crate::quantize::{FloatModel, NormConstraint, QuantizeMethod, QuantizeSettings};
 use crate::reference::ReferenceError;
 use crate::sweep::{
     LabelledSet, Outcome, PlotError, Pricing, Series, SweepError, SweepRow, csv, fixed_point,
@@ -55,6 +55,10 @@ pub struct SweepArgs {
     /// Quantize with A2Q+ (zero-centred weights) instead of A2Q.
     #[arg(long)]
     zero_center: bool,
+    /// How the quantized series rounds each channel: `a2q`, or AXE's
+    /// `axe-optq` / `axe-gpfq` (see `quantize --method`).
+    #[arg(long, value_name = "METHOD", default_value_t = QuantizeMethod::A2q)]
+    method: QuantizeMethod,
     /// A quantized model to narrow to every P instead of (or beside)
     /// quantizing: every accumulator at P with allow_overflow: the fixed
     /// series, showing what overflow does without accumulator-aware weights.
@@ -185,6 +189,7 @@ fn read_float_source(args: &SweepArgs, name: &str) -> Result<Option<FloatSource>
     let mut settings = QuantizeSettings::new(name, input, input_scale, 32);
     settings.weight_bits = args.weight_bits;
     settings.activation_bits = args.act_bits;
+    settings.method = args.method;
     if args.zero_center {
         settings.constraint = NormConstraint::A2qPlus;
     }

@@ -1,5 +1,6 @@
 //! Quantizing one float dense layer into an integer `Dense` layer.
 
+use super::axe::QuantizeMethod;
 use super::calibrate::InputStatistics;
 use super::float::FloatDense;
 use super::project::{
@@ -59,8 +60,11 @@ pub struct LayerReport {
     pub input: IntType,
     pub accumulator_bits: u32,
     pub constraint: NormConstraint,
+    /// How the channels were rounded.
+    pub method: QuantizeMethod,
     /// The limit on the constrained norm at `accumulator_bits`: A2Q's
-    /// integer L1 budget, or A2Q+'s centred L1 limit.
+    /// integer L1 budget, or A2Q+'s centred L1 limit; for AXE the L1 bound
+    /// its per-weight limits imply, `(2^P - 1) / (max x - min x)`.
     pub norm_budget: f64,
     /// The largest constrained norm over the integer channels.
     pub max_norm: f64,
@@ -81,20 +85,20 @@ pub struct LayerReport {
 /// The float parameters the integer ones are rounded from: the layer's
 /// own, or zero-centred for A2Q+. Errors are measured against the
 /// layer's own either way.
-struct FloatParameters {
-    weights: Array2<f64>,
-    bias: Array1<f64>,
+pub(super) struct FloatParameters {
+    pub weights: Array2<f64>,
+    pub bias: Array1<f64>,
 }
 
 /// One channel's integer weights and bias at some scale.
-struct IntegerChannel {
-    weights: ChannelWeights,
+pub(super) struct IntegerChannel {
+    pub weights: ChannelWeights,
     /// The exact range of `w . x`, before the bias.
-    weights_range: ValueRange,
-    bias: i64,
-    bias_clamped: bool,
+    pub weights_range: ValueRange,
+    pub bias: i64,
+    pub bias_clamped: bool,
     /// `float accumulator = acc_scale * integer accumulator`.
-    acc_scale: f64,
+    pub acc_scale: f64,
 }
 
 pub(super) fn quantize_layer(plan: &LayerPlan) -> (Dense, LayerReport) {
@@ -109,7 +113,20 @@ pub(super) fn quantize_layer(plan: &LayerPlan) -> (Dense, LayerReport) {
         .map(|c| integer_channel(plan, &target, c, scales[c]))
         .collect();
     let dense = assemble_dense(plan, &channels);
-    let report = LayerReport {
+    let projected = bounds.iter().flatten().filter(|b| b.budget_binds).count();
+    let report = layer_report(plan, &dense, &channels, projected);
+    (dense, report)
+}
+
+/// How the layer went, from its integer channels; `projected_channels`
+/// counts the channels whose scale the budget set.
+pub(super) fn layer_report(
+    plan: &LayerPlan,
+    dense: &Dense,
+    channels: &[IntegerChannel],
+    projected_channels: usize,
+) -> LayerReport {
+    LayerReport {
         name: plan.float.name.clone(),
         in_features: dense.in_features,
         out_features: dense.out_features,
@@ -117,13 +134,14 @@ pub(super) fn quantize_layer(plan: &LayerPlan) -> (Dense, LayerReport) {
         input: plan.input,
         accumulator_bits: dense.accumulator.bits,
         constraint: plan.limits.constraint,
+        method: QuantizeMethod::A2q,
         norm_budget: plan.limits.norm_budget(),
         max_norm: dense
             .weights
             .outer_iter()
             .map(|row| plan.limits.integer_norm(row))
             .fold(0.0, f64::max),
-        projected_channels: bounds.iter().flatten().filter(|b| b.budget_binds).count(),
+        projected_channels,
         toward_zero_channels: channels
             .iter()
             .filter(|c| c.weights.rounded_toward_zero)
@@ -135,15 +153,14 @@ pub(super) fn quantize_layer(plan: &LayerPlan) -> (Dense, LayerReport) {
         clamped_biases: channels.iter().filter(|c| c.bias_clamped).count(),
         zero_weight_fraction: dense.zero_weight_fraction(),
         output_scale: plan.output.map(|(_, scale)| scale),
-    };
-    (dense, report)
+    }
 }
 
 /// The float weights and biases the integer ones approximate. For A2Q+
 /// each channel's weights are zero-centred, and the removed part
 /// `mean(w) * sum(x)` is folded into the bias at the calibration mean of
 /// `sum(x)`: that is the only input-independent share of it.
-fn constrained_float_parameters(plan: &LayerPlan) -> FloatParameters {
+pub(super) fn constrained_float_parameters(plan: &LayerPlan) -> FloatParameters {
     let (mut weights, mut bias) = (plan.float.weights.clone(), plan.float.bias.clone());
     if plan.limits.constraint == NormConstraint::A2qPlus {
         let means = weights.mean_axis(Axis(1)).expect("at least one input");
@@ -273,7 +290,7 @@ impl IntegerChannel {
     }
 }
 
-fn assemble_dense(plan: &LayerPlan, channels: &[IntegerChannel]) -> Dense {
+pub(super) fn assemble_dense(plan: &LayerPlan, channels: &[IntegerChannel]) -> Dense {
     let stack = |rows: Vec<Array1<i64>>| {
         let views: Vec<ArrayView1<i64>> = rows.iter().map(|r| r.view()).collect();
         ndarray::stack(Axis(0), &views).expect("every row has the same length")
@@ -298,7 +315,7 @@ fn assemble_dense(plan: &LayerPlan, channels: &[IntegerChannel]) -> Dense {
         bias: Some(channels.iter().map(|c| c.bias).collect()),
         accumulator: Accumulator {
             bits: plan.limits.budget.accumulator_bits,
-            tile: None,
+            tile: plan.limits.tile,
             overflow: OverflowMode::Wrap,
             allow_overflow: false,
         },

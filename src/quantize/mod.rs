@@ -19,9 +19,15 @@
 //!   ReLU with an output scale `s_a` calibrated on sample inputs, which is
 //!   the next layer's `s_x`; the last layer outputs raw accumulators.
 //!
+//! That is the `a2q` [`QuantizeMethod`]. The `axe-optq` and `axe-gpfq`
+//! methods (in `axe`) replace the rounding of each channel by a greedy,
+//! error-correcting pass over its weights that enforces the accumulator
+//! budget as it goes; scales, bias and thresholds are shared with `a2q`.
+//!
 //! The finished model is checked with `bounds::analyze`; an unproven width
 //! is an error, never a silent result.
 
+mod axe;
 mod calibrate;
 mod evaluate;
 mod float;
@@ -29,6 +35,7 @@ mod layer;
 mod project;
 mod requantize;
 
+pub use axe::{Greedy, QuantizeMethod, l1_ball_threshold};
 pub use calibrate::{Calibration, InputStatistics, calibrate, percentile_of_sorted};
 pub use evaluate::{Accuracy, Comparison, compare_on};
 pub use float::{FloatDense, FloatModel, argmax};
@@ -42,7 +49,7 @@ pub use requantize::{integer_bias, relu_thresholds};
 use crate::bounds::{WidthVerdict, analyze};
 use crate::model::{
     ACCUMULATOR_BITS, HardwareHints, IntType, Layer, LayerKind, MAX_DATA_BITS, MAX_THRESHOLD_BITS,
-    Model, check_identifier,
+    Model, Tile, check_identifier,
 };
 use crate::npyio::NpyError;
 use layer::{LayerPlan, quantize_layer};
@@ -136,6 +143,13 @@ pub struct QuantizeSettings {
     /// `out_features` (PE) and `in_features` (SIMD).
     pub max_pe: usize,
     pub max_simd: usize,
+    /// How each channel's weights are rounded: A2Q's projection or an AXE
+    /// greedy pass.
+    pub method: QuantizeMethod,
+    /// Multi-stage accumulation in every dense layer: tiles of `size`
+    /// inputs in an inner accumulator of `inner_bits`, the tiles and bias
+    /// summed in the layer's accumulator.
+    pub tile: Option<Tile>,
 }
 
 impl QuantizeSettings {
@@ -159,6 +173,8 @@ impl QuantizeSettings {
             percentile: 99.9,
             max_pe: 8,
             max_simd: 8,
+            method: QuantizeMethod::A2q,
+            tile: None,
         }
     }
 
@@ -175,9 +191,16 @@ impl QuantizeSettings {
         } else {
             format!(" ({})", overrides.join(", "))
         };
+        let tiles = match self.tile {
+            Some(tile) => format!(
+                " in tiles of {} inputs of {} bits",
+                tile.size, tile.inner_bits
+            ),
+            None => String::new(),
+        };
         format!(
-            "post-training {} quantization ({} scales): int{} weights, uint{} hidden outputs, {}-bit accumulators{overrides}; input {} at scale {}; output scales from the {}th percentile over {calibration_inputs} calibration inputs",
-            self.constraint,
+            "post-training {} quantization ({} scales): int{} weights, uint{} hidden outputs, {}-bit accumulators{tiles}{overrides}; input {} at scale {}; output scales from the {}th percentile over {calibration_inputs} calibration inputs",
+            self.method.describe(self.constraint),
             self.scale_search,
             self.weight_bits,
             self.activation_bits,
@@ -240,6 +263,9 @@ impl QuantizeSettings {
                     ACCUMULATOR_BITS.end()
                 ));
             }
+            if let Some(tile) = self.tile {
+                axe::check_tile(tile, &layer.name, layer.in_features(), bits).or_else(fail)?;
+            }
         }
         Ok(())
     }
@@ -270,12 +296,20 @@ pub fn quantize(
         settings.activation_bits,
         settings.percentile,
     );
+    // The AXE methods correct each layer's error against its float inputs
+    // as the quantized layers before it actually produce them.
+    let mut axe_inputs = settings.method.greedy().map(|_| {
+        (
+            float.activations(float_inputs.view()),
+            calibration.to_owned(),
+        )
+    });
     let hidden_output = IntType::unsigned(settings.activation_bits);
     let (mut input, mut input_scale) = (settings.input, settings.input_scale);
     let mut layers = Vec::with_capacity(float.layers.len());
     let mut reports = Vec::with_capacity(float.layers.len());
     for (index, float_layer) in float.layers.iter().enumerate() {
-        let limits = layer_limits(settings, float_layer, input)?;
+        let limits = layer_limits(settings, float_layer, input)?.with_tile(settings.tile);
         let output = calibrated
             .activation_scales
             .get(index)
@@ -290,7 +324,21 @@ pub fn quantize(
             scale_search: settings.scale_search,
             hardware: folding(float_layer, settings),
         };
-        let (dense, report) = quantize_layer(&plan);
+        let (dense, report) = match (settings.method.greedy(), &mut axe_inputs) {
+            (Some(greedy), Some((float_values, integer_inputs))) => {
+                let quantized_inputs = integer_inputs.mapv(|v| v as f64 * input_scale);
+                let inputs = axe::LayerInputs {
+                    float: float_values[index].view(),
+                    quantized: quantized_inputs.view(),
+                };
+                let quantized = axe::quantize_layer(&plan, greedy, &inputs);
+                if output.is_some() {
+                    *integer_inputs = axe::integer_outputs(&quantized.0, integer_inputs.view());
+                }
+                quantized
+            }
+            _ => quantize_layer(&plan),
+        };
         layers.push(Layer {
             name: float_layer.name.clone(),
             kind: LayerKind::Dense(Box::new(dense)),
@@ -381,15 +429,14 @@ fn layer_limits(
 /// PE and SIMD: the largest powers of two within the limits that divide
 /// the layer's output and input counts (always at least 1).
 fn folding(layer: &FloatDense, settings: &QuantizeSettings) -> HardwareHints {
+    // SIMD must divide the tile too; the tile divides the input count.
+    let simd_of = settings.tile.map_or(layer.in_features(), |tile| tile.size);
     HardwareHints {
         pe: Some(largest_power_of_two_dividing(
             layer.out_features(),
             settings.max_pe,
         )),
-        simd: Some(largest_power_of_two_dividing(
-            layer.in_features(),
-            settings.max_simd,
-        )),
+        simd: Some(largest_power_of_two_dividing(simd_of, settings.max_simd)),
         ..HardwareHints::default()
     }
 }

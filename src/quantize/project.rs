@@ -4,7 +4,7 @@
 //! rounding that still breaks the exact integer check.
 
 use crate::bounds::{NormBudget, ValueRange, accumulator_bits, centered_l1_times_count, dot_range};
-use crate::model::IntType;
+use crate::model::{IntType, Tile};
 use ndarray::{Array1, ArrayView1};
 use std::fmt;
 
@@ -36,6 +36,9 @@ pub struct ChannelLimits {
     pub constraint: NormConstraint,
     pub budget: NormBudget,
     pub weight_bits: u32,
+    /// Multi-stage accumulation: every tile's exact range must fit its
+    /// inner accumulator too.
+    pub tile: Option<Tile>,
     /// The range of every input element, for the exact weights-only range.
     inputs: Vec<ValueRange>,
 }
@@ -55,8 +58,19 @@ impl ChannelLimits {
                 accumulator_bits,
             },
             weight_bits,
+            tile: None,
             inputs: vec![ValueRange::of_type(input); in_features],
         }
+    }
+
+    /// The same limits for tiled accumulation.
+    pub fn with_tile(self, tile: Option<Tile>) -> Self {
+        ChannelLimits { tile, ..self }
+    }
+
+    /// The range of every input element.
+    pub fn input_ranges(&self) -> &[ValueRange] {
+        &self.inputs
     }
 
     /// The largest integer magnitude: the range is kept symmetric,
@@ -120,6 +134,22 @@ impl ChannelLimits {
         };
         norm_holds
             && accumulator_bits(dot_range(weights, 0, &self.inputs)) <= self.budget.accumulator_bits
+            && self.tiles_fit(weights)
+    }
+
+    /// Every tile's exact range fits the inner accumulator.
+    fn tiles_fit(&self, weights: ArrayView1<i64>) -> bool {
+        let Some(tile) = self.tile else {
+            return true;
+        };
+        self.inputs
+            .chunks(tile.size)
+            .enumerate()
+            .all(|(t, inputs)| {
+                let span = t * tile.size..(t + 1) * tile.size;
+                let range = dot_range(weights.slice(ndarray::s![span]), 0, inputs);
+                accumulator_bits(range) <= tile.inner_bits
+            })
     }
 
     /// The exact range `w . x` reaches over the layer's inputs.
