@@ -154,8 +154,10 @@ fn rounds(result: &SearchResult) -> String {
             .iter()
             .map(|s| {
                 format!(
-                    "{} ({} correct, error {:+.2e})",
-                    result.layers[s.layer], s.correct, s.error_increase
+                    "{} ({} correct, error {})",
+                    result.layers[s.layer],
+                    s.correct,
+                    signed_error(s.error_increase)
                 )
             })
             .collect();
@@ -172,6 +174,15 @@ fn rounds(result: &SearchResult) -> String {
         text.push_str("- no layer could step down within the budget\n");
     }
     text
+}
+
+/// `+4.12e-3`, or `0` for no change.
+fn signed_error(value: f64) -> String {
+    if value == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{value:+.2e}")
+    }
 }
 
 /// What a step did, e.g. `probe fc1` or `joint 2 of 3`.
