@@ -966,6 +966,27 @@ fn search_budgets_widths_and_files_are_refused_naming_them() {
             &["--report {fx}/a_file"],
         ),
         search_case(
+            "search_report_is_the_float_model",
+            2,
+            "--report {root}/examples/digits/float",
+            &["--report {root}/examples/digits/float: is an input of this command"],
+        ),
+        search_case(
+            "search_model_arrays_are_the_float_model",
+            2,
+            "-o {root}/examples/digits/float.toml",
+            &["-o {root}/examples/digits/float: is an input of this command"],
+        ),
+        search_case(
+            "search_report_holds_the_test_labels",
+            2,
+            "--report {root}/examples/digits/data",
+            &[
+                "--report {root}/examples/digits/data: holds",
+                "an input of this command",
+            ],
+        ),
+        search_case(
             "search_budget_unmet",
             1,
             "--budget 0 --widths 10",
