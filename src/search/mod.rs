@@ -324,15 +324,16 @@ fn descend(
             Ok::<bool, SearchError>(fits)
         })?;
         current = stepped_down(k);
-        match evaluator.evaluate(&current)? {
-            Evaluation::Measured(point) => held = point,
-            Evaluation::BelowUsable { .. } => unreachable!("every stepped layer was probed"),
-        }
         rounds.push(Round {
             number,
             order,
             stepped: k,
         });
+        // Measured within the budget by the probe or the bisection.
+        match evaluator.evaluate(&current)? {
+            Evaluation::Measured(point) => held = point,
+            Evaluation::BelowUsable { .. } => break,
+        }
     }
     Ok(rounds)
 }
@@ -398,14 +399,4 @@ pub fn describe_widths(widths: &[u32]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_next_narrower_candidate_skips_gaps() {
-        let widths = [16, 12, 11, 8];
-        assert_eq!(next_narrower(&widths, 16), Some(12));
-        assert_eq!(next_narrower(&widths, 12), Some(11));
-        assert_eq!(next_narrower(&widths, 8), None);
-    }
-}
+mod tests;
