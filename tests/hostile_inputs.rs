@@ -928,6 +928,12 @@ fn search_budgets_widths_and_files_are_refused_naming_them() {
             &["--holdout", "strictly between 0 and 1"],
         ),
         search_case(
+            "search_holdout_without_labels",
+            2,
+            "--holdout 0.3",
+            &["--calibration-labels"],
+        ),
+        search_case(
             "search_float_missing",
             2,
             "--float {fx}/nowhere",

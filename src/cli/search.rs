@@ -36,7 +36,7 @@ pub struct SearchArgs {
     calibration_labels: Option<PathBuf>,
     /// Share of the calibration inputs held out as the validation split
     /// (with --calibration-labels).
-    #[arg(long, value_name = "F", default_value_t = 0.25, value_parser = parse_holdout)]
+    #[arg(long, value_name = "F", default_value_t = 0.25, value_parser = parse_holdout, requires = "calibration_labels")]
     holdout: f64,
     /// Accuracy points the quantized model may lose against the float
     /// model on the judged split (e.g. 1.0: at most one point below).
