@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs ptq-study ptq-brevitas
+.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs ptq-study ptq-brevitas search
 
 all: build
 
@@ -87,3 +87,22 @@ ptq-study:
 PYTHON ?= python3
 ptq-brevitas:
 	$(PYTHON) examples/digits/axe/axe_brevitas.py
+
+## The mixed-precision search of docs/search.md on the digits MLP, 1-point
+## budget: judged on the test split and on a validation split held out of
+## the training images, minimizing LUTs and FFs. Reports go to
+## docs/digits_search/, the winners to sim/search/, each checked and
+## co-simulated on the whole test set.
+SEARCH_DIGITS := --float examples/digits/float --calibration examples/digits/data/train_x.npy \
+  --input-scale 1/16 --input-type uint5 --test-inputs examples/digits/data/test_x.npy \
+  --test-labels examples/digits/data/test_y.npy --budget 1.0
+SEARCH_RUNS := test_lut test_ff validation_lut validation_ff
+search: deps build
+	for run in $(SEARCH_RUNS); do \
+	  case $$run in validation_*) split="--calibration-labels examples/digits/data/train_y.npy";; *) split="";; esac; \
+	  ./target/release/a2qgen search $(SEARCH_DIGITS) $$split --objective $${run#*_} \
+	    -o sim/search/digits_$$run.toml --report docs/digits_search/$$run || exit 1; \
+	  ./target/release/a2qgen check sim/search/digits_$$run.toml || exit 1; \
+	  ./target/release/a2qgen cosim sim/search/digits_$$run.toml --inputs examples/digits/data/test_x.npy \
+	    --gaps 0.2 --backpressure 0.2 --build-dir sim/search/build_$$run || exit 1; \
+	done

@@ -19,6 +19,7 @@ pub mod output;
 pub mod quantize;
 pub mod reference;
 pub mod rtl;
+pub mod search;
 pub mod sim;
 pub mod sweep;
 pub mod synth;

@@ -937,3 +937,155 @@ fn post_training_quantization_flags_are_checked() {
     }
     assert_cases(&cases);
 }
+
+/// `a2qgen search` on the digits float model with `flags` in place of
+/// the defaults they name (a default is dropped when its flag is given).
+fn search_case(name: &str, code: i32, flags: &str, expect: &[&str]) -> Case {
+    let defaults = [
+        ("--float", "{root}/examples/digits/float"),
+        ("--calibration", "{root}/examples/digits/data/train_x.npy"),
+        ("--input-scale", "1/16"),
+        ("--test-inputs", "{root}/examples/digits/data/test_x.npy"),
+        ("--test-labels", "{root}/examples/digits/data/test_y.npy"),
+        ("--budget", "1"),
+        ("-o", "{out}/w.toml"),
+    ];
+    let given = |flag: &str| {
+        flags
+            .split_whitespace()
+            .any(|word| word == flag || word.starts_with(&format!("{flag}=")))
+    };
+    let mut args = vec!["search".to_string()];
+    for (flag, value) in defaults.iter().filter(|(flag, _)| !given(flag)) {
+        args.push(format!("{flag} {value}"));
+    }
+    args.push(flags.to_string());
+    case(name, code, &args.join(" "), expect)
+}
+
+#[test]
+fn search_budgets_widths_and_files_are_refused_naming_them() {
+    let cases = vec![
+        search_case(
+            "search_budget_negative",
+            2,
+            "--budget=-1",
+            &["--budget", "-1"],
+        ),
+        search_case("search_budget_nan", 2, "--budget NaN", &["--budget", "NaN"]),
+        search_case(
+            "search_budget_over_100",
+            2,
+            "--budget 101",
+            &["--budget", "`101` is not a number of points in 0..=100"],
+        ),
+        search_case(
+            "search_min_above_max",
+            2,
+            "--min-bits 14 --max-bits 12",
+            &["--min-bits 14 is above --max-bits 12"],
+        ),
+        search_case(
+            "search_max_bits_out_of_range",
+            2,
+            "--max-bits 70",
+            &["--max-bits 70: not in 2..=64"],
+        ),
+        search_case(
+            "search_width_out_of_range",
+            2,
+            "--widths 12,1",
+            &["--widths 1: not in 2..=64"],
+        ),
+        search_case(
+            "search_width_twice",
+            2,
+            "--widths 12,11,12",
+            &["--widths 12: given twice"],
+        ),
+        search_case(
+            "search_widths_and_range",
+            2,
+            "--widths 12,11 --min-bits 10",
+            &["--widths", "--min-bits"],
+        ),
+        search_case(
+            "search_holdout_one",
+            2,
+            "--holdout 1 --calibration-labels {root}/examples/digits/data/train_y.npy",
+            &["--holdout", "strictly between 0 and 1"],
+        ),
+        search_case(
+            "search_holdout_without_labels",
+            2,
+            "--holdout 0.3",
+            &["--calibration-labels"],
+        ),
+        search_case(
+            "search_float_missing",
+            2,
+            "--float {fx}/nowhere",
+            &["{fx}/nowhere: does not exist; expected the folder of a float model"],
+        ),
+        search_case(
+            "search_test_labels_missing",
+            2,
+            "--test-labels {fx}/none.npy",
+            &["{fx}/none.npy"],
+        ),
+        search_case(
+            "search_test_inputs_wrong_length",
+            2,
+            "--test-inputs {fx}/x16.npy --test-labels {fx}/y4.npy",
+            &["{fx}/x16.npy: 16 values per sample, the float model takes 64"],
+        ),
+        search_case(
+            "search_calibration_label_count",
+            2,
+            "--calibration-labels {fx}/y5.npy",
+            &[
+                "{fx}/y5.npy: 5 labels for the 1257 input vectors of {root}/examples/digits/data/train_x.npy",
+            ],
+        ),
+        search_case(
+            "search_output_not_toml",
+            2,
+            "-o {out}/w.txt",
+            &["-o {out}/w.txt: expected a .toml file name"],
+        ),
+        search_case(
+            "search_report_is_a_file",
+            2,
+            "--report {fx}/a_file",
+            &["--report {fx}/a_file"],
+        ),
+        search_case(
+            "search_report_is_the_float_model",
+            2,
+            "--report {root}/examples/digits/float",
+            &["--report {root}/examples/digits/float: is an input of this command"],
+        ),
+        search_case(
+            "search_model_arrays_are_the_float_model",
+            2,
+            "-o {root}/examples/digits/float.toml",
+            &["-o {root}/examples/digits/float: is an input of this command"],
+        ),
+        search_case(
+            "search_report_holds_the_test_labels",
+            2,
+            "--report {root}/examples/digits/data",
+            &[
+                "--report {root}/examples/digits/data: holds",
+                "an input of this command",
+            ],
+        ),
+        search_case(
+            "search_budget_unmet",
+            1,
+            "--budget 0 --widths 10",
+            &["no configuration is within the budget", "10/10/10"],
+        ),
+    ];
+    assert_cases(&cases);
+}

@@ -12,6 +12,7 @@ mod infer;
 mod info;
 mod limits;
 mod quantize;
+mod search;
 mod sim;
 mod sweep;
 mod synth;
@@ -57,6 +58,10 @@ enum Command {
     /// Accuracy versus resources as the accumulator width shrinks: the float
     /// model quantized at each width, and/or a fixed model narrowed to it.
     Sweep(sweep::SweepArgs),
+    /// Per-layer accumulator widths minimizing estimated LUTs or FFs within
+    /// an accuracy budget (mixed-precision search); the winner is written
+    /// as a proven model.
+    Search(search::SearchArgs),
     /// Random models through the whole chain (check, gen, lint, cosim, Icarus): coverage, failures, shrunk reproducers.
     Fuzz(fuzz::FuzzArgs),
 }
@@ -113,6 +118,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Synth(args) => synth::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::Sweep(args) => sweep::run(&args),
+        Command::Search(args) => search::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
     }
 }

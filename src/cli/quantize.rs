@@ -17,15 +17,48 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct QuantizeArgs {
+    #[command(flatten)]
+    quantizer: QuantizerFlags,
+    /// Accumulator width P of every layer.
+    #[arg(long, value_name = "P")]
+    acc_bits: u32,
+    /// Widths overriding --acc-bits for some layers.
+    #[arg(long, value_name = "LAYER=P,...", value_delimiter = ',', value_parser = parse_layer_bits)]
+    acc_bits_per_layer: Vec<(String, u32)>,
+    /// Multi-stage accumulation: tiles of T inputs, each summed in an
+    /// inner accumulator of --inner-bits, the tiles and the bias in the
+    /// --acc-bits one. T must divide every layer's input count.
+    #[arg(long, value_name = "T", requires = "inner_bits", value_parser = parse_tile_size)]
+    tile: Option<usize>,
+    /// The inner accumulator width P_I of every tile (at most --acc-bits).
+    #[arg(long, value_name = "P_I", requires = "tile")]
+    inner_bits: Option<u32>,
+    /// Integer test inputs [n, input length]: prints the quantized model's
+    /// accuracy (bit-exact reference) beside the float model's.
+    #[arg(long, value_name = "X.npy", requires = "test_labels")]
+    test_inputs: Option<PathBuf>,
+    /// Class labels [n] of --test-inputs.
+    #[arg(long, value_name = "Y.npy", requires = "test_inputs")]
+    test_labels: Option<PathBuf>,
+    /// The model TOML to write; its arrays go to the directory of the same
+    /// stem beside it.
+    #[arg(short, long, value_name = "OUT.toml")]
+    output: PathBuf,
+}
+
+/// The float model, its calibration inputs and every quantizer setting
+/// but the accumulator widths: shared by `quantize` and `search`.
+#[derive(Args, Debug)]
+pub(super) struct QuantizerFlags {
     /// Directory of the float model: fc0_weight.npy ([out, in]) and
     /// fc0_bias.npy, fc1_..., float32 or float64, read until an index is
     /// missing; ReLU between layers.
     #[arg(long, value_name = "DIR")]
-    float: PathBuf,
+    pub float: PathBuf,
     /// Integer model inputs [n, input length] to calibrate the hidden
     /// layers' output scales on.
     #[arg(long, value_name = "X.npy")]
-    calibration: PathBuf,
+    pub calibration: PathBuf,
     /// Float value of one integer input step: float input = SCALE *
     /// integer input (e.g. 1/16 for pixels 0..16 trained as pixels / 16).
     #[arg(long, value_name = "SCALE", value_parser = parse_scale)]
@@ -34,12 +67,6 @@ pub struct QuantizeArgs {
     /// the calibration inputs].
     #[arg(long, value_name = "TYPE", value_parser = parse_int_type)]
     input_type: Option<IntType>,
-    /// Accumulator width P of every layer.
-    #[arg(long, value_name = "P")]
-    acc_bits: u32,
-    /// Widths overriding --acc-bits for some layers.
-    #[arg(long, value_name = "LAYER=P,...", value_delimiter = ',', value_parser = parse_layer_bits)]
-    acc_bits_per_layer: Vec<(String, u32)>,
     /// Signed weight bits of every layer.
     #[arg(long, value_name = "W", default_value_t = 4)]
     weight_bits: u32,
@@ -66,14 +93,6 @@ pub struct QuantizeArgs {
     /// weight is fixed.
     #[arg(long, value_name = "METHOD", default_value_t = QuantizeMethod::A2q)]
     method: QuantizeMethod,
-    /// Multi-stage accumulation: tiles of T inputs, each summed in an
-    /// inner accumulator of --inner-bits, the tiles and the bias in the
-    /// --acc-bits one. T must divide every layer's input count.
-    #[arg(long, value_name = "T", requires = "inner_bits", value_parser = parse_tile_size)]
-    tile: Option<usize>,
-    /// The inner accumulator width P_I of every tile (at most --acc-bits).
-    #[arg(long, value_name = "P_I", requires = "tile")]
-    inner_bits: Option<u32>,
     /// Percentile of the calibration activations that maps to the top
     /// output level of each hidden layer (100 = the maximum).
     #[arg(long, value_name = "PCT", default_value_t = 99.9)]
@@ -86,20 +105,9 @@ pub struct QuantizeArgs {
     /// input count.
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_simd: usize,
-    /// Integer test inputs [n, input length]: prints the quantized model's
-    /// accuracy (bit-exact reference) beside the float model's.
-    #[arg(long, value_name = "X.npy", requires = "test_labels")]
-    test_inputs: Option<PathBuf>,
-    /// Class labels [n] of --test-inputs.
-    #[arg(long, value_name = "Y.npy", requires = "test_inputs")]
-    test_labels: Option<PathBuf>,
     /// Model name [default: the output file's stem].
     #[arg(long)]
-    name: Option<String>,
-    /// The model TOML to write; its arrays go to the directory of the same
-    /// stem beside it.
-    #[arg(short, long, value_name = "OUT.toml")]
-    output: PathBuf,
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -111,16 +119,22 @@ enum ScaleChoice {
 pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
     let (_, stem) = output_location(&args.output)?;
     let mut outputs = Outputs::new();
-    outputs.protect(&args.float);
-    outputs.protect(&args.calibration);
+    args.quantizer.protect(&mut outputs);
     for path in [&args.test_inputs, &args.test_labels].into_iter().flatten() {
         outputs.protect(path);
     }
     let slot = outputs.model("-o", &args.output)?;
-    let float = FloatModel::load(&args.float).map_err(CliError::input)?;
-    let calibration = read_matrix(&args.calibration, "[samples, input length]")?;
+    let (float, calibration) = args.quantizer.read()?;
     let test_set = read_test_set(args)?;
-    let settings = settings(args, stem, &calibration);
+    let widths = AccumulatorWidths {
+        default_bits: args.acc_bits,
+        per_layer: args.acc_bits_per_layer.iter().cloned().collect(),
+    };
+    let mut settings = args.quantizer.settings(stem, &calibration, widths);
+    settings.tile = args
+        .tile
+        .zip(args.inner_bits)
+        .map(|(size, inner_bits)| Tile { size, inner_bits });
     check_tiles(args, &float)?;
     let mut quantized = quantize(&float, calibration.view(), &settings).map_err(quantize_error)?;
     // Scored before anything is written: a test set that does not fit the
@@ -142,7 +156,7 @@ pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
     model.description = Some(format!(
         "{} (float model `{}`)",
         model.description.take().unwrap_or_default(),
-        args.float.display()
+        args.quantizer.float.display()
     ));
     let (staging, stem) = outputs.model_location(slot);
     stage_model(model, &staging, &stem)
@@ -220,7 +234,7 @@ fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {
 }
 
 /// `OUT.toml` as its directory and stem (the model's default name).
-fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
+pub(super) fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -247,37 +261,53 @@ pub(super) fn read_matrix(path: &Path, expected: &str) -> Result<Array2<i64>, Cl
     })
 }
 
-fn settings(args: &QuantizeArgs, stem: &str, calibration: &Array2<i64>) -> QuantizeSettings {
-    let input = args
-        .input_type
-        .unwrap_or_else(|| narrowest_input_type(calibration));
-    QuantizeSettings {
-        name: args.name.clone().unwrap_or_else(|| stem.to_string()),
-        input,
-        input_scale: args.input_scale,
-        weight_bits: args.weight_bits,
-        activation_bits: args.act_bits,
-        accumulator: AccumulatorWidths {
-            default_bits: args.acc_bits,
-            per_layer: args.acc_bits_per_layer.iter().cloned().collect(),
-        },
-        constraint: if args.zero_center {
-            NormConstraint::A2qPlus
-        } else {
-            NormConstraint::A2q
-        },
-        scale_search: match args.scale_search {
-            ScaleChoice::Calibrated => ScaleSearch::Calibrated,
-            ScaleChoice::Projected => ScaleSearch::Projected,
-        },
-        percentile: args.percentile,
-        max_pe: args.max_pe,
-        max_simd: args.max_simd,
-        method: args.method,
-        tile: args
-            .tile
-            .zip(args.inner_bits)
-            .map(|(size, inner_bits)| Tile { size, inner_bits }),
+impl QuantizerFlags {
+    /// The quantizer's settings with `accumulator` widths; the input type
+    /// defaults to the narrowest holding `calibration`, the name to `stem`.
+    pub fn settings(
+        &self,
+        stem: &str,
+        calibration: &Array2<i64>,
+        accumulator: AccumulatorWidths,
+    ) -> QuantizeSettings {
+        let input = self
+            .input_type
+            .unwrap_or_else(|| narrowest_input_type(calibration));
+        QuantizeSettings {
+            name: self.name.clone().unwrap_or_else(|| stem.to_string()),
+            input,
+            input_scale: self.input_scale,
+            weight_bits: self.weight_bits,
+            activation_bits: self.act_bits,
+            accumulator,
+            constraint: if self.zero_center {
+                NormConstraint::A2qPlus
+            } else {
+                NormConstraint::A2q
+            },
+            scale_search: match self.scale_search {
+                ScaleChoice::Calibrated => ScaleSearch::Calibrated,
+                ScaleChoice::Projected => ScaleSearch::Projected,
+            },
+            percentile: self.percentile,
+            max_pe: self.max_pe,
+            max_simd: self.max_simd,
+            method: self.method,
+            tile: None,
+        }
+    }
+
+    /// No output may replace the float model or the calibration inputs.
+    pub fn protect(&self, outputs: &mut Outputs) {
+        outputs.protect(&self.float);
+        outputs.protect(&self.calibration);
+    }
+
+    /// The float model and the calibration inputs.
+    pub fn read(&self) -> Result<(FloatModel, Array2<i64>), CliError> {
+        let float = FloatModel::load(&self.float).map_err(CliError::input)?;
+        let calibration = read_matrix(&self.calibration, "[samples, input length]")?;
+        Ok((float, calibration))
     }
 }
 
@@ -300,7 +330,7 @@ fn check_tiles(args: &QuantizeArgs, float: &FloatModel) -> Result<(), CliError> 
             return Err(CliError::input(format!(
                 "--tile {size}: does not divide the {inputs} inputs of layer {index} (`{}`) of {}",
                 layer.name,
-                args.float.display()
+                args.quantizer.float.display()
             )));
         }
         let bits = args
@@ -336,7 +366,7 @@ pub(super) fn narrowest_input_type(calibration: &Array2<i64>) -> IntType {
 
 /// A width the quantizer fails to prove is a failed verdict; the rest is
 /// bad input.
-fn quantize_error(error: QuantizeError) -> CliError {
+pub(super) fn quantize_error(error: QuantizeError) -> CliError {
     match error {
         QuantizeError::Unproven { .. } => CliError::verdict(error),
         _ => CliError::input(error),

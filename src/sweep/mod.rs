@@ -24,7 +24,7 @@ mod report;
 pub mod resources;
 
 pub use fixed::{fixed_point, narrowed};
-pub use measure::{LabelledSet, measure};
+pub use measure::{LabelledSet, accuracy_of, measure};
 pub use plot::{PlotError, svg};
 pub use quantized::quantized_point;
 pub use report::{csv, csv_columns, markdown};
