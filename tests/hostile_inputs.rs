@@ -175,6 +175,34 @@ fn make_fixtures(dir: &Path) {
         "narrow.toml",
         mlp3.replacen("bits = 10 }", "bits = 9 }", 1).as_bytes(),
     );
+    // Float scales: the input's and the output's, each must be finite and
+    // above zero, one per output element.
+    let with_scales = |input: &str, output: &str| {
+        format!(
+            "{}\n[output]\nscale = {output}\n",
+            mlp3.replacen(
+                "signed = false",
+                &format!("signed = false\nscale = {input}"),
+                1
+            )
+        )
+    };
+    for (name, input, output) in [
+        ("scales_ok", "0.0625", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_zero", "0.0", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_negative", "-0.0625", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_nan", "nan", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_output_inf", "0.0625", "[0.5, inf, 1e-3, 3.0]"),
+        ("scale_output_zero", "0.0625", "[0.5, 0.25, 0.0, 3.0]"),
+        ("scale_output_negative", "0.0625", "[0.5, 0.25, 1e-3, -3.0]"),
+        ("scale_output_short", "0.0625", "[0.5, 0.25, 1e-3]"),
+        ("scale_output_text", "0.0625", "\"wide\""),
+    ] {
+        write(
+            &format!("{name}.toml"),
+            with_scales(input, output).as_bytes(),
+        );
+    }
     let fc0_weights = format!(
         "\"{}/fc0_weights.npy\"",
         root().join("examples/mlp3").display()
@@ -782,6 +810,80 @@ fn exit_codes_follow_the_contract_in_every_subcommand() {
             &["--clock-ns NaN"],
         ),
         case("check_usage", 2, "check", &["MODEL"]),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn float_scales_that_are_not_finite_and_positive_are_refused() {
+    let cases = vec![
+        case("scales_ok", 0, "info {fx}/scales_ok.toml", &[]).expect_success(),
+        case(
+            "input_zero",
+            2,
+            "info {fx}/scale_input_zero.toml",
+            &["{fx}/scale_input_zero.toml: field `input.scale`: 0 is not a finite number above 0"],
+        ),
+        case(
+            "input_negative",
+            2,
+            "info {fx}/scale_input_negative.toml",
+            &["field `input.scale`: -0.0625 is not a finite number above 0"],
+        ),
+        case(
+            "input_nan",
+            2,
+            "check {fx}/scale_input_nan.toml",
+            &["field `input.scale`: NaN is not a finite number above 0"],
+        ),
+        case(
+            "output_inf",
+            2,
+            "info {fx}/scale_output_inf.toml",
+            &["field `output.scale`: [1]: inf is not a finite number above 0"],
+        ),
+        case(
+            "output_zero",
+            2,
+            "infer {fx}/scale_output_zero.toml --inputs {fx}/x16.npy",
+            &["field `output.scale`: [2]: 0 is not a finite number above 0"],
+        ),
+        case(
+            "output_negative",
+            2,
+            "info {fx}/scale_output_negative.toml",
+            &["field `output.scale`: [3]: -3 is not a finite number above 0"],
+        ),
+        case(
+            "output_short",
+            2,
+            "info {fx}/scale_output_short.toml",
+            &["field `output.scale`: has 3 entries but the model's output has 4 elements"],
+        ),
+        case(
+            "output_text",
+            2,
+            "info {fx}/scale_output_text.toml",
+            &["{fx}/scale_output_text.toml", "output.scale"],
+        ),
+        case(
+            "dequantize_without_scales",
+            2,
+            "infer {fx}/mlp3.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize",
+            &["{fx}/mlp3.toml: field `output.scale`: missing; --dequantize needs"],
+        ),
+        case(
+            "dequantize_with_predictions",
+            2,
+            "infer {fx}/scales_ok.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize --predictions",
+            &["--dequantize"],
+        ),
+        case(
+            "dequantize_with_scales",
+            0,
+            "infer {fx}/scales_ok.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize",
+            &[],
+        ),
     ];
     assert_cases(&cases);
 }

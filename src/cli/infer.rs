@@ -34,6 +34,11 @@ pub struct InferArgs {
     /// With --out: writes the predicted classes, [batch], instead.
     #[arg(long, requires = "out")]
     predictions: bool,
+    /// With --out: writes the float outputs the integers stand for, as
+    /// float32: `scale[c] * out[c]` with the model's `[output] scale` (an
+    /// imported model carries it).
+    #[arg(long, requires = "out", conflicts_with = "predictions")]
+    dequantize: bool,
     /// Writes DIR/<layer>_acc.npy (dense accumulators) and DIR/<layer>_out.npy
     /// for every layer. DIR must not exist, be empty, or hold an earlier
     /// output of the tool.
@@ -105,6 +110,11 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
     let out = outputs.optional_file("--out", args.out.as_deref())?;
     let dump = outputs.optional_dir("--dump", args.dump.as_deref())?;
     let model = load_model(&args.model)?;
+    let output_scale = if args.dequantize {
+        Some(output_scale(&model)?)
+    } else {
+        None
+    };
     let mode = accumulator_mode(args)?;
     let reference = Reference::new(&model, &mode).map_err(configuration_error)?;
     let inputs = read_inputs(&args.inputs, model.input_length)?;
@@ -117,7 +127,10 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::input(format!("{}: {e}", args.inputs.display())))?;
     let mut written = Vec::new();
     if let Some(slot) = out {
-        let what = write_outputs(&outputs.path(slot), &result, args.predictions)?;
+        let what = match &output_scale {
+            Some(scale) => write_dequantized(&outputs.path(slot), &result, scale)?,
+            None => write_outputs(&outputs.path(slot), &result, args.predictions)?,
+        };
         written.push(format!("{what} to {}", outputs.target(slot).display()));
     }
     if let (Some(slot), Some(layers)) = (dump, &trace) {
@@ -244,6 +257,28 @@ impl<'a> Accuracy<'a> {
 }
 
 /// Stages `--out`; returns what was written, for the summary.
+/// The model's `[output] scale`, which `--dequantize` needs.
+fn output_scale(model: &Model) -> Result<Vec<f32>, CliError> {
+    let scale = model.output_scale.as_ref().ok_or_else(|| {
+        CliError::input(format!(
+            "{}: field `output.scale`: missing; --dequantize needs the real value of one output step per element (an imported model carries it)",
+            model.source.display()
+        ))
+    })?;
+    // The float graph a model is imported from computes in float32.
+    Ok(scale.iter().map(|&s| s as f32).collect())
+}
+
+/// Writes `scale[c] * out[c]` as float32, [batch, outputs].
+fn write_dequantized(path: &Path, result: &RunResult, scale: &[f32]) -> Result<String, CliError> {
+    let floats = Array2::from_shape_fn(result.outputs.dim(), |(row, c)| {
+        result.outputs[[row, c]] as f32 * scale[c]
+    });
+    crate::npyio::write_f32_array(path, &floats)
+        .map(|()| format!("float outputs {:?}", floats.shape()))
+        .map_err(|e| CliError::input(format!("--out: cannot stage the outputs: {e}")))
+}
+
 fn write_outputs(
     path: &Path,
     result: &RunResult,
