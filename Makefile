@@ -70,5 +70,6 @@ check-estimates: deps build
 ## a time limit; prints the exit codes, panics, signals, timeouts and time.
 FUZZ_TOML ?= 20000
 FUZZ_NPY ?= 5000
+FUZZ_ONNX ?= 5000
 fuzz-inputs:
-	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round
+	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) FUZZ_ONNX=$(FUZZ_ONNX) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round

@@ -203,7 +203,7 @@ fn render_comparison(comparison: &Comparison, inputs: &Path) -> String {
 }
 
 /// `OUT.toml` as its directory and stem (the model's default name).
-fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
+pub(super) fn output_location(path: &Path) -> Result<(&Path, &str), CliError> {
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -309,7 +309,7 @@ pub(super) fn parse_int_type(text: &str) -> Result<IntType, String> {
 }
 
 /// `fc0=14`.
-fn parse_layer_bits(text: &str) -> Result<(String, u32), String> {
+pub(super) fn parse_layer_bits(text: &str) -> Result<(String, u32), String> {
     let (layer, bits) = text
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not LAYER=P"))?;
