@@ -28,6 +28,7 @@ const EXPORTS: [&str; 11] = [
 ];
 
 const TEST_INPUTS: &str = "examples/digits/data/test_x.npy";
+const TEST_LABELS: &str = "examples/digits/data/test_y.npy";
 
 fn a2qgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_a2qgen"))
@@ -127,12 +128,28 @@ fn every_export_dequantizes_to_the_qonnx_outputs() {
             "--out",
             floats.to_str().unwrap(),
             "--dequantize",
+            "--labels",
+            TEST_LABELS,
         ]);
         assert!(out.status.success(), "infer {name}: {}", text(&out.stderr));
         let ours = matrix(&floats);
         let graph = matrix(&root().join(format!("examples/brevitas/expected/{name}_qonnx.npy")));
         assert_eq!(ours.nrows(), 540);
         let tied = compare(name, &ours, &graph);
+        // The accuracy infer prints is the one of the float outputs'
+        // predictions, which are the graph's (but on exact ties, above).
+        let labels = a2qgen::npyio::read_int_array(&root().join(TEST_LABELS)).unwrap();
+        let correct = ours
+            .outer_iter()
+            .zip(labels.iter())
+            .filter(|(row, label)| argmax(*row) as i64 == **label)
+            .count();
+        let printed = text(&out.stdout);
+        let expected = format!("accuracy: {correct} / 540");
+        assert!(
+            printed.contains(&expected),
+            "{name}: want `{expected}`: {printed}"
+        );
         if tied > 0 {
             ties.push(format!("{name}: {tied}"));
         }

@@ -30,6 +30,7 @@ import os
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
 
+import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import warnings  # noqa: E402
 
@@ -41,7 +42,6 @@ warnings.filterwarnings("ignore")
 
 import brevitas  # noqa: E402
 import brevitas.nn as qnn  # noqa: E402
-import qonnx  # noqa: E402
 from brevitas.core.scaling import ScalingImplType  # noqa: E402
 from brevitas.export import export_qonnx  # noqa: E402
 from brevitas.quant import Int32Bias, Uint8ActPerTensorFloat  # noqa: E402
@@ -183,7 +183,7 @@ def main():
             "torch": torch.__version__,
             "brevitas": brevitas.__version__,
             "onnx": onnx.__version__,
-            "qonnx": getattr(qonnx, "__version__", "unknown"),
+            "qonnx": importlib.metadata.version("qonnx"),
         },
         "models": {},
     }
