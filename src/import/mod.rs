@@ -312,3 +312,6 @@ fn prove(model: &Model) -> Result<(), ImportError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
