@@ -305,13 +305,7 @@ fn imported_exports_cosimulate_cleanly_under_gaps_and_backpressure() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for name in [
-        "baseline_ts",
-        "a2q_p12_dynamo",
-        "a2qplus_p12_ts",
-        "a2q_p14_bias_dynamo",
-        "baseline_multithreshold",
-    ] {
+    for name in EXPORTS {
         let (model, _) = import(name, dir.path(), &[]);
         let build = dir.path().join(format!("{name}_build"));
         let out = a2qgen(&[
