@@ -25,6 +25,9 @@ use std::path::{Path, PathBuf};
 pub use thresholds::Ambiguity;
 use thresholds::{ChannelFunction, derive};
 
+/// Most accumulator values verified over all channels of all layers.
+pub const MAX_VERIFIED_VALUES: i128 = 1 << 28;
+
 /// Why an import failed: bad or unsupported input (exit 2), or declared
 /// widths that the exported integers overflow (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +133,7 @@ fn build(
         output_scale: Some(graph.output_scale.clone()),
     };
     let mut reports = Vec::new();
+    let mut verified = 0i128;
     let mut inputs = vec![ValueRange::of_type(graph.input_type); graph.input_length];
     for (index, layer) in graph.layers.iter().enumerate() {
         let name = &names[index];
@@ -139,9 +143,12 @@ fn build(
             name,
             layer,
             &inputs,
-            declared,
+            LayerRole {
+                declared,
+                last: index + 1 == graph.layers.len(),
+            },
             options,
-            index + 1 == graph.layers.len(),
+            &mut verified,
         )?;
         inputs = match &dense.activation {
             Activation::Thresholds { output, .. } => {
@@ -162,6 +169,13 @@ fn build(
     })
 }
 
+/// What the user declared for a layer, and whether it is the last one
+/// (raw accumulator outputs).
+struct LayerRole {
+    declared: Option<u32>,
+    last: bool,
+}
+
 /// One dense layer: integer bias where the float bias is a whole number of
 /// accumulator steps, thresholds from the graph's activation, the width.
 fn dense_layer(
@@ -169,9 +183,9 @@ fn dense_layer(
     name: &str,
     layer: &GraphLayer,
     inputs: &[ValueRange],
-    declared: Option<u32>,
+    LayerRole { declared, last }: LayerRole,
     options: &ImportOptions,
-    last: bool,
+    verified: &mut i128,
 ) -> Result<(Dense, LayerReport), ImportError> {
     let layer_error = |message: String| {
         ImportError::Input(format!(
@@ -238,6 +252,17 @@ fn dense_layer(
     }
     let mut ambiguous = Vec::new();
     if let Some(activation) = &layer.activation {
+        // Every accumulator value is checked: bound the work a graph can ask for.
+        *verified += bounds
+            .channels
+            .iter()
+            .map(|c| c.hi - c.lo + 1)
+            .sum::<i128>();
+        if *verified > MAX_VERIFIED_VALUES {
+            return Err(layer_error(format!(
+                "the thresholded layers have more than {MAX_VERIFIED_VALUES} accumulator values to verify"
+            )));
+        }
         let bits = activation.output.bits;
         let base = activation.output.min() as i64;
         let mut rows = Vec::with_capacity(outs);

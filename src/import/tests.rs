@@ -229,3 +229,29 @@ fn declared_widths_are_proven_and_overflow_names_the_channel() {
     let model = build(path, &graph, &wide).unwrap().model;
     assert_eq!(model.layers[0].as_dense().unwrap().accumulator.bits, 9);
 }
+
+#[test]
+fn accumulator_ranges_too_wide_to_verify_are_refused_quickly() {
+    // 16-bit inputs and weights: each channel spans about 2^32 values.
+    let proto = one_layer([0.0, 0.0], |nodes| {
+        nodes[0].input[3] = "sixteen".into();
+        nodes[1].input[3] = "sixteen".into();
+    });
+    let mut proto = proto;
+    let graph = proto.graph.as_mut().unwrap();
+    graph.initializer.push(tensor("sixteen", &[], &[16.0]));
+    let weights = graph
+        .initializer
+        .iter_mut()
+        .find(|t| t.name() == "w")
+        .unwrap();
+    weights.float_data = vec![8000.0, -8000.0, 16000.0, 0.0];
+    let started = std::time::Instant::now();
+    let error = imported(&proto).unwrap_err().to_string();
+    assert!(
+        error.contains("layer `fc0` (nodes fc, relu, out_q)"),
+        "{error}"
+    );
+    assert!(error.contains("accumulator values to verify"), "{error}");
+    assert!(started.elapsed().as_secs() < 5);
+}
