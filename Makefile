@@ -67,13 +67,14 @@ check-estimates: deps build
 	done
 	$(CARGO) test --test estimates
 
-## Seeded mutation fuzzing of the model and .npy readers: FUZZ_TOML and
-## FUZZ_NPY mutants (FUZZ_SEED, FUZZ_WORKERS), each run in a subprocess with
+## Seeded mutation fuzzing of the model, .npy and ONNX readers: FUZZ_TOML,
+## FUZZ_NPY and FUZZ_ONNX mutants (FUZZ_SEED, FUZZ_WORKERS), each run in a subprocess with
 ## a time limit; prints the exit codes, panics, signals, timeouts and time.
 FUZZ_TOML ?= 20000
 FUZZ_NPY ?= 5000
+FUZZ_ONNX ?= 5000
 fuzz-inputs:
-	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round
+	FUZZ_TOML=$(FUZZ_TOML) FUZZ_NPY=$(FUZZ_NPY) FUZZ_ONNX=$(FUZZ_ONNX) $(CARGO) test --release --test fuzz_inputs -- --ignored --nocapture the_full_round
 
 ## Post-training quantization study on digits (docs/ptq.md): A2Q, AXE-OPTQ
 ## and AXE-GPFQ at P = 8..16, beside Brevitas's committed AXE accuracies, and

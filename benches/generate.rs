@@ -25,6 +25,8 @@ fn main() {
         source: "bench".into(),
         input_length: size,
         input: IntType::unsigned(4),
+        input_scale: None,
+        output_scale: None,
         layers: vec![Layer {
             name: "fc".into(),
             kind: LayerKind::Dense(Box::new(Dense {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cosim;
 pub mod estimate;
 pub mod fuzz;
+pub mod import;
 pub mod input_file;
 pub mod model;
 pub mod npyio;

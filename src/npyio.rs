@@ -444,6 +444,14 @@ pub fn write_int_array<D: ndarray::Dimension>(
     write_npy_file(path, array)
 }
 
+/// Writes an `f32` array as `.npy` (dtype `<f4`).
+pub fn write_f32_array<D: ndarray::Dimension>(
+    path: &Path,
+    array: &ndarray::Array<f32, D>,
+) -> std::io::Result<()> {
+    write_npy_file(path, array)
+}
+
 /// The signed integer dtypes an array is written as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntDtype {

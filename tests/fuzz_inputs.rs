@@ -5,9 +5,12 @@
 //! `estimate`, `infer`, `sim`, `gen --plan` in turn), which must exit 0, 1
 //! or 2, print no panic, take no signal and finish in time.
 //!
+//! The committed QONNX exports (and the external data files of the dynamo
+//! ones) are mutated the same way and run through `import`.
+//!
 //! `cargo test` runs a bounded round; `make fuzz-inputs` the full one
-//! (`FUZZ_TOML` and `FUZZ_NPY` mutations, `FUZZ_SEED`), which prints its
-//! figures.
+//! (`FUZZ_TOML`, `FUZZ_NPY` and `FUZZ_ONNX` mutations, `FUZZ_SEED`), which
+//! prints its figures.
 
 use a2qgen::sim::SplitMix64;
 use std::collections::BTreeMap;
@@ -556,6 +559,68 @@ fn fuzz_npy(corpus: &Corpus, count: usize, seed: u64, workers: usize) -> Figures
     })
 }
 
+/// The committed exports `import` mutants start from: `(graph, data file)`.
+const ONNX_SEEDS: [(&str, Option<&str>); 5] = [
+    ("baseline_ts.onnx", None),
+    ("a2q_p14_bias_ts.onnx", None),
+    ("baseline_multithreshold.onnx", None),
+    ("baseline_dynamo.onnx", Some("baseline_dynamo.onnx.data")),
+    (
+        "a2q_p14_bias_dynamo.onnx",
+        Some("a2q_p14_bias_dynamo.onnx.data"),
+    ),
+];
+
+/// ONNX mutants: a graph (or, for a dynamo export, sometimes its data
+/// file) mutated, in a folder of the worker's own, through `import`.
+fn fuzz_onnx(count: usize, seed: u64, workers: usize) -> Figures {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |name: &str| std::fs::read(root().join("examples/brevitas").join(name)).unwrap();
+    let seeds: Vec<(Vec<u8>, Option<Vec<u8>>)> = ONNX_SEEDS
+        .iter()
+        .map(|(graph, data)| (read(graph), data.map(read)))
+        .collect();
+    let donors: Vec<Vec<u8>> = seeds.iter().map(|(graph, _)| graph.clone()).collect();
+    fuzz(count, seed, workers, &|index, rng| {
+        let which = rng.below(seeds.len());
+        let (graph, data) = &seeds[which];
+        let (graph_name, data_name) = ONNX_SEEDS[which];
+        let folder = dir.path().join(format!("w{}", worker_slot()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut graph = graph.clone();
+        let mut data = data.clone();
+        let kind = match data.as_mut() {
+            Some(bytes) if rng.below(3) == 0 => mutate_bytes(rng, bytes, &donors),
+            _ => mutate_bytes(rng, &mut graph, &donors),
+        };
+        std::fs::write(folder.join(graph_name), &graph).unwrap();
+        if let (Some(name), Some(bytes)) = (data_name, &data) {
+            std::fs::write(folder.join(name), bytes).unwrap();
+        }
+        let model = folder.join(graph_name).display().to_string();
+        let out = folder.join(format!("m{index}.toml")).display().to_string();
+        (kind, vec!["import".into(), model, "-o".into(), out])
+    })
+}
+
+fn onnx_round(count: usize) {
+    let seed = env_count("FUZZ_SEED", 1) as u64;
+    let workers = env_count("FUZZ_WORKERS", 2);
+    let started = Instant::now();
+    let figures = fuzz_onnx(count, seed, workers);
+    println!("{}", figures.report("ONNX", started.elapsed()));
+    assert_eq!(
+        figures.bad(),
+        0,
+        "runs that panicked, took a signal, timed out or gave another exit code (seed {seed}):\n{}",
+        figures.failures.join("\n")
+    );
+    // Some mutants still import (a changed name, a changed weight), most are refused.
+    assert!(figures.outcomes.contains_key(&Outcome::Exit(2)));
+    assert!(figures.outcomes.contains_key(&Outcome::Exit(0)));
+}
+
 thread_local! {
     static SLOT: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
@@ -623,6 +688,18 @@ fn a_bounded_round_of_mutants_exits_cleanly() {
 #[ignore = "the full round takes minutes: make fuzz-inputs"]
 fn the_full_round_of_mutants_exits_cleanly() {
     round(env_count("FUZZ_TOML", 20_000), env_count("FUZZ_NPY", 5_000));
+}
+
+#[test]
+fn a_bounded_round_of_onnx_mutants_exits_cleanly() {
+    onnx_round(200);
+}
+
+/// `make fuzz-inputs`: the full round of ONNX mutants.
+#[test]
+#[ignore = "the full round takes minutes: make fuzz-inputs"]
+fn the_full_round_of_onnx_mutants_exits_cleanly() {
+    onnx_round(env_count("FUZZ_ONNX", 5_000));
 }
 
 #[test]

@@ -175,6 +175,34 @@ fn make_fixtures(dir: &Path) {
         "narrow.toml",
         mlp3.replacen("bits = 10 }", "bits = 9 }", 1).as_bytes(),
     );
+    // Float scales: the input's and the output's, each must be finite and
+    // above zero, one per output element.
+    let with_scales = |input: &str, output: &str| {
+        format!(
+            "{}\n[output]\nscale = {output}\n",
+            mlp3.replacen(
+                "signed = false",
+                &format!("signed = false\nscale = {input}"),
+                1
+            )
+        )
+    };
+    for (name, input, output) in [
+        ("scales_ok", "0.0625", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_zero", "0.0", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_negative", "-0.0625", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_input_nan", "nan", "[0.5, 0.25, 1e-3, 3.0]"),
+        ("scale_output_inf", "0.0625", "[0.5, inf, 1e-3, 3.0]"),
+        ("scale_output_zero", "0.0625", "[0.5, 0.25, 0.0, 3.0]"),
+        ("scale_output_negative", "0.0625", "[0.5, 0.25, 1e-3, -3.0]"),
+        ("scale_output_short", "0.0625", "[0.5, 0.25, 1e-3]"),
+        ("scale_output_text", "0.0625", "\"wide\""),
+    ] {
+        write(
+            &format!("{name}.toml"),
+            with_scales(input, output).as_bytes(),
+        );
+    }
     let fc0_weights = format!(
         "\"{}/fc0_weights.npy\"",
         root().join("examples/mlp3").display()
@@ -219,6 +247,50 @@ fn make_fixtures(dir: &Path) {
     // Constant calibration vectors for the digits model: a singular
     // input Hessian that AXE-OPTQ must damp.
     write("x64_constant.npy", &int8_matrix(16, 64, |_, _| 3));
+
+    // QONNX graphs: garbage, truncated, and a dynamo export whose external
+    // data file is missing, short, or named outside the model's folder.
+    let brevitas = root().join("examples/brevitas");
+    let graph = std::fs::read(brevitas.join("baseline_ts.onnx")).unwrap();
+    write("truncated.onnx", &graph[..graph.len() / 3]);
+    write("garbage.onnx", &[0xff; 64]);
+    write("empty.onnx", b"");
+    let dynamo = std::fs::read(brevitas.join("baseline_dynamo.onnx")).unwrap();
+    let data = std::fs::read(brevitas.join("baseline_dynamo.onnx.data")).unwrap();
+    for (folder, data) in [
+        ("data_missing", None),
+        ("data_short", Some(&data[..data.len() - 100])),
+        ("data_ok", Some(&data[..])),
+    ] {
+        std::fs::create_dir(dir.join(folder)).unwrap();
+        write(&format!("{folder}/baseline_dynamo.onnx"), &dynamo);
+        if let Some(bytes) = data {
+            write(&format!("{folder}/baseline_dynamo.onnx.data"), bytes);
+        }
+    }
+    // The same length as the name, so that the protobuf stays well formed.
+    let location = b"baseline_dynamo.onnx.data";
+    for (name, outside) in [
+        ("data_parent", b"../baseline_dynamo.onnx.d"),
+        ("data_absolute", b"/etc/baseline_dynamo.onnx"),
+    ] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        let mut bytes = dynamo.clone();
+        let mut replaced = 0;
+        let mut at = 0;
+        while let Some(found) = bytes[at..]
+            .windows(location.len())
+            .position(|w| w == location)
+        {
+            let start = at + found;
+            bytes[start..start + location.len()].copy_from_slice(outside);
+            at = start + location.len();
+            replaced += 1;
+        }
+        assert!(replaced > 0, "the dynamo export names its data file");
+        write(&format!("{name}/baseline_dynamo.onnx"), &bytes);
+        write(&format!("{name}/baseline_dynamo.onnx.data"), &data);
+    }
     // Float models for quantize.
     for (name, weights) in [
         ("float_nan", {
@@ -785,6 +857,178 @@ fn exit_codes_follow_the_contract_in_every_subcommand() {
             &["--clock-ns NaN"],
         ),
         case("check_usage", 2, "check", &["MODEL"]),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn float_scales_that_are_not_finite_and_positive_are_refused() {
+    let cases = vec![
+        case("scales_ok", 0, "info {fx}/scales_ok.toml", &[]).expect_success(),
+        case(
+            "input_zero",
+            2,
+            "info {fx}/scale_input_zero.toml",
+            &["{fx}/scale_input_zero.toml: field `input.scale`: 0 is not a finite number above 0"],
+        ),
+        case(
+            "input_negative",
+            2,
+            "info {fx}/scale_input_negative.toml",
+            &["field `input.scale`: -0.0625 is not a finite number above 0"],
+        ),
+        case(
+            "input_nan",
+            2,
+            "check {fx}/scale_input_nan.toml",
+            &["field `input.scale`: NaN is not a finite number above 0"],
+        ),
+        case(
+            "output_inf",
+            2,
+            "info {fx}/scale_output_inf.toml",
+            &["field `output.scale`: [1]: inf is not a finite number above 0"],
+        ),
+        case(
+            "output_zero",
+            2,
+            "infer {fx}/scale_output_zero.toml --inputs {fx}/x16.npy",
+            &["field `output.scale`: [2]: 0 is not a finite number above 0"],
+        ),
+        case(
+            "output_negative",
+            2,
+            "info {fx}/scale_output_negative.toml",
+            &["field `output.scale`: [3]: -3 is not a finite number above 0"],
+        ),
+        case(
+            "output_short",
+            2,
+            "info {fx}/scale_output_short.toml",
+            &["field `output.scale`: has 3 entries but the model's output has 4 elements"],
+        ),
+        case(
+            "output_text",
+            2,
+            "info {fx}/scale_output_text.toml",
+            &["{fx}/scale_output_text.toml", "output.scale"],
+        ),
+        case(
+            "dequantize_without_scales",
+            2,
+            "infer {fx}/mlp3.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize",
+            &["{fx}/mlp3.toml: field `output.scale`: missing; --dequantize needs"],
+        ),
+        case(
+            "dequantize_with_predictions",
+            2,
+            "infer {fx}/scales_ok.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize --predictions",
+            &["--dequantize"],
+        ),
+        case(
+            "dequantize_with_scales",
+            0,
+            "infer {fx}/scales_ok.toml --inputs {fx}/x16.npy --out {out}/y.npy --dequantize",
+            &[],
+        ),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn qonnx_graphs_that_are_broken_or_reach_outside_are_refused() {
+    let import = |model: &str| format!("import {model} -o {{out}}/m.toml");
+    let cases = vec![
+        case("ok", 0, &import("{fx}/data_ok/baseline_dynamo.onnx"), &[]).expect_success(),
+        case(
+            "truncated",
+            2,
+            &import("{fx}/truncated.onnx"),
+            &["{fx}/truncated.onnx: is not an ONNX model (protobuf decoding failed"],
+        ),
+        case(
+            "garbage",
+            2,
+            &import("{fx}/garbage.onnx"),
+            &["{fx}/garbage.onnx: is not an ONNX model"],
+        ),
+        case(
+            "empty",
+            2,
+            &import("{fx}/empty.onnx"),
+            &["{fx}/empty.onnx: holds no graph"],
+        ),
+        case(
+            "missing",
+            2,
+            &import("{fx}/nowhere.onnx"),
+            &["{fx}/nowhere.onnx: cannot read it"],
+        ),
+        case(
+            "a_folder",
+            2,
+            &import("{fx}/dir.npy"),
+            &["{fx}/dir.npy: cannot read it"],
+        ),
+        case(
+            "data_missing",
+            2,
+            &import("{fx}/data_missing/baseline_dynamo.onnx"),
+            &[
+                "initializer `",
+                "external data file {fx}/data_missing/baseline_dynamo.onnx.data",
+            ],
+        ),
+        case(
+            "data_short",
+            2,
+            &import("{fx}/data_short/baseline_dynamo.onnx"),
+            &["too short for"],
+        ),
+        case(
+            "data_parent",
+            2,
+            &import("{fx}/data_parent/baseline_dynamo.onnx"),
+            &["external data location `../baseline_dynamo.onnx.d` leaves the model's folder"],
+        ),
+        case(
+            "data_absolute",
+            2,
+            &import("{fx}/data_absolute/baseline_dynamo.onnx"),
+            &["external data location `/etc/baseline_dynamo.onnx` leaves the model's folder"],
+        ),
+        case(
+            "cycle",
+            2,
+            &import("{root}/tests/fixtures/onnx/cycle.onnx"),
+            &["is part of a cycle in the graph"],
+        ),
+        case(
+            "huge_dims",
+            2,
+            &import("{root}/tests/fixtures/onnx/huge_dims.onnx"),
+            &[
+                "initializer `huge`: shape [1099511627776, 1099511627776] has more than 16777216 elements",
+            ],
+        ),
+        case(
+            "unknown_op",
+            2,
+            &import("{root}/tests/fixtures/onnx/unsupported_op.onnx"),
+            &["node `/softmax/Softmax` (op `Softmax`)"],
+        ),
+        case(
+            "acc_bits_out_of_range",
+            2,
+            "import {fx}/data_ok/baseline_dynamo.onnx -o {out}/m.toml --acc-bits 65",
+            &["--acc-bits: 65 is outside 2..=64"],
+        ),
+        case(
+            "unknown_layer",
+            2,
+            "import {fx}/data_ok/baseline_dynamo.onnx -o {out}/m.toml --acc-bits-per-layer fc9=12",
+            &["--acc-bits-per-layer: no layer `fc9` (the imported layers are fc0, fc1, fc2)"],
+        ),
     ];
     assert_cases(&cases);
 }

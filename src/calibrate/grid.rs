@@ -543,6 +543,8 @@ impl Config {
             input_length,
             input: self.input_type(),
             layers,
+            input_scale: None,
+            output_scale: None,
         };
         if self.wide {
             widened_model(&model)

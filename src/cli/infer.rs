@@ -25,7 +25,9 @@ pub struct InferArgs {
     #[arg(long, value_name = "X.npy")]
     inputs: PathBuf,
     /// Class labels, an integer .npy of shape [batch]: prints the accuracy of
-    /// the predictions (argmax of the last layer, ties to the lowest index).
+    /// the predictions (argmax of the last layer, of the float values it
+    /// stands for when the model has `[output] scale`; ties to the lowest
+    /// index).
     #[arg(long, value_name = "Y.npy")]
     labels: Option<PathBuf>,
     /// Writes the last layer's raw outputs, [batch, outputs], as .npy.
@@ -34,6 +36,11 @@ pub struct InferArgs {
     /// With --out: writes the predicted classes, [batch], instead.
     #[arg(long, requires = "out")]
     predictions: bool,
+    /// With --out: writes the float outputs the integers stand for, as
+    /// float32: `scale[c] * out[c]` with the model's `[output] scale` (an
+    /// imported model carries it).
+    #[arg(long, requires = "out", conflicts_with = "predictions")]
+    dequantize: bool,
     /// Writes DIR/<layer>_acc.npy (dense accumulators) and DIR/<layer>_out.npy
     /// for every layer. DIR must not exist, be empty, or hold an earlier
     /// output of the tool.
@@ -105,6 +112,11 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
     let out = outputs.optional_file("--out", args.out.as_deref())?;
     let dump = outputs.optional_dir("--dump", args.dump.as_deref())?;
     let model = load_model(&args.model)?;
+    let output_scale = if args.dequantize {
+        Some(output_scale(&model)?)
+    } else {
+        None
+    };
     let mode = accumulator_mode(args)?;
     let reference = Reference::new(&model, &mode).map_err(configuration_error)?;
     let inputs = read_inputs(&args.inputs, model.input_length)?;
@@ -117,7 +129,10 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::input(format!("{}: {e}", args.inputs.display())))?;
     let mut written = Vec::new();
     if let Some(slot) = out {
-        let what = write_outputs(&outputs.path(slot), &result, args.predictions)?;
+        let what = match &output_scale {
+            Some(scale) => write_dequantized(&outputs.path(slot), &result, scale)?,
+            None => write_outputs(&outputs.path(slot), &model, &result, args.predictions)?,
+        };
         written.push(format!("{what} to {}", outputs.target(slot).display()));
     }
     if let (Some(slot), Some(layers)) = (dump, &trace) {
@@ -128,7 +143,7 @@ pub fn run(args: &InferArgs) -> Result<(), CliError> {
         ));
     }
     outputs.commit()?;
-    let accuracy = labels.map(|(path, labels)| Accuracy::of(&result, &labels, path));
+    let accuracy = labels.map(|(path, labels)| Accuracy::of(&model, &result, &labels, path));
     print!(
         "{}",
         render(&Summary {
@@ -221,16 +236,18 @@ struct Accuracy<'a> {
     correct: usize,
     total: usize,
     labels: &'a Path,
+    dequantized: bool,
 }
 
 impl<'a> Accuracy<'a> {
-    fn of(result: &RunResult, labels: &Array1<i64>, path: &'a Path) -> Self {
-        let predicted = predictions(result.outputs.view());
+    fn of(model: &Model, result: &RunResult, labels: &Array1<i64>, path: &'a Path) -> Self {
+        let predicted = model_predictions(model, result);
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         Accuracy {
             correct,
             total: labels.len(),
             labels: path,
+            dequantized: model.output_scale.is_some(),
         }
     }
 
@@ -244,13 +261,60 @@ impl<'a> Accuracy<'a> {
 }
 
 /// Stages `--out`; returns what was written, for the summary.
+/// The model's `[output] scale`, which `--dequantize` needs.
+fn output_scale(model: &Model) -> Result<Vec<f32>, CliError> {
+    let scale = model.output_scale.as_ref().ok_or_else(|| {
+        CliError::input(format!(
+            "{}: field `output.scale`: missing; --dequantize needs the real value of one output step per element (an imported model carries it)",
+            model.source.display()
+        ))
+    })?;
+    // The float graph a model is imported from computes in float32.
+    Ok(scale.iter().map(|&s| s as f32).collect())
+}
+
+/// Writes `scale[c] * out[c]` as float32, [batch, outputs].
+fn write_dequantized(path: &Path, result: &RunResult, scale: &[f32]) -> Result<String, CliError> {
+    let floats = Array2::from_shape_fn(result.outputs.dim(), |(row, c)| {
+        result.outputs[[row, c]] as f32 * scale[c]
+    });
+    crate::npyio::write_f32_array(path, &floats)
+        .map(|()| format!("float outputs {:?}", floats.shape()))
+        .map_err(|e| CliError::input(format!("--out: cannot stage the outputs: {e}")))
+}
+
+/// The predicted classes: the argmax of the outputs, or, for a model with
+/// output scales (per-channel steps, as an imported last layer has), of the
+/// float outputs they stand for; ties to the lowest index.
+fn model_predictions(model: &Model, result: &RunResult) -> Array1<i64> {
+    let Some(scale) = &model.output_scale else {
+        return predictions(result.outputs.view());
+    };
+    let scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
+    result
+        .outputs
+        .outer_iter()
+        .map(|row| {
+            let mut best = 0;
+            let value = |c: usize| row[c] as f32 * scale[c];
+            for c in 1..row.len() {
+                if value(c) > value(best) {
+                    best = c;
+                }
+            }
+            best as i64
+        })
+        .collect()
+}
+
 fn write_outputs(
     path: &Path,
+    model: &Model,
     result: &RunResult,
     as_predictions: bool,
 ) -> Result<String, CliError> {
     let written = if as_predictions {
-        let predicted = predictions(result.outputs.view());
+        let predicted = model_predictions(model, result);
         write_int_array(path, &predicted).map(|()| format!("predictions {:?}", predicted.shape()))
     } else {
         write_int_array(path, &result.outputs)
@@ -304,8 +368,13 @@ fn render(summary: &Summary) -> String {
     text.push_str(&layer_table(summary.reference, summary.result).to_string());
     let mut closing: Vec<String> = Vec::new();
     if let Some(accuracy) = summary.accuracy {
+        let of = if accuracy.dequantized {
+            ", predictions from the dequantized outputs"
+        } else {
+            ""
+        };
         closing.push(format!(
-            "accuracy: {} / {} = {:.2}% (labels {})",
+            "accuracy: {} / {} = {:.2}% (labels {}{of})",
             accuracy.correct,
             accuracy.total,
             accuracy.percent(),

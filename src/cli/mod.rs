@@ -8,6 +8,7 @@ mod cosim;
 mod estimate;
 mod fuzz;
 mod generate;
+mod import;
 mod infer;
 mod info;
 mod limits;
@@ -43,6 +44,8 @@ enum Command {
     Infer(infer::InferArgs),
     /// Generate the Verilog of the streaming accelerator (and its synthesis scripts).
     Gen(generate::GenArgs),
+    /// Import a QONNX graph (Brevitas's export) as an integer model whose widths are proven.
+    Import(import::ImportArgs),
     /// Quantize a float MLP (post-training A2Q / A2Q+) into a model whose accumulator widths are proven.
     Quantize(quantize::QuantizeArgs),
     /// Simulate the generated hardware cycle by cycle on input vectors, with seeded input gaps and output back-pressure.
@@ -111,6 +114,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Check(args) => check::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Gen(args) => generate::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Quantize(args) => quantize::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Cosim(args) => cosim::run(&args),

@@ -407,7 +407,7 @@ pub(super) fn parse_int_type(text: &str) -> Result<IntType, String> {
 }
 
 /// `fc0=14`.
-fn parse_layer_bits(text: &str) -> Result<(String, u32), String> {
+pub(super) fn parse_layer_bits(text: &str) -> Result<(String, u32), String> {
     let (layer, bits) = text
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not LAYER=P"))?;

@@ -43,6 +43,7 @@ pub enum Feature {
     HadamardClamp,
     HadamardBlock32Plus,
     WordOver128,
+    FloatScales,
     Layers(usize),
 }
 
@@ -83,6 +84,7 @@ impl Feature {
             HadamardClamp,
             HadamardBlock32Plus,
             WordOver128,
+            FloatScales,
         ];
         all.extend((1..=5).map(Layers));
         all
@@ -125,6 +127,7 @@ impl fmt::Display for Feature {
             HadamardClamp => "Hadamard with clamp",
             HadamardBlock32Plus => "Hadamard blocks of 32+",
             WordOver128 => "words over 128 bits",
+            FloatScales => "float scales (input, output)",
             Layers(n) => return write!(f, "{n} layer{}", if *n == 1 { "" } else { "s" }),
         };
         f.write_str(text)
@@ -144,6 +147,10 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
     add(model.input.bits == 1, InputOneBit);
     add(model.input.bits == 16, InputSixteenBits);
     add(model.input.signed, SignedInput);
+    add(
+        model.input_scale.is_some() || model.output_scale.is_some(),
+        FloatScales,
+    );
     add(true, Layers(model.layers.len()));
     let bounds = crate::bounds::analyze(model);
     for (index, layer) in model.layers.iter().enumerate() {

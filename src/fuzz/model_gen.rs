@@ -84,6 +84,9 @@ pub struct GenConfig {
     pub repeated_thresholds: f64,
     pub hadamard_shift: f64,
     pub hadamard_clamp: f64,
+    /// Chance that the model carries its float scales (`input.scale`,
+    /// `[output] scale`), as an imported one does.
+    pub scales: f64,
 }
 
 impl Default for GenConfig {
@@ -142,6 +145,7 @@ impl Default for GenConfig {
             repeated_thresholds: 0.35,
             hadamard_shift: 0.5,
             hadamard_clamp: 0.5,
+            scales: 0.3,
         }
     }
 }
@@ -175,6 +179,8 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         input_length,
         input,
         layers: Vec::with_capacity(count),
+        input_scale: None,
+        output_scale: None,
     };
     for index in 0..count {
         let length = model.input_length_of(index);
@@ -199,7 +205,28 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         };
         model.layers.push(layer);
     }
+    draw_scales(config, seed, &mut model);
     model
+}
+
+/// Float scales, from a draw stream of their own so that every other draw
+/// of a seed (and so every recorded reproducer) stays what it was: powers of
+/// two and arbitrary reals over many decades, as quantizers produce.
+fn draw_scales(config: &GenConfig, seed: u64, model: &mut Model) {
+    let mut d = Draw::new(seed ^ 0x5ca1_e5ca_1e5c_a1e5);
+    if !d.chance(config.scales) {
+        return;
+    }
+    let scale = |d: &mut Draw| {
+        if d.chance(0.3) {
+            2f64.powi(d.int(-20, 4) as i32)
+        } else {
+            10f64.powf(d.real(-8.0, 3.0))
+        }
+    };
+    model.input_scale = Some(scale(&mut d));
+    let outputs = model.output_length(model.layers.len() - 1);
+    model.output_scale = Some((0..outputs).map(|_| scale(&mut d)).collect());
 }
 
 /// The ranges of the input elements of the layer after the last one.

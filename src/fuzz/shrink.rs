@@ -145,8 +145,28 @@ pub fn variants(model: &Model) -> Vec<Model> {
         m.input.bits -= 1;
         out.extend(repair(m));
     }
+    if model.input_scale.is_some() || model.output_scale.is_some() {
+        out.push(Model {
+            input_scale: None,
+            output_scale: None,
+            ..model.clone()
+        });
+    }
+    for variant in &mut out {
+        fit_output_scale(variant);
+    }
     out.retain(|v| v != model);
     out
+}
+
+/// A variant whose output length changed keeps one output step per element:
+/// the first ones, the last repeated for new elements.
+fn fit_output_scale(model: &mut Model) {
+    let length = model.output_length(model.layers.len() - 1);
+    if let Some(scale) = &mut model.output_scale {
+        let last = *scale.last().expect("one step per output element");
+        scale.resize(length, last);
+    }
 }
 
 type DenseEdit = fn(&mut Dense) -> bool;

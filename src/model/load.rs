@@ -26,6 +26,17 @@ pub const MAX_VECTOR_LENGTH: usize = 1 << 20;
 /// `log2(block)` stages of `block / 2` butterflies each.
 pub const MAX_HADAMARD_BLOCK: usize = 1024;
 
+/// A scale (the real value of one integer step) must be a finite number
+/// above zero: anything else cannot turn an integer into the float it stands
+/// for.
+fn check_scale(scale: f64) -> Result<(), String> {
+    if scale.is_finite() && scale > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("{scale} is not a finite number above 0"))
+    }
+}
+
 /// Reads and validates the model at `path`.
 pub fn load_model(path: &Path) -> Result<Model, ModelError> {
     let text = crate::input_file::read_text(path)
@@ -96,10 +107,10 @@ impl Reader {
         let mut document: toml::Table =
             toml::from_str(text).map_err(|e| self.syntax_error(text, &e))?;
         for key in document.keys() {
-            if !["model", "input", "layers"].contains(&key.as_str()) {
+            if !["model", "input", "output", "layers"].contains(&key.as_str()) {
                 return Err(self.error(
                     key,
-                    "unknown top-level key (expected `model`, `input` or `layers`)",
+                    "unknown top-level key (expected `model`, `input`, `output` or `layers`)",
                 ));
             }
         }
@@ -108,6 +119,9 @@ impl Reader {
         let input: InputSection = self.section(&mut document, "input")?;
         check_vector_length(input.length).map_err(|m| self.error("input.length", m))?;
         check_data_bits(input.bits).map_err(|m| self.error("input.bits", m))?;
+        if let Some(scale) = input.scale {
+            check_scale(scale).map_err(|m| self.error("input.scale", m))?;
+        }
         let input_type = IntType {
             bits: input.bits,
             signed: input.signed,
@@ -134,6 +148,14 @@ impl Reader {
             };
             layers.push(layer);
         }
+        let output_scale = match document.contains_key("output") {
+            false => None,
+            true => {
+                let output: OutputSection = self.section(&mut document, "output")?;
+                self.output_scale(&output.scale, length)?;
+                Some(output.scale)
+            }
+        };
         Ok(Model {
             name: model.name,
             description: model.description,
@@ -141,7 +163,27 @@ impl Reader {
             input_length: input.length,
             input: input_type,
             layers,
+            input_scale: input.scale,
+            output_scale,
         })
+    }
+
+    /// `[output] scale`: one finite positive step per output element.
+    fn output_scale(&self, scale: &[f64], output_length: usize) -> Result<(), ModelError> {
+        if scale.len() != output_length {
+            return Err(self.error(
+                "output.scale",
+                format!(
+                    "has {} entries but the model's output has {output_length} elements",
+                    scale.len()
+                ),
+            ));
+        }
+        for (element, &value) in scale.iter().enumerate() {
+            check_scale(value)
+                .map_err(|m| self.error("output.scale", format!("[{element}]: {m}")))?;
+        }
+        Ok(())
     }
 
     fn syntax_error(&self, text: &str, e: &toml::de::Error) -> ModelError {

@@ -19,6 +19,17 @@ pub struct InputSection {
     pub length: usize,
     pub bits: u32,
     pub signed: bool,
+    /// The real value of one input step: float input = integer * scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f64>,
+}
+
+/// `[output]`: the real value of one step of each element of the model's
+/// output, so that outputs can be written as the floats they stand for.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    pub scale: Vec<f64>,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -128,5 +139,7 @@ pub enum LayerSpec {
 pub struct ModelFile {
     pub model: ModelSection,
     pub input: InputSection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputSection>,
     pub layers: Vec<LayerSpec>,
 }

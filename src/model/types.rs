@@ -265,6 +265,12 @@ pub struct Model {
     pub input_length: usize,
     pub input: IntType,
     pub layers: Vec<Layer>,
+    /// Real value of one input step (float input = integer * scale), when
+    /// the model came from a float one.
+    pub input_scale: Option<f64>,
+    /// Real value of one step of each output element: the float output the
+    /// integer one stands for is `scale[c] * out[c]`.
+    pub output_scale: Option<Vec<f64>>,
 }
 
 impl Model {

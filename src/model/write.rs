@@ -130,7 +130,11 @@ fn model_toml(model: &Model, arrays: &ArrayFiles) -> Result<String, WriteModelEr
             length: model.input_length,
             bits: model.input.bits,
             signed: model.input.signed,
+            scale: model.input_scale,
         },
+        output: model.output_scale.as_ref().map(|scale| OutputSection {
+            scale: scale.clone(),
+        }),
         layers: model
             .layers
             .iter()
@@ -313,6 +317,8 @@ mod tests {
             source: PathBuf::new(),
             input_length: 4,
             input: IntType::signed(3),
+            input_scale: None,
+            output_scale: None,
             layers: vec![
                 Layer {
                     name: "rot".into(),
@@ -342,6 +348,18 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn float_scales_round_trip_exactly() {
+        let mut model = minimal_model();
+        model.input_scale = Some(0.0625);
+        let outputs = model.output_length(model.layers.len() - 1);
+        model.output_scale = Some((0..outputs).map(|i| 0.1 + i as f64 * 1e-9).collect());
+        let dir = tempfile::tempdir().unwrap();
+        let read = assert_round_trips(&model, dir.path());
+        assert_eq!(read.input_scale, model.input_scale);
+        assert_eq!(read.output_scale, model.output_scale);
     }
 
     #[test]

@@ -355,6 +355,8 @@ pub fn quantize(
         input_length: float.input_length(),
         input: settings.input,
         layers,
+        input_scale: None,
+        output_scale: None,
     };
     prove_widths(&model)?;
     Ok(Quantized {

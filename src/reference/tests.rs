@@ -212,6 +212,8 @@ fn build(input: IntType, input_length: usize, plans: &[LayerPlan]) -> Model {
         input_length,
         input,
         layers,
+        input_scale: None,
+        output_scale: None,
     }
 }
 
