@@ -745,3 +745,38 @@ fn sweep_output_never_overwrites_a_users_file() {
         "mine"
     );
 }
+
+/// Output into a pipe whose reader is gone (`a2qgen ... | head -1` once
+/// `head` has exited) ends the run quietly with 141, as SIGPIPE would,
+/// instead of a panic; a written model is then either whole or absent.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_with_141() {
+    let dir = mlp3();
+    let commands: [&[&str]; 3] = [
+        &["info", "mlp3.toml"],
+        &["check", "mlp3.toml"],
+        &["check", "mlp3.toml", "--tighten", "tight.toml"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_a2qgen"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} printed: {stderr}");
+    }
+    let left: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "mlp3" && name != "mlp3.toml")
+        .collect();
+    assert!(
+        left.is_empty() || left.iter().all(|name| name.starts_with("tight")),
+        "left behind: {left:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The command line: argument parsing, one module per subcommand, and the
 //! mapping of errors to exit codes (0 success, 1 a failed verdict, 2 bad
-//! input or usage).
+//! input or usage, 141 output into a closed pipe).
 
+mod broken_pipe;
 mod calibrate;
 mod check;
 mod cosim;
@@ -130,11 +131,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    broken_pipe::install_quiet_hook();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {}", e.message);
             ExitCode::from(e.code)
         }
+        Err(payload) if broken_pipe::is_closed_pipe(payload.as_ref()) => {
+            ExitCode::from(broken_pipe::CLOSED_PIPE_EXIT)
+        }
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
