@@ -269,3 +269,60 @@ fn a_test_set_that_does_not_match_writes_nothing() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A quantized model keeps the float values its integers stand for: the
+/// input scale given and the last layer's accumulator step per channel, so
+/// `infer --dequantize` writes outputs close to the float model's logits.
+#[test]
+fn dequantized_outputs_follow_the_float_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = quantize_digits(dir.path(), 16, &[]);
+    let model = load_model(&model_path).unwrap();
+    assert_eq!(model.input_scale, Some(1.0 / 16.0));
+    assert_eq!(model.output_scale.as_ref().map(Vec::len), Some(10));
+    let outputs = dir.path().join("y.npy");
+    let out = a2qgen()
+        .args(["infer"])
+        .arg(&model_path)
+        .args([
+            "--inputs",
+            "examples/digits/data/test_x.npy",
+            "--dequantize",
+            "--out",
+        ])
+        .arg(&outputs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dequantized = a2qgen::npyio::read_float_array(&outputs)
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let (x, _) = test_set();
+    let float = FloatModel::load(&repo("examples/digits/float")).unwrap();
+    let logits = float
+        .activations(x.mapv(|v| v as f64 / 16.0).view())
+        .pop()
+        .unwrap();
+    let largest = logits.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = (&dequantized - &logits)
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    // W4 A4 at P = 16 is within a few percent of the float logits.
+    assert!(worst < 0.15 * largest, "worst {worst} of {largest}");
+    let agree = (0..x.nrows())
+        .filter(|&i| {
+            a2qgen::quantize::argmax(dequantized.row(i).iter().copied())
+                == a2qgen::quantize::argmax(logits.row(i).iter().copied())
+        })
+        .count();
+    assert!(
+        agree * 100 >= 98 * x.nrows(),
+        "{agree} of {} agree",
+        x.nrows()
+    );
+}

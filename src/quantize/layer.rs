@@ -80,6 +80,9 @@ pub struct LayerReport {
     pub zero_weight_fraction: f64,
     /// Float value of one output step, for hidden layers.
     pub output_scale: Option<f64>,
+    /// Float value of one accumulator step, per channel: the last layer's
+    /// are the model's output scales.
+    pub accumulator_scales: Vec<f64>,
     /// The mean squared error of the integer pre-activations against the
     /// float layer's over the calibration inputs, relative to the float
     /// pre-activations' mean square: a second-order figure, exact for the
@@ -159,6 +162,7 @@ pub(super) fn layer_report(
         clamped_biases: channels.iter().filter(|c| c.bias_clamped).count(),
         zero_weight_fraction: dense.zero_weight_fraction(),
         output_scale: plan.output.map(|(_, scale)| scale),
+        accumulator_scales: channels.iter().map(|c| c.acc_scale).collect(),
         relative_error: relative_error(plan, channels),
     }
 }

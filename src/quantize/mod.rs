@@ -355,8 +355,10 @@ pub fn quantize(
         input_length: float.input_length(),
         input: settings.input,
         layers,
-        input_scale: None,
-        output_scale: None,
+        // The float values the integers stand for, so that `infer
+        // --dequantize` writes the float model's outputs.
+        input_scale: Some(settings.input_scale),
+        output_scale: reports.last().map(|r| r.accumulator_scales.clone()),
     };
     prove_widths(&model)?;
     Ok(Quantized {

@@ -84,31 +84,58 @@ proptest! {
             }
         }
     }
+}
 
-    /// With an unbounded budget and the same scale, OPTQ's calibration
-    /// output error is no larger than rounding to nearest's.
-    #[test]
-    fn optq_reduces_the_calibration_error_of_rounding(seed in any::<u64>()) {
-        let input = IntType::unsigned(4);
-        let (float, data) = model_and_data(&[16, 6], seed, 64, input);
-        let layer = &float.layers[0];
-        let x = data.mapv(|v| v as f64 * 0.125);
-        let moments = Moments::of(&LayerInputs { float: x.view(), quantized: x.view() });
-        let optq = Optq::new(moments.quantized_quantized.view());
-        let inputs = vec![ValueRange::of_type(input); 16];
-        let (mut optq_error, mut nearest_error) = (0.0, 0.0);
-        for (c, row) in layer.weights.outer_iter().enumerate() {
-            let scale = row.iter().fold(0.0f64, |m, w| m.max(w.abs())) / 7.0;
-            let mut budget = ChannelBudget::new(&inputs, 4, 32, None, 0);
-            let q = optq.channel(row, scale, &[0.0], 16, &mut budget);
-            let v = Array1::from_iter(q.iter().map(|&q| q as f64 * scale));
-            let nearest = row.mapv(|w| (w / scale).round().clamp(-7.0, 7.0) * scale);
-            let b = layer.bias[c];
-            optq_error += moments.output_error(row, b, v.view(), b);
-            nearest_error += moments.output_error(row, b, nearest.view(), b);
-        }
-        prop_assert!(optq_error <= nearest_error * (1.0 + 1e-9), "{optq_error} > {nearest_error}");
+/// OPTQ's calibration output error at layer `seed` against rounding to
+/// nearest's, with an unbounded budget and the same scale.
+fn optq_and_nearest_errors(seed: u64) -> (f64, f64) {
+    let input = IntType::unsigned(4);
+    let (float, data) = model_and_data(&[16, 6], seed, 64, input);
+    let layer = &float.layers[0];
+    let x = data.mapv(|v| v as f64 * 0.125);
+    let moments = Moments::of(&LayerInputs {
+        float: x.view(),
+        quantized: x.view(),
+    });
+    let optq = Optq::new(moments.quantized_quantized.view());
+    let inputs = vec![ValueRange::of_type(input); 16];
+    let (mut optq_error, mut nearest_error) = (0.0, 0.0);
+    for (c, row) in layer.weights.outer_iter().enumerate() {
+        let scale = row.iter().fold(0.0f64, |m, w| m.max(w.abs())) / 7.0;
+        let mut budget = ChannelBudget::new(&inputs, 4, 32, None, 0);
+        let q = optq.channel(row, scale, &[0.0], 16, &mut budget);
+        let v = Array1::from_iter(q.iter().map(|&q| q as f64 * scale));
+        let nearest = row.mapv(|w| (w / scale).round().clamp(-7.0, 7.0) * scale);
+        let b = layer.bias[c];
+        optq_error += moments.output_error(row, b, v.view(), b);
+        nearest_error += moments.output_error(row, b, nearest.view(), b);
     }
+    (optq_error, nearest_error)
+}
+
+/// OPTQ is greedy, so it need not beat rounding to nearest on every layer
+/// (seed 7471076303981377151 is one where it loses by 10%); over many
+/// layers it must win on most and in total.
+#[test]
+fn optq_reduces_the_calibration_error_of_rounding() {
+    let seeds: Vec<u64> = (0..64).chain([7471076303981377151]).collect();
+    let errors: Vec<(f64, f64)> = seeds.iter().map(|&s| optq_and_nearest_errors(s)).collect();
+    let wins = errors
+        .iter()
+        .filter(|(optq, nearest)| optq <= nearest)
+        .count();
+    let (optq_total, nearest_total) = errors.iter().fold((0.0, 0.0), |(a, b), (optq, nearest)| {
+        (a + optq, b + nearest)
+    });
+    assert!(
+        wins * 10 >= seeds.len() * 9,
+        "OPTQ wins on {wins} of {} layers",
+        seeds.len()
+    );
+    assert!(
+        optq_total < 0.9 * nearest_total,
+        "total error {optq_total} against {nearest_total}"
+    );
 }
 
 #[test]
