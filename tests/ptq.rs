@@ -7,6 +7,9 @@
 
 use assert_cmd::Command;
 use std::path::Path;
+use tools::{DIGITS_FLOAT, DIGITS_TEST_SET};
+
+mod tools;
 
 fn a2qgen() -> Command {
     let mut cmd = Command::cargo_bin("a2qgen").unwrap();
@@ -19,16 +22,9 @@ fn a2qgen() -> Command {
 /// `quantize` printed, and its stdout.
 fn quantize_digits(output: &Path, acc_bits: u32, extra: &[&str]) -> (f64, String) {
     let out = a2qgen()
+        .args(["quantize"])
+        .args(DIGITS_FLOAT)
         .args([
-            "quantize",
-            "--float",
-            "examples/digits/float",
-            "--calibration",
-            "examples/digits/data/train_x.npy",
-            "--input-scale",
-            "1/16",
-            "--input-type",
-            "uint5",
             "--acc-bits",
             &acc_bits.to_string(),
             "--test-inputs",
@@ -146,26 +142,10 @@ fn tiled_models_are_proven_at_both_widths() {
 fn sweep_quantizes_with_the_chosen_method() {
     let dir = tempfile::tempdir().unwrap();
     let out = a2qgen()
-        .args([
-            "sweep",
-            "--float",
-            "examples/digits/float",
-            "--calibration",
-            "examples/digits/data/train_x.npy",
-            "--input-scale",
-            "1/16",
-            "--input-type",
-            "uint5",
-            "--test-inputs",
-            "examples/digits/data/test_x.npy",
-            "--test-labels",
-            "examples/digits/data/test_y.npy",
-            "--acc-bits",
-            "10",
-            "--method",
-            "axe-optq",
-            "-o",
-        ])
+        .args(["sweep"])
+        .args(DIGITS_FLOAT)
+        .args(DIGITS_TEST_SET)
+        .args(["--acc-bits", "10", "--method", "axe-optq", "-o"])
         .arg(dir.path().join("sweep"))
         .output()
         .unwrap();

@@ -9,6 +9,9 @@ use a2qgen::quantize::{Comparison, FloatModel, compare_on};
 use assert_cmd::Command;
 use ndarray::{Array1, Array2, Ix1, Ix2};
 use std::path::{Path, PathBuf};
+use tools::DIGITS_FLOAT;
+
+mod tools;
 
 fn a2qgen() -> Command {
     let mut cmd = Command::cargo_bin("a2qgen").unwrap();
@@ -37,16 +40,9 @@ fn test_set() -> (Array2<i64>, Array1<i64>) {
 fn quantize_digits(dir: &Path, acc_bits: u32, extra: &[&str]) -> PathBuf {
     let output = dir.join(format!("digits_p{acc_bits}.toml"));
     let out = a2qgen()
+        .args(["quantize"])
+        .args(DIGITS_FLOAT)
         .args([
-            "quantize",
-            "--float",
-            "examples/digits/float",
-            "--calibration",
-            "examples/digits/data/train_x.npy",
-            "--input-scale",
-            "1/16",
-            "--input-type",
-            "uint5",
             "--weight-bits",
             "4",
             "--act-bits",

@@ -14,6 +14,7 @@ use ndarray::{Array1, Array2, Ix1, Ix2, s};
 use std::path::{Path, PathBuf};
 
 mod tools;
+use tools::{DIGITS_FLOAT, DIGITS_TEST_SET};
 
 const WIDTHS: [u32; 5] = [14, 13, 12, 11, 10];
 
@@ -42,25 +43,10 @@ fn search(dir: &Path, extra: &[&str]) -> String {
     let output = Command::cargo_bin("a2qgen")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "search",
-            "--float",
-            "examples/digits/float",
-            "--calibration",
-            "examples/digits/data/train_x.npy",
-            "--input-scale",
-            "1/16",
-            "--input-type",
-            "uint5",
-            "--test-inputs",
-            "examples/digits/data/test_x.npy",
-            "--test-labels",
-            "examples/digits/data/test_y.npy",
-            "--budget",
-            "1.0",
-            "--widths",
-            &widths.join(","),
-        ])
+        .args(["search"])
+        .args(DIGITS_FLOAT)
+        .args(DIGITS_TEST_SET)
+        .args(["--budget", "1.0", "--widths", &widths.join(",")])
         .args(extra)
         .arg("-o")
         .arg(dir.join("winner.toml"))

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod tools;
+use tools::{DIGITS_FLOAT, DIGITS_TEST_SET};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -34,23 +35,8 @@ fn test_labels() -> Array1<i64> {
         .unwrap()
 }
 
-const TEST_SET: [&str; 4] = [
-    "--test-inputs",
-    "examples/digits/data/test_x.npy",
-    "--test-labels",
-    "examples/digits/data/test_y.npy",
-];
-
-const FLOAT: [&str; 8] = [
-    "--float",
-    "examples/digits/float",
-    "--calibration",
-    "examples/digits/data/train_x.npy",
-    "--input-scale",
-    "1/16",
-    "--input-type",
-    "uint5",
-];
+const TEST_SET: [&str; 4] = DIGITS_TEST_SET;
+const FLOAT: [&str; 8] = DIGITS_FLOAT;
 
 struct Sweep {
     stdout: String,

@@ -20,6 +20,27 @@ pub fn have(tool: &str) -> bool {
     found
 }
 
+/// The digits float model with its calibration inputs and input format, as
+/// `quantize`, `sweep` and `search` take them (paths from the repository root).
+pub const DIGITS_FLOAT: [&str; 8] = [
+    "--float",
+    "examples/digits/float",
+    "--calibration",
+    "examples/digits/data/train_x.npy",
+    "--input-scale",
+    "1/16",
+    "--input-type",
+    "uint5",
+];
+
+/// The digits test split, as `--test-inputs` and `--test-labels`.
+pub const DIGITS_TEST_SET: [&str; 4] = [
+    "--test-inputs",
+    "examples/digits/data/test_x.npy",
+    "--test-labels",
+    "examples/digits/data/test_y.npy",
+];
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
