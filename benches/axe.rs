@@ -4,6 +4,9 @@
 //! channel, as Brevitas), from the float layer to the proven model: the
 //! calibration moments, OPTQ's Cholesky factor, the greedy passes and the
 //! proof.
+//!
+//! `cargo bench --bench axe` (or `make bench`). Under `cargo test` it runs
+//! once on a 32 x 32 layer as a smoke test.
 
 use a2qgen::model::IntType;
 use a2qgen::quantize::{
@@ -15,7 +18,13 @@ use std::time::Instant;
 const BITS: u32 = 14;
 
 fn main() {
-    let (rows, cols, samples) = (1024, 1024, 2048);
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let (rows, cols, samples) = if benchmarking {
+        (1024, 1024, 2048)
+    } else {
+        (32, 32, 64)
+    };
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
