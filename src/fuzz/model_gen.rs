@@ -535,6 +535,7 @@ impl ModelDraw<'_> {
                 pe: Some(pe),
                 simd: Some(simd),
                 multiplier,
+                ..HardwareHints::default()
             },
         };
         // Wide inputs can need more than 64 bits: narrower weights, and at
