@@ -883,8 +883,11 @@ out_bits = 3
             (edit("pe = 2", "pe = 1"), "pe = 1"),
             (edit("simd = 4,", "simd = 4, multiplier = \"dsp\","), "dsp"),
             (
-                edit("bits = 8 }", "bits = 8, tile = { size = 2, inner_bits = 6 } }")
-                    .replacen("simd = 4, ", "", 1),
+                edit(
+                    "bits = 8 }",
+                    "bits = 8, tile = { size = 2, inner_bits = 6 } }",
+                )
+                .replacen("simd = 4, ", "", 1),
                 "tile of 2",
             ),
         ] {
