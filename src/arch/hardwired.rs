@@ -51,11 +51,12 @@ pub struct ConstantProduct {
 }
 
 impl ConstantProduct {
-    /// Two-input adders (or subtractors) of the shift-and-add; a power of
-    /// two, positive or negative, has none (a negation is counted as none:
-    /// it merges into the adder that reads it).
+    /// Two-input adders (or subtractors) of the shift-and-add: one per
+    /// digit after the first, and a subtraction from zero when every
+    /// digit is negative (a positive power of two is wiring alone).
     pub fn adders(&self) -> usize {
-        self.digits.len() - 1
+        let negation = usize::from(self.digits.iter().all(|d| d.negative));
+        self.digits.len() - 1 + negation
     }
 }
 
@@ -232,7 +233,8 @@ mod tests {
         assert_eq!(dot.root().unwrap().bits, 9);
         assert_eq!(dot.tree_adders().count(), 3);
         let adders: usize = dot.products.iter().map(ConstantProduct::adders).sum();
-        assert_eq!(adders, 1, "3 = 4 - 1 is the only product with two digits");
+        // 3 = 4 - 1 takes one adder; -1 and -8 a negation each.
+        assert_eq!(adders, 3);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
-use crate::model::{MultiplierStyle, OverflowMode, min_signed_bits};
+use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
 
@@ -255,6 +255,9 @@ fn carry4s(width: u32) -> f64 {
 }
 
 fn mvau_features(m: &Mvau) -> UnitFeatures {
+    if m.storage == WeightStorage::Hardwired {
+        return hardwired_mvau_features(m);
+    }
     let mut f = UnitFeatures::default();
     let depth = m.nf * m.sf;
     let word_bits = m.simd * m.weight.bits as usize;
@@ -269,6 +272,50 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     }
     adder_tree_features(&mut f, m, on_dsp);
     control_features(&mut f, m, on_dsp);
+    f
+}
+
+/// A hardwired MVAU: no ROM, no multipliers; each constant product's
+/// shift-and-add and each tree node is an adder of its exact width (trimmed
+/// to the bits the accumulator reads), counted with the adder constants
+/// fitted on ROM designs: the style has no calibration of its own
+/// (`docs/estimator.md`, "Hardwired weights").
+fn hardwired_mvau_features(m: &Mvau) -> UnitFeatures {
+    let mut f = UnitFeatures::default();
+    let datapath = datapath_bits(m);
+    for pe in 0..m.pe {
+        for dot in &m.constant_dots[pe] {
+            let product_adders = dot
+                .products
+                .iter()
+                .flat_map(|p| std::iter::repeat_n(p.bits, p.adders()));
+            let widths: Vec<u32> = product_adders
+                .chain(dot.tree_adders())
+                .map(|w| w.min(datapath))
+                .collect();
+            let bits: f64 = widths.iter().map(|&w| f64::from(w)).sum();
+            let carry: f64 = widths.iter().map(|&w| carry4s(w)).sum();
+            f.add(Resource::Lut, "adder_bits", Component::AdderTree, bits);
+            f.add(
+                Resource::Carry4,
+                "adder_carry4",
+                Component::AdderTree,
+                carry,
+            );
+            // The dot-product register keeps the root's exact width; a
+            // PE without nonzero weights registers a constant, removed.
+            let register = dot.root().map_or(0, |r| r.bits.min(datapath));
+            f.add(
+                Resource::Ff,
+                "register_bits",
+                Component::AdderTree,
+                f64::from(register),
+            );
+        }
+        accumulator_features(&mut f, m, pe);
+        activation_features(&mut f, m, pe);
+    }
+    control_features(&mut f, m, false);
     f
 }
 
