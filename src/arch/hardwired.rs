@@ -147,6 +147,32 @@ impl ConstantDot {
         self.levels.last().map(|l| &l[0])
     }
 
+    /// The bits of every shifted input the whole sum adds, counted within
+    /// the low `width` bits: an unsigned input added as is spans its own
+    /// bits; negated or signed, its sign extension spans the rest of the
+    /// width. Synthesis merges the shift-and-adds and the tree into one
+    /// multi-operand sum over these bits.
+    pub fn summand_bits(&self, input: IntType, width: u32) -> u32 {
+        self.products
+            .iter()
+            .flat_map(|p| &p.digits)
+            .filter(|d| d.shift < width)
+            .map(|d| {
+                let span = width - d.shift;
+                if d.negative || input.signed {
+                    span
+                } else {
+                    input.bits.min(span)
+                }
+            })
+            .sum()
+    }
+
+    /// How many shifted inputs the sum adds.
+    pub fn terms(&self) -> usize {
+        self.products.iter().map(|p| p.digits.len()).sum()
+    }
+
     /// Widths of the tree's two-input adders.
     pub fn tree_adders(&self) -> impl Iterator<Item = u32> + '_ {
         self.levels
@@ -256,6 +282,20 @@ mod tests {
                 assert_eq!(n.range.hi, below[n.left].range.hi + r.hi);
             }
         }
+    }
+
+    #[test]
+    fn summands_span_the_input_or_the_width_when_negated() {
+        // 3 = 4 - 1 and -1: -x (8 bits), +4x (4 bits), -x (8 bits).
+        let dot = ConstantDot::new(&[3, 0, -1], IntType::unsigned(4));
+        assert_eq!(dot.terms(), 3);
+        assert_eq!(dot.summand_bits(IntType::unsigned(4), 8), 20);
+        // Signed inputs extend their sign over the width: 8 + 6 + 8.
+        let signed = ConstantDot::new(&[3, 0, -1], IntType::signed(4));
+        assert_eq!(signed.summand_bits(IntType::signed(4), 8), 22);
+        // Digits at or above the width add nothing to it.
+        let high = ConstantDot::new(&[256], IntType::unsigned(4));
+        assert_eq!(high.summand_bits(IntType::unsigned(4), 8), 0);
     }
 
     #[test]

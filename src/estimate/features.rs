@@ -275,41 +275,68 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     f
 }
 
-/// A hardwired MVAU: no ROM, no multipliers; each constant product's
-/// shift-and-add and each tree node is an adder of its exact width (trimmed
-/// to the bits the accumulator reads), counted with the adder constants
-/// fitted on ROM designs: the style has no calibration of its own
-/// (`docs/estimator.md`, "Hardwired weights").
+/// Features of hardwired dot products, counted at one LUT per full adder
+/// and per final-adder bit and one CARRY4 per four final-adder bits: a
+/// structural count, not fitted (`docs/estimator.md`, "Hardwired weights").
+pub const UNIT_COST_FEATURES: [&str; 3] = [
+    "hardwired_full_adders",
+    "hardwired_final_adder_bits",
+    "hardwired_carry4",
+];
+
+/// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
+/// constant shift-and-adds and adder tree into one multi-operand sum
+/// (`alumacc`) and builds it as rows of full adders that reduce the summand
+/// bits to two rows, then one carry-chain adder (`maccmap`): about one full
+/// adder per summand bit beyond two rows of the sum's width.
 fn hardwired_mvau_features(m: &Mvau) -> UnitFeatures {
     let mut f = UnitFeatures::default();
     let datapath = datapath_bits(m);
     for pe in 0..m.pe {
         for dot in &m.constant_dots[pe] {
-            let product_adders = dot
+            let Some(root) = dot.root() else {
+                // No nonzero weight: the dot product is the constant zero.
+                continue;
+            };
+            let width = root.bits.min(datapath);
+            let summands = dot.summand_bits(m.input, width);
+            let negated = dot
                 .products
                 .iter()
-                .flat_map(|p| std::iter::repeat_n(p.bits, p.adders()));
-            let widths: Vec<u32> = product_adders
-                .chain(dot.tree_adders())
-                .map(|w| w.min(datapath))
-                .collect();
-            let bits: f64 = widths.iter().map(|&w| f64::from(w)).sum();
-            let carry: f64 = widths.iter().map(|&w| carry4s(w)).sum();
-            f.add(Resource::Lut, "adder_bits", Component::AdderTree, bits);
+                .any(|p| p.digits.iter().any(|d| d.negative));
+            let final_adder = if dot.terms() >= 2 || negated {
+                width
+            } else {
+                0
+            };
+            let full_adders = if dot.terms() >= 3 {
+                summands.saturating_sub(2 * width)
+            } else {
+                0
+            };
+            f.add(
+                Resource::Lut,
+                "hardwired_full_adders",
+                Component::AdderTree,
+                f64::from(full_adders),
+            );
+            f.add(
+                Resource::Lut,
+                "hardwired_final_adder_bits",
+                Component::AdderTree,
+                f64::from(final_adder),
+            );
             f.add(
                 Resource::Carry4,
-                "adder_carry4",
+                "hardwired_carry4",
                 Component::AdderTree,
-                carry,
+                carry4s(final_adder),
             );
-            // The dot-product register keeps the root's exact width; a
-            // PE without nonzero weights registers a constant, removed.
-            let register = dot.root().map_or(0, |r| r.bits.min(datapath));
             f.add(
                 Resource::Ff,
                 "register_bits",
                 Component::AdderTree,
-                f64::from(register),
+                f64::from(width),
             );
         }
         accumulator_features(&mut f, m, pe);

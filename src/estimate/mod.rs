@@ -116,7 +116,12 @@ pub fn estimate_unit(
     let mut components: BTreeMap<Component, Resources> = BTreeMap::new();
     for resource in Resource::ALL {
         for feature in features.of(resource) {
-            let value = constants.coefficient(block, resource, feature.name) * feature.value;
+            let coefficient = if features::UNIT_COST_FEATURES.contains(&feature.name) {
+                1.0
+            } else {
+                constants.coefficient(block, resource, feature.name)
+            };
+            let value = coefficient * feature.value;
             let part = components.entry(feature.component).or_default();
             part.set(resource, part.get(resource) + value);
         }
