@@ -277,7 +277,7 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
 
 /// Features of hardwired dot products, counted at one LUT per full adder
 /// and per final-adder bit and one CARRY4 per four final-adder bits: a
-/// structural count, not fitted (`docs/estimator.md`, "Hardwired weights").
+/// structural count, not fitted (`docs/estimator.md#hardwired-weights`).
 pub const UNIT_COST_FEATURES: [&str; 3] = [
     "hardwired_full_adders",
     "hardwired_final_adder_bits",

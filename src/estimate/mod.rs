@@ -211,7 +211,7 @@ pub struct Comparison {
     pub declared: PlanEstimate,
     pub wide: PlanEstimate,
     /// Layers with hardwired weights, whose dot products are counted
-    /// structurally with constants fitted on ROM designs (uncalibrated).
+    /// structurally at unit costs (uncalibrated).
     pub hardwired: Vec<String>,
 }
 

@@ -161,9 +161,9 @@ fn hardwired_note(c: &Comparison) -> String {
         return String::new();
     }
     format!(
-        "\nnote: hardwired weights in {}: their dot products are counted structurally (each \
-         constant product's and tree node's adder at its exact width) with constants fitted on \
-         ROM designs; this style is not calibrated (docs/estimator.md, Hardwired weights).\n",
+        "\nnote: hardwired weights in {}: their dot products are counted structurally (full \
+         adders and final adders at one LUT each), not calibrated; its measured error is in \
+         docs/estimator.md#hardwired-weights.\n",
         c.hardwired.join(", ")
     )
 }
