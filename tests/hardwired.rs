@@ -1,7 +1,8 @@
 //! `hardware.weights = "hardwired"`: the same model with weight ROMs and
 //! with hardwired weights (same folding) co-simulates identically, values
 //! and cycles, on random inputs with gaps and back-pressure; the hardwired
-//! design has no weight image and is Verilator `-Wall` clean.
+//! design has no weight image, is Verilator `-Wall` clean and compiles as
+//! Verilog-2005 in Icarus.
 
 mod tools;
 
@@ -9,7 +10,7 @@ use a2qgen::npyio::{read_int_array, write_int_array};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tools::{assert_verilator_lint_clean, generate, have, root};
+use tools::{assert_icarus_compiles, assert_verilator_lint_clean, generate, have, root};
 
 /// Three unfolded layers: 16-bit weights with -2^15, 2^15 - 1, powers of
 /// two and dense signed-digit forms; 1-bit weights; 4-bit weights with -8;
@@ -157,6 +158,9 @@ fn hardwired_and_rom_cosimulate_identically() {
 
     let (design, files) = generate(&wired, &dir.path().join("gen"), "wired");
     assert_verilator_lint_clean(&files, "wired");
+    if have("iverilog") {
+        assert_icarus_compiles(&design, &files, "wired");
+    }
     let images: Vec<_> = std::fs::read_dir(&design)
         .unwrap()
         .filter_map(|e| e.ok())
