@@ -46,6 +46,7 @@ fn main() {
                     pe: Some(32),
                     simd: Some(32),
                     multiplier: MultiplierStyle::Lut,
+                    ..HardwareHints::default()
                 },
             })),
         }],

@@ -75,7 +75,7 @@ const DTYPES: [&str; 14] = [
 ];
 
 /// Values of TOML strings swapped by a mutation.
-const WORDS: [&str; 12] = [
+const WORDS: [&str; 14] = [
     "dense",
     "hadamard",
     "wrap",
@@ -84,6 +84,8 @@ const WORDS: [&str; 12] = [
     "none",
     "lut",
     "dsp",
+    "rom",
+    "hardwired",
     "true",
     "false",
     "/dev/zero",
@@ -180,7 +182,7 @@ fn mutate_toml(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'st
     let mut bytes = seed.to_vec();
     let kind = if rng.below(7) == 0 {
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let from = rng.pick(&WORDS[..10]);
+        let from = rng.pick(&WORDS[..12]);
         let to = rng.pick(&WORDS);
         bytes = text.replacen(from, to, 1).into_bytes();
         "word swap"
@@ -348,8 +350,13 @@ impl Corpus {
             &fc0,
             &format!("\"{}\"", dir.path().join(FC0_WEIGHTS_MUTANT).display()),
         );
+        // mlp3 with its fc1 hardwired (and so unfolded).
+        let fc1_hardware = "hardware = { pe = 2, simd = 8 }";
+        assert!(mlp3.contains(fc1_hardware));
+        let hardwired = mlp3.replacen(fc1_hardware, "hardware = { weights = \"hardwired\" }", 1);
         let models = vec![
             mlp3.into_bytes(),
+            hardwired.into_bytes(),
             absolute("hadamard_tiled").into_bytes(),
             std::fs::read(root().join("tests/fixtures/tiny_dense.toml")).unwrap(),
         ];

@@ -171,6 +171,30 @@ fn make_fixtures(dir: &Path) {
     // Models.
     let mlp3 = mlp3_text();
     write("mlp3.toml", mlp3.as_bytes());
+    // Weight storage: an unknown style, a folded hardwired layer, and one
+    // unfolded (valid).
+    let fc0_hardware = "hardware = { pe = 4, simd = 4, multiplier = \"lut\" }";
+    assert!(mlp3.contains(fc0_hardware));
+    for (name, hardware) in [
+        (
+            "weights_unknown",
+            "hardware = { pe = 4, simd = 4, weights = \"flash\" }",
+        ),
+        (
+            "hardwired_folded",
+            "hardware = { pe = 4, simd = 4, weights = \"hardwired\" }",
+        ),
+        (
+            "hardwired_dsp",
+            "hardware = { pe = 16, simd = 16, multiplier = \"dsp\", weights = \"hardwired\" }",
+        ),
+        ("hardwired_ok", "hardware = { weights = \"hardwired\" }"),
+    ] {
+        write(
+            &format!("{name}.toml"),
+            mlp3.replacen(fc0_hardware, hardware, 1).as_bytes(),
+        );
+    }
     write(
         "narrow.toml",
         mlp3.replacen("bits = 10 }", "bits = 9 }", 1).as_bytes(),
@@ -857,6 +881,45 @@ fn exit_codes_follow_the_contract_in_every_subcommand() {
             &["--clock-ns NaN"],
         ),
         case("check_usage", 2, "check", &["MODEL"]),
+    ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn weight_storage_is_checked_naming_the_layer_and_field() {
+    let field = "layer 0 (`fc0`): field `hardware.weights`";
+    let cases = vec![
+        case(
+            "weights_unknown",
+            2,
+            "gen {fx}/weights_unknown.toml -o {out} --constraints {out}/c",
+            &[
+                field,
+                "unknown variant `flash`, expected `rom` or `hardwired`",
+            ],
+        ),
+        case(
+            "hardwired_folded",
+            2,
+            "cosim {fx}/hardwired_folded.toml --random 2 --build-dir {out}",
+            &[
+                field,
+                "one neuron fold (pe = out_features = 16), not pe = 4",
+            ],
+        ),
+        case(
+            "hardwired_dsp",
+            2,
+            "estimate {fx}/hardwired_dsp.toml",
+            &[field, "multiplier = \"dsp\""],
+        ),
+        case(
+            "hardwired_ok",
+            0,
+            "gen {fx}/hardwired_ok.toml -o {out} --constraints {out}/c --plan",
+            &[],
+        )
+        .expect_success(),
     ];
     assert_cases(&cases);
 }

@@ -1,7 +1,7 @@
 //! Choosing PE and SIMD for a dense layer, as FINN's folding does: the
 //! smallest PE x SIMD whose cycles per vector meet a target.
 
-use crate::model::{Dense, HardwareHints};
+use crate::model::{Dense, HardwareHints, WeightStorage};
 
 /// Why no folding fits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,12 +21,18 @@ fn divisors(n: usize) -> impl Iterator<Item = usize> {
 /// `(pe, simd)` for `layer`: the model's hints where given; otherwise the
 /// smallest `pe * simd` with `(out/pe) * (in/simd) <= target_cycles`
 /// (preferring wider SIMD, which needs less input replay), or `1` when no
-/// target is given. SIMD always divides the tile size.
+/// target is given. SIMD always divides the tile size. Hardwired layers
+/// are unfolded.
 pub fn choose_folding(
     layer: &Dense,
     target_cycles: Option<u64>,
 ) -> Result<(usize, usize), FoldingError> {
     let HardwareHints { pe, simd, .. } = layer.hardware;
+    if layer.hardware.weights == WeightStorage::Hardwired {
+        // One constant circuit per PE: unfolded (the model loader refuses
+        // any other declared folding).
+        return Ok((layer.out_features, layer.in_features));
+    }
     let Some(target) = target_cycles else {
         return Ok((pe.unwrap_or(1), simd.unwrap_or(1)));
     };
@@ -96,5 +102,13 @@ mod tests {
         l.hardware.pe = Some(2);
         assert_eq!(choose_folding(&l, Some(4)), Ok((2, 8)));
         assert_eq!(choose_folding(&l, None), Ok((2, 1)));
+    }
+
+    #[test]
+    fn hardwired_layers_are_unfolded() {
+        let mut l = layer(8, 16, None);
+        l.hardware.weights = WeightStorage::Hardwired;
+        assert_eq!(choose_folding(&l, None), Ok((8, 16)));
+        assert_eq!(choose_folding(&l, Some(64)), Ok((8, 16)));
     }
 }

@@ -38,7 +38,8 @@
 //!   `x` (SIMD elements), the ROM word of every PE at address `nf*SF + sf`,
 //!   and the tags `first = sf == 0`, `last = sf == SF-1`,
 //!   `first_tile = sf < TC`, `tile_first = sf % TC == 0`,
-//!   `tile_last = sf % TC == TC-1` and `nf`. Stage 2 registers per PE the
+//!   `tile_last = sf % TC == TC-1` and `nf`; a hardwired layer has no ROM
+//!   (its weights are constants of stage 2's circuits). Stage 2 registers per PE the
 //!   exact `sum_j w[j] * x[j]` and passes the tags on. Stage 3, when its
 //!   input is valid: untiled, `acc = fix(P, (first ? bias[nf] : acc) + sum)`;
 //!   tiled, `inner = fix(Pi, (tile_first ? 0 : inner) + sum)` and, when
@@ -57,9 +58,11 @@
 //!   drives the output stream.
 
 mod fold;
+mod hardwired;
 mod plan;
 mod report;
 
 pub use fold::{FoldingError, choose_folding};
+pub use hardwired::{ConstantDot, ConstantProduct, SignedDigit, TreeNode, signed_digits};
 pub use plan::*;
 pub use report::plan_table;

@@ -1,10 +1,11 @@
 //! The plan's data types and how a model becomes a plan.
 
 use super::fold::{FoldingError, choose_folding};
+use super::hardwired::ConstantDot;
 use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
     Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
-    min_signed_bits,
+    WeightStorage, min_signed_bits,
 };
 use serde::Serialize;
 
@@ -70,7 +71,11 @@ pub struct Mvau {
     pub input: IntType,
     pub weight: IntType,
     pub multiplier: MultiplierStyle,
-    /// Exact width of one product and of the sum of `simd` products.
+    /// A weight ROM per PE, or constant circuits (`constant_dots`).
+    pub storage: WeightStorage,
+    /// Exact width of one product of the two types, and of the sum of
+    /// `simd` products: over the types with a ROM, over the actual weights
+    /// when hardwired (the widest PE's exact dot-product range).
     pub product_bits: u32,
     pub dot_bits: u32,
     pub accumulator: AccumulatorPlan,
@@ -80,6 +85,10 @@ pub struct Mvau {
     /// weights of channel `(a / sf) * pe + p`, inputs `(a % sf) * simd ..`.
     #[serde(skip)]
     pub weights: Vec<Vec<Vec<i64>>>,
+    /// `[pe][address]` when hardwired, the circuit of each ROM word above;
+    /// empty with a ROM.
+    #[serde(skip)]
+    pub constant_dots: Vec<Vec<ConstantDot>>,
     /// `[pe][nf]` initial accumulator values.
     #[serde(skip)]
     pub bias: Option<Vec<Vec<i64>>>,
@@ -426,7 +435,7 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         ),
     };
     let per_pe = |p: usize| (0..nf).map(move |n| n * pe + p);
-    let weights = (0..pe)
+    let weights: Vec<Vec<Vec<i64>>> = (0..pe)
         .map(|p| {
             per_pe(p)
                 .flat_map(|c| {
@@ -448,6 +457,26 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         .bias
         .as_ref()
         .map(|b| (0..pe).map(|p| per_pe(p).map(|c| b[c]).collect()).collect());
+    let storage = dense.hardware.weights;
+    let constant_dots: Vec<Vec<ConstantDot>> = match storage {
+        WeightStorage::Rom => Vec::new(),
+        WeightStorage::Hardwired => weights
+            .iter()
+            .map(|words| words.iter().map(|w| ConstantDot::new(w, input)).collect())
+            .collect(),
+    };
+    let dot = match storage {
+        WeightStorage::Rom => dot,
+        WeightStorage::Hardwired => {
+            constant_dots
+                .iter()
+                .flatten()
+                .fold(ValueRange::ZERO, |hull, d| {
+                    let r = d.range();
+                    ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
+                })
+        }
+    };
     let acc = IntType::signed(dense.accumulator.bits);
     // A threshold below the accumulator range always passes and one above it
     // never does; clamping to [min, max + 1] keeps that with one extra bit.
@@ -485,12 +514,14 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         input,
         weight,
         multiplier: dense.hardware.multiplier,
+        storage,
         product_bits: min_signed_bits(product.lo, product.hi),
         dot_bits: min_signed_bits(dot.lo, dot.hi),
         accumulator,
         activation,
         output,
         weights,
+        constant_dots,
         bias,
         thresholds,
         proven_range: ValueRange::ZERO,

@@ -591,6 +591,7 @@ impl Config {
                 pe: Some(self.pe),
                 simd: Some(self.simd),
                 multiplier: self.multiplier,
+                ..HardwareHints::default()
             },
         );
         Layer {
@@ -623,6 +624,7 @@ impl Config {
                 pe: Some(1),
                 simd: Some(self.next_simd),
                 multiplier: MultiplierStyle::Lut,
+                ..HardwareHints::default()
             },
         );
         Layer {

@@ -6,7 +6,7 @@
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
-use crate::model::{MultiplierStyle, OverflowMode, min_signed_bits};
+use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
 
@@ -255,6 +255,9 @@ fn carry4s(width: u32) -> f64 {
 }
 
 fn mvau_features(m: &Mvau) -> UnitFeatures {
+    if m.storage == WeightStorage::Hardwired {
+        return hardwired_mvau_features(m);
+    }
     let mut f = UnitFeatures::default();
     let depth = m.nf * m.sf;
     let word_bits = m.simd * m.weight.bits as usize;
@@ -269,6 +272,77 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     }
     adder_tree_features(&mut f, m, on_dsp);
     control_features(&mut f, m, on_dsp);
+    f
+}
+
+/// Features of hardwired dot products, counted at one LUT per full adder
+/// and per final-adder bit and one CARRY4 per four final-adder bits: a
+/// structural count, not fitted (`docs/estimator.md#hardwired-weights`).
+pub const UNIT_COST_FEATURES: [&str; 3] = [
+    "hardwired_full_adders",
+    "hardwired_final_adder_bits",
+    "hardwired_carry4",
+];
+
+/// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
+/// constant shift-and-adds and adder tree into one multi-operand sum
+/// (`alumacc`) and builds it as rows of full adders that reduce the summand
+/// bits to two rows, then one carry-chain adder (`maccmap`): about one full
+/// adder per summand bit beyond two rows of the sum's width.
+fn hardwired_mvau_features(m: &Mvau) -> UnitFeatures {
+    let mut f = UnitFeatures::default();
+    let datapath = datapath_bits(m);
+    for pe in 0..m.pe {
+        for dot in &m.constant_dots[pe] {
+            let Some(root) = dot.root() else {
+                // No nonzero weight: the dot product is the constant zero.
+                continue;
+            };
+            let width = root.bits.min(datapath);
+            let summands = dot.summand_bits(m.input, width);
+            let negated = dot
+                .products
+                .iter()
+                .any(|p| p.digits.iter().any(|d| d.negative));
+            let final_adder = if dot.terms() >= 2 || negated {
+                width
+            } else {
+                0
+            };
+            let full_adders = if dot.terms() >= 3 {
+                summands.saturating_sub(2 * width)
+            } else {
+                0
+            };
+            f.add(
+                Resource::Lut,
+                "hardwired_full_adders",
+                Component::AdderTree,
+                f64::from(full_adders),
+            );
+            f.add(
+                Resource::Lut,
+                "hardwired_final_adder_bits",
+                Component::AdderTree,
+                f64::from(final_adder),
+            );
+            f.add(
+                Resource::Carry4,
+                "hardwired_carry4",
+                Component::AdderTree,
+                carry4s(final_adder),
+            );
+            f.add(
+                Resource::Ff,
+                "register_bits",
+                Component::AdderTree,
+                f64::from(width),
+            );
+        }
+        accumulator_features(&mut f, m, pe);
+        activation_features(&mut f, m, pe);
+    }
+    control_features(&mut f, m, false);
     f
 }
 

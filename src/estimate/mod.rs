@@ -21,7 +21,7 @@ pub use features::{Block, Component, Resource, UnitFeatures, unit_features};
 
 use crate::arch::{ArchError, Plan, PlanOptions, Unit, build_plan};
 use crate::bounds::analyze;
-use crate::model::{LayerKind, Model};
+use crate::model::{LayerKind, Model, WeightStorage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
@@ -116,7 +116,12 @@ pub fn estimate_unit(
     let mut components: BTreeMap<Component, Resources> = BTreeMap::new();
     for resource in Resource::ALL {
         for feature in features.of(resource) {
-            let value = constants.coefficient(block, resource, feature.name) * feature.value;
+            let coefficient = if features::UNIT_COST_FEATURES.contains(&feature.name) {
+                1.0
+            } else {
+                constants.coefficient(block, resource, feature.name)
+            };
+            let value = coefficient * feature.value;
             let part = components.entry(feature.component).or_default();
             part.set(resource, part.get(resource) + value);
         }
@@ -205,14 +210,23 @@ pub fn declared_and_wide_plans(
 pub struct Comparison {
     pub declared: PlanEstimate,
     pub wide: PlanEstimate,
+    /// Layers with hardwired weights, whose dot products are counted
+    /// structurally at unit costs (uncalibrated).
+    pub hardwired: Vec<String>,
 }
 
 /// Estimates both variants of `model`.
 pub fn compare(model: &Model, options: PlanOptions) -> Result<Comparison, ArchError> {
     let (declared, wide) = declared_and_wide_plans(model, options)?;
+    let hardwired = declared
+        .mvaus()
+        .filter(|m| m.storage == WeightStorage::Hardwired)
+        .map(|m| m.name.clone())
+        .collect();
     Ok(Comparison {
         declared: estimate_plan(&declared),
         wide: estimate_plan(&wide),
+        hardwired,
     })
 }
 
@@ -259,5 +273,25 @@ mod tests {
         let c = compare(&example("mlp3.toml"), PlanOptions::default()).unwrap();
         // fc2: 2 PEs x 8 products of int8 x uint4 (13 bits): one DSP each.
         assert_eq!(c.declared.total.dsp, 16.0);
+        assert!(c.hardwired.is_empty());
+    }
+
+    #[test]
+    fn hardwired_layers_have_no_rom_and_are_named() {
+        let mut model = example("mlp3.toml");
+        let LayerKind::Dense(fc1) = &mut model.layers[1].kind else {
+            panic!()
+        };
+        fc1.hardware = crate::model::HardwareHints {
+            weights: WeightStorage::Hardwired,
+            ..Default::default()
+        };
+        let c = compare(&model, PlanOptions::default()).unwrap();
+        assert_eq!(c.hardwired, ["fc1"]);
+        let fc1 = c.declared.units.iter().find(|u| u.name == "fc1").unwrap();
+        assert!(!fc1.components.contains_key(&Component::WeightRom));
+        assert!(!fc1.components.contains_key(&Component::Multipliers));
+        assert!(fc1.components[&Component::AdderTree].lut > 0.0);
+        assert_eq!(fc1.total.bram18, 0.0);
     }
 }

@@ -152,6 +152,19 @@ pub fn render(c: &Comparison, micros: f64) -> String {
         w.lut - d.lut,
         w.ff - d.ff,
         savings_table(c)
+    ) + &hardwired_note(c)
+}
+
+/// Says which estimates rest on no calibration of their own.
+fn hardwired_note(c: &Comparison) -> String {
+    if c.hardwired.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nnote: hardwired weights in {}: their dot products are counted structurally (full \
+         adders and final adders at one LUT each), not calibrated; its measured error is in \
+         docs/estimator.md#hardwired-weights.\n",
+        c.hardwired.join(", ")
     )
 }
 

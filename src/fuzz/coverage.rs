@@ -3,7 +3,9 @@
 
 use super::model_gen::is_prime;
 use crate::arch::{Plan, Unit};
-use crate::model::{Activation, IntType, LayerKind, Model, MultiplierStyle, OverflowMode};
+use crate::model::{
+    Activation, IntType, LayerKind, Model, MultiplierStyle, OverflowMode, WeightStorage,
+};
 use crate::table::{Align, Table};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -26,6 +28,7 @@ pub enum Feature {
     SimdOne,
     SimdFull,
     Dsp,
+    Hardwired,
     Bias,
     Tiled,
     Accumulator64,
@@ -67,6 +70,7 @@ impl Feature {
             SimdOne,
             SimdFull,
             Dsp,
+            Hardwired,
             Bias,
             Tiled,
             Accumulator64,
@@ -110,6 +114,7 @@ impl fmt::Display for Feature {
             SimdOne => "SIMD = 1",
             SimdFull => "SIMD = in_features (> 1)",
             Dsp => "dsp multipliers",
+            Hardwired => "hardwired weights",
             Bias => "bias",
             Tiled => "tiled accumulators",
             Accumulator64 => "64-bit accumulators",
@@ -193,6 +198,7 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
                     SimdFull,
                 );
                 add(hw.multiplier == MultiplierStyle::Dsp, Dsp);
+                add(hw.weights == WeightStorage::Hardwired, Hardwired);
                 add(dense.bias.is_some(), Bias);
                 let acc = dense.accumulator;
                 add(acc.tile.is_some(), Tiled);

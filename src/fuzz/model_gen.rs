@@ -6,7 +6,8 @@
 //! PE x SIMD and NF x SF so that one model simulates in seconds), the number
 //! of layers and which of them are Hadamard rotations, the input type and
 //! length, then layer by layer. A dense layer draws its output activation,
-//! its size, its folding among the divisors of its sizes, its weights (one
+//! its size, its folding among the divisors of its sizes (or, maybe, for a
+//! layer small enough, hardwired weights and no folding), its weights (one
 //! of four styles, then maybe all-zero rows or an all-zero layer), a bias,
 //! maybe a tile, and then its accumulator widths from the exact bounds of
 //! its input ranges: the proven minimum up to 64 bits, or, when it allows
@@ -19,7 +20,7 @@ use super::draw::Draw;
 use crate::bounds::{DenseBounds, ValueRange, analyze, dense_bounds};
 use crate::model::{
     Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
-    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile,
+    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile, WeightStorage,
 };
 use ndarray::{Array1, Array2};
 use std::ops::RangeInclusive;
@@ -73,6 +74,9 @@ pub struct GenConfig {
     pub prime_size: f64,
     pub bias: f64,
     pub dsp: f64,
+    /// Chance of hardwired weights for a dense layer whose whole array
+    /// (out x in products) fits the class's lanes; such a layer is unfolded.
+    pub hardwired: f64,
     pub tile: f64,
     pub allow_overflow: f64,
     /// Chance of saturation, given that overflow is allowed.
@@ -135,6 +139,7 @@ impl Default for GenConfig {
             prime_size: 0.3,
             bias: 0.6,
             dsp: 0.25,
+            hardwired: 0.3,
             tile: 0.25,
             allow_overflow: 0.12,
             saturate: 0.5,
@@ -504,16 +509,25 @@ impl ModelDraw<'_> {
             _ => self.class.max_features,
         };
         let out_features = self.length(next_is_hadamard, max_out);
-        let (mut pe, simd) = self.folding(in_features, out_features);
+        let (mut pe, mut simd) = self.folding(in_features, out_features);
         if max_out < self.class.max_features {
             pe = 1;
         }
-        let multiplier = if self.d.chance(self.config.dsp) {
+        let hardwired = in_features * out_features <= self.class.max_lanes
+            && self.d.chance(self.config.hardwired);
+        if hardwired {
+            (pe, simd) = (out_features, in_features);
+        }
+        let multiplier = if !hardwired && self.d.chance(self.config.dsp) {
             MultiplierStyle::Dsp
         } else {
             MultiplierStyle::Lut
         };
-        let tile = self.tile_size(in_features, simd);
+        let tile = if hardwired {
+            None
+        } else {
+            self.tile_size(in_features, simd)
+        };
         let mut weight_bits = data_bits(&mut self.d, self.config, &self.config.weight_bits);
         let mut layer = Dense {
             in_features,
@@ -535,6 +549,11 @@ impl ModelDraw<'_> {
                 pe: Some(pe),
                 simd: Some(simd),
                 multiplier,
+                weights: if hardwired {
+                    WeightStorage::Hardwired
+                } else {
+                    WeightStorage::Rom
+                },
             },
         };
         // Wide inputs can need more than 64 bits: narrower weights, and at

@@ -6,7 +6,7 @@
 
 use super::chain::{ChainOptions, Failure, run_chain};
 use crate::bounds::{WidthVerdict, analyze};
-use crate::model::{Activation, Dense, IntType, LayerKind, Model, MultiplierStyle};
+use crate::model::{Activation, Dense, IntType, LayerKind, Model, MultiplierStyle, WeightStorage};
 use ndarray::{Array2, Axis, s};
 
 /// The smallest failing variant found.
@@ -172,11 +172,18 @@ fn fit_output_scale(model: &mut Model) {
 type DenseEdit = fn(&mut Dense) -> bool;
 
 /// Edits of one dense layer; each says whether it changed anything.
-const DENSE_EDITS: [DenseEdit; 9] = [
+const DENSE_EDITS: [DenseEdit; 10] = [
     |d| {
         let changed = d.hardware.pe != Some(1) || d.hardware.simd != Some(1);
         d.hardware.pe = Some(1);
         d.hardware.simd = Some(1);
+        // Hardwired layers are unfolded only.
+        d.hardware.weights = WeightStorage::Rom;
+        changed
+    },
+    |d| {
+        let changed = d.hardware.weights != WeightStorage::Rom;
+        d.hardware.weights = WeightStorage::Rom;
         changed
     },
     |d| d.accumulator.tile.take().is_some(),
@@ -310,14 +317,20 @@ fn keep_rows(d: &mut Dense, size: usize) {
     if let Activation::Thresholds { thresholds, .. } = &mut d.activation {
         *thresholds = thresholds.slice(s![..size, ..]).to_owned();
     }
-    d.hardware.pe = d.hardware.pe.map(|p| gcd(p, size));
+    d.hardware.pe = match d.hardware.weights {
+        WeightStorage::Rom => d.hardware.pe.map(|p| gcd(p, size)),
+        WeightStorage::Hardwired => Some(size),
+    };
 }
 
 fn keep_columns(d: &mut Dense, size: usize) {
     d.in_features = size;
     let w: Array2<i64> = d.weights.slice(s![.., ..size]).to_owned();
     d.weights = w;
-    let simd = d.hardware.simd.map(|s| gcd(s, size));
+    let simd = match d.hardware.weights {
+        WeightStorage::Rom => d.hardware.simd.map(|s| gcd(s, size)),
+        WeightStorage::Hardwired => Some(size),
+    };
     d.hardware.simd = simd;
     if let Some(t) = d.accumulator.tile
         && (!size.is_multiple_of(t.size) || !t.size.is_multiple_of(simd.unwrap_or(1)))

@@ -423,14 +423,23 @@ impl LayerContext<'_> {
                 ));
             }
         }
-        Ok(HardwareHints {
+        let hints = HardwareHints {
             pe: hw.pe,
             simd: hw.simd,
             multiplier: match hw.multiplier {
                 None | Some(MultiplierSpec::Lut) => MultiplierStyle::Lut,
                 Some(MultiplierSpec::Dsp) => MultiplierStyle::Dsp,
             },
-        })
+            weights: match hw.weights {
+                None | Some(WeightsSpec::Rom) => WeightStorage::Rom,
+                Some(WeightsSpec::Hardwired) => WeightStorage::Hardwired,
+            },
+        };
+        if hints.weights == WeightStorage::Hardwired {
+            hardwired_support(spec, &hints, tile)
+                .map_err(|why| self.error("hardware.weights", format!("\"hardwired\" {why}")))?;
+        }
+        Ok(hints)
     }
 
     fn activation(
@@ -732,6 +741,47 @@ fn check_accumulator_bits(bits: u32) -> Result<(), String> {
     }
 }
 
+/// Why hardwired weights cannot build this layer, if they cannot: they are
+/// implemented for unfolded layers only (one neuron fold and one synapse
+/// fold, so one constant circuit per PE), as products of constants.
+fn hardwired_support(
+    spec: &DenseSpec,
+    hints: &HardwareHints,
+    tile: Option<Tile>,
+) -> Result<(), String> {
+    if hints.multiplier == MultiplierStyle::Dsp {
+        return Err(
+            "takes no multiplier = \"dsp\": its products are constant shift-and-add circuits"
+                .into(),
+        );
+    }
+    if let Some(pe) = hints.pe
+        && pe != spec.out_features
+    {
+        return Err(format!(
+            "needs one neuron fold (pe = out_features = {}), not pe = {pe}: folded constant circuits are not implemented",
+            spec.out_features
+        ));
+    }
+    if let Some(simd) = hints.simd
+        && simd != spec.in_features
+    {
+        return Err(format!(
+            "needs one synapse fold (simd = in_features = {}), not simd = {simd}: folded constant circuits are not implemented",
+            spec.in_features
+        ));
+    }
+    if let Some(tile) = tile
+        && tile.size != spec.in_features
+    {
+        return Err(format!(
+            "needs one synapse fold, which a tile of {} of {} inputs splits",
+            tile.size, spec.in_features
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,6 +859,45 @@ out_bits = 3
         let e = error_of(("multiplier = \"dsp\"", "multipler = \"dsp\""));
         assert_eq!(e.field.as_deref(), Some("hardware.multipler"));
         assert_eq!(e.layer.as_ref().unwrap().name.as_deref(), Some("fc"));
+    }
+
+    #[test]
+    fn hardwired_weights_parse_and_unfolded_only() {
+        let unfolded = SMALL
+            .replacen(", tile = { size = 2, inner_bits = 6 }", "", 1)
+            .replacen(
+                "pe = 2, simd = 2, multiplier = \"dsp\"",
+                "pe = 2, simd = 4, weights = \"hardwired\"",
+                1,
+            );
+        let model = parse(&unfolded).unwrap();
+        let dense = model.layers[0].as_dense().unwrap();
+        assert_eq!(dense.hardware.weights, WeightStorage::Hardwired);
+        let edit = |from: &str, to: &str| {
+            let text = unfolded.replacen(from, to, 1);
+            assert_ne!(text, unfolded, "edit {from:?} did not apply");
+            text
+        };
+        for (text, why) in [
+            (edit("simd = 4", "simd = 2"), "simd = 2"),
+            (edit("pe = 2", "pe = 1"), "pe = 1"),
+            (edit("simd = 4,", "simd = 4, multiplier = \"dsp\","), "dsp"),
+            (
+                edit(
+                    "bits = 8 }",
+                    "bits = 8, tile = { size = 2, inner_bits = 6 } }",
+                )
+                .replacen("simd = 4, ", "", 1),
+                "tile of 2",
+            ),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("hardware.weights"), "{why}");
+            assert_eq!(e.layer.as_ref().unwrap().name.as_deref(), Some("fc"));
+            assert!(e.message.contains(why), "{why}: {}", e.message);
+        }
+        let e = parse(&unfolded.replacen("\"hardwired\"", "\"wired\"", 1)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("hardware.weights"));
     }
 
     #[test]

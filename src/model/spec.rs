@@ -104,6 +104,15 @@ pub struct HardwareSpec {
     pub simd: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<MultiplierSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsSpec>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightsSpec {
+    Rom,
+    Hardwired,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy)]

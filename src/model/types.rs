@@ -152,12 +152,34 @@ impl fmt::Display for MultiplierStyle {
     }
 }
 
+/// Where a dense layer's weights live in the hardware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightStorage {
+    /// A weight ROM per PE feeding generic multipliers.
+    #[default]
+    Rom,
+    /// Constants in the Verilog: each product a constant-coefficient
+    /// circuit and an adder tree over the nonzero products only.
+    Hardwired,
+}
+
+impl fmt::Display for WeightStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WeightStorage::Rom => "rom",
+            WeightStorage::Hardwired => "hardwired",
+        })
+    }
+}
+
 /// Folding and implementation hints; `None` means chosen by the generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct HardwareHints {
     pub pe: Option<usize>,
     pub simd: Option<usize>,
     pub multiplier: MultiplierStyle,
+    pub weights: WeightStorage,
 }
 
 /// A fully connected layer with integer weights.

@@ -249,6 +249,8 @@ fn hardware_spec(hints: &HardwareHints) -> Option<HardwareSpec> {
             MultiplierStyle::Lut => MultiplierSpec::Lut,
             MultiplierStyle::Dsp => MultiplierSpec::Dsp,
         }),
+        // Written only when not the default, so that ROM models keep their text.
+        weights: (hints.weights == WeightStorage::Hardwired).then_some(WeightsSpec::Hardwired),
     })
 }
 
@@ -397,6 +399,7 @@ mod tests {
             pe: None,
             simd: Some(2),
             multiplier: MultiplierStyle::Dsp,
+            weights: WeightStorage::Rom,
         };
         model.description = Some("quotes \" and\nnewlines survive".into());
         let dir = tempfile::tempdir().unwrap();

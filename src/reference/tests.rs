@@ -271,6 +271,7 @@ fn build_dense(plan: &DensePlan, x: Range) -> (Dense, Range) {
             pe: None,
             simd: plan.simd,
             multiplier: Default::default(),
+            weights: Default::default(),
         },
     };
     (dense, output)

@@ -7,12 +7,14 @@
 //!
 //! One file per part: `control`, `tags`, `weights`, `dot_product`,
 //! `accumulator`, `thresholds`, and `lane`, which wires one PE from them;
+//! `hardwired` holds the PE of a layer whose weights are constants;
 //! this file holds the output packer and the block that joins control and
 //! lanes.
 
 mod accumulator;
 mod control;
 mod dot_product;
+mod hardwired;
 mod lane;
 mod tags;
 mod thresholds;
@@ -21,12 +23,14 @@ mod weights;
 pub use accumulator::{Accumulator, fix};
 pub use control::MvauControl;
 pub use dot_product::DotProduct;
+pub use hardwired::{HardwiredDot, HardwiredLane};
 pub use lane::PeLane;
 pub use tags::{TagLayout, TagPipe};
 pub use thresholds::{ComparatorBank, PassThrough};
 pub use weights::WeightRom;
 
 use crate::arch::Mvau;
+use crate::model::WeightStorage;
 use crate::rtl::bits::BitVector;
 use crate::rtl::stream::stream_ports;
 use crate::rtl::wire::Wire;
@@ -73,7 +77,8 @@ impl Logic for OutputPacker {
     }
 }
 
-/// The MVAU: control, PE lanes and the output packer.
+/// The MVAU: control, PE lanes (ROM or hardwired, by the plan's storage)
+/// and the output packer.
 #[derive(LogicBlock)]
 pub struct MvauBlock {
     pub clock: Signal<In, Clock>,
@@ -86,6 +91,7 @@ pub struct MvauBlock {
     pub out_ready: Wire,
     pub control: MvauControl,
     pub lanes: Vec<PeLane>,
+    pub wired_lanes: Vec<HardwiredLane>,
     pub packer: OutputPacker,
 }
 
@@ -104,9 +110,18 @@ impl MvauBlock {
             out_valid,
             out_ready,
             control: MvauControl::new(plan),
-            lanes: (0..plan.pe)
-                .map(|p| PeLane::new(plan, p, rom_file(p)))
-                .collect(),
+            lanes: match plan.storage {
+                WeightStorage::Rom => (0..plan.pe)
+                    .map(|p| PeLane::new(plan, p, rom_file(p)))
+                    .collect(),
+                WeightStorage::Hardwired => Vec::new(),
+            },
+            wired_lanes: match plan.storage {
+                WeightStorage::Rom => Vec::new(),
+                WeightStorage::Hardwired => {
+                    (0..plan.pe).map(|p| HardwiredLane::new(plan, p)).collect()
+                }
+            },
             packer: OutputPacker::new(plan),
         }
     }
@@ -131,6 +146,15 @@ impl Logic for MvauBlock {
             self.lanes[i].tags1.next = self.control.tags1.val();
             self.lanes[i].valid2.next = self.control.valid2.val();
             self.packer.elements[i].next = self.lanes[i].out.val();
+        }
+        for i in 0..self.wired_lanes.len() {
+            self.wired_lanes[i].clock.next = self.clock.val();
+            self.wired_lanes[i].advance.next = self.control.advance.val();
+            self.wired_lanes[i].rom_addr.next = self.control.rom_addr.val();
+            self.wired_lanes[i].x1.next = self.control.x1.val();
+            self.wired_lanes[i].tags1.next = self.control.tags1.val();
+            self.wired_lanes[i].valid2.next = self.control.valid2.val();
+            self.packer.elements[i].next = self.wired_lanes[i].out.val();
         }
     }
 }

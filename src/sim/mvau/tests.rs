@@ -3,7 +3,7 @@
 use super::*;
 use crate::arch::{AccumulatorPlan, InnerAccumulator};
 use crate::bounds::ValueRange;
-use crate::model::{IntType, MultiplierStyle, OverflowMode};
+use crate::model::{IntType, MultiplierStyle, OverflowMode, WeightStorage};
 
 /// An MVAU plan for the `[out][in]` matrix `weights`, laid out as `arch`
 /// documents: PE `p` at address `a` holds channel `(a / sf) * pe + p`,
@@ -83,6 +83,7 @@ impl HandPlan {
             input: IntType::signed(8),
             weight: IntType::signed(8),
             multiplier: MultiplierStyle::Lut,
+            storage: WeightStorage::Rom,
             product_bits: 16,
             dot_bits: 16 + simd.ilog2() + 1,
             accumulator: AccumulatorPlan {
@@ -97,6 +98,7 @@ impl HandPlan {
             activation,
             output,
             weights,
+            constant_dots: Vec::new(),
             bias: self.bias.as_deref().map(per_pe),
             thresholds,
             proven_range: ValueRange::ZERO,
