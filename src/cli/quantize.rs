@@ -135,7 +135,7 @@ pub fn run(args: &QuantizeArgs) -> Result<(), CliError> {
         .tile
         .zip(args.inner_bits)
         .map(|(size, inner_bits)| Tile { size, inner_bits });
-    check_tiles(args, &float)?;
+    check_tiles(args, &float, &settings.accumulator)?;
     let mut quantized = quantize(&float, calibration.view(), &settings).map_err(quantize_error)?;
     // Scored before anything is written: a test set that does not fit the
     // model leaves no output behind.
@@ -313,7 +313,11 @@ impl QuantizerFlags {
 
 /// `--tile` must divide every layer's inputs and `--inner-bits` fit
 /// within the layer's accumulator: said here in the flags' terms.
-fn check_tiles(args: &QuantizeArgs, float: &FloatModel) -> Result<(), CliError> {
+fn check_tiles(
+    args: &QuantizeArgs,
+    float: &FloatModel,
+    widths: &AccumulatorWidths,
+) -> Result<(), CliError> {
     let (Some(size), Some(inner_bits)) = (args.tile, args.inner_bits) else {
         return Ok(());
     };
@@ -333,12 +337,7 @@ fn check_tiles(args: &QuantizeArgs, float: &FloatModel) -> Result<(), CliError> 
                 args.quantizer.float.display()
             )));
         }
-        let bits = args
-            .acc_bits_per_layer
-            .iter()
-            .rev()
-            .find(|(name, _)| name == &layer.name)
-            .map_or(args.acc_bits, |(_, bits)| *bits);
+        let bits = widths.bits_of(&layer.name);
         if inner_bits > bits {
             return Err(CliError::input(format!(
                 "--inner-bits {inner_bits}: wider than the {bits}-bit accumulator (--acc-bits) of layer {index} (`{}`) it feeds",
