@@ -8,7 +8,7 @@ use super::grid::{Config, WeightValues};
 use super::runs::{RunRecord, config_plan, unit_kind};
 use crate::arch::Plan;
 use crate::estimate::constants::Coefficients;
-use crate::estimate::{Block, Constants, Resource, Resources, estimate_unit, unit_features};
+use crate::estimate::{Band, Block, Constants, Resource, Resources, estimate_unit, unit_features};
 use crate::table::{Align, Table};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -128,13 +128,60 @@ pub fn fit_constants(records: &[RunRecord]) -> Result<Fitted, String> {
             constants.set(block, resource, fit_resource(&training, resource));
         }
     }
-    let evaluations = samples.iter().map(|s| evaluate(s, &constants)).collect();
+    let evaluations: Vec<Evaluation> = samples.iter().map(|s| evaluate(s, &constants)).collect();
+    for block in Block::ALL {
+        let measured = band_sample(&evaluations, block);
+        if !measured.is_empty() {
+            constants.set_band(block, band_of(&measured), measured.len());
+        }
+    }
     let mut fitted = Fitted {
         constants,
         evaluations,
     };
     fitted.constants.notes = fitted.notes(records.len());
     Ok(fitted)
+}
+
+/// The share of estimates a band covers.
+pub const BAND_QUANTILE: f64 = 0.9;
+
+/// Held-out units of fewer than this many make a band of the fitted ones
+/// too (a quantile of two or four errors says little).
+const FEWEST_HELD_OUT_FOR_A_BAND: usize = 20;
+
+/// The units a block's band is measured on: the held-out ones when there
+/// are enough, else all of them.
+fn band_sample(evaluations: &[Evaluation], block: Block) -> Vec<&Evaluation> {
+    let all: Vec<&Evaluation> = evaluations.iter().filter(|e| e.block == block).collect();
+    let held_out: Vec<&Evaluation> = all.iter().copied().filter(|e| e.held_out).collect();
+    if held_out.len() >= FEWEST_HELD_OUT_FOR_A_BAND {
+        held_out
+    } else {
+        all
+    }
+}
+
+/// The [`BAND_QUANTILE`] of the absolute LUT and FF errors of `evaluations`.
+fn band_of(evaluations: &[&Evaluation]) -> Band {
+    let quantile = |pick: fn(&Resources) -> f64| {
+        let errors: Vec<f64> = evaluations.iter().map(|e| e.error(pick).abs()).collect();
+        upper_quantile(errors, BAND_QUANTILE)
+    };
+    Band {
+        lut_percent: quantile(|r| r.lut),
+        ff_percent: quantile(|r| r.ff),
+    }
+}
+
+/// The least value at or above a `q` share of `values` (nearest rank).
+pub fn upper_quantile(mut values: Vec<f64>, q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = (q * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
 }
 
 fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {
@@ -517,6 +564,16 @@ mod tests {
         assert!((b[0] - 3.0).abs() < 0.05, "{b:?}");
         let squares = non_negative_least_squares(&x, &y);
         assert!(squares[0] > 3.5, "{squares:?}");
+    }
+
+    #[test]
+    fn the_upper_quantile_is_a_nearest_rank() {
+        let values: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(upper_quantile(values.clone(), 0.9), 9.0);
+        assert_eq!(upper_quantile(values.clone(), 1.0), 10.0);
+        assert_eq!(upper_quantile(values, 0.0), 1.0);
+        assert_eq!(upper_quantile(vec![5.0, 1.0, 3.0], 0.5), 3.0);
+        assert_eq!(upper_quantile(Vec::new(), 0.9), 0.0);
     }
 
     #[test]

@@ -76,6 +76,37 @@ impl Resources {
     }
 }
 
+/// How far an estimate may be off: the 90th percentile of the absolute
+/// relative error of the calibration's held-out units of the same block
+/// kind (all its units when fewer than 20 are held out), in percent (`a2qgen calibrate` measures it; see
+/// `docs/estimator.md#error-bands`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Band {
+    pub lut_percent: f64,
+    pub ff_percent: f64,
+}
+
+impl Band {
+    /// The band of a sum of estimates: each part's band weighted by its
+    /// share, as if their errors all had the same sign (the errors of one
+    /// design's units are correlated, so they do not average out).
+    pub fn of_sum<'a>(parts: impl IntoIterator<Item = (&'a Resources, Band)>) -> Option<Band> {
+        let (mut lut, mut ff, mut lut_error, mut ff_error) = (0.0, 0.0, 0.0, 0.0);
+        let mut any = false;
+        for (resources, band) in parts {
+            any = true;
+            lut += resources.lut;
+            ff += resources.ff;
+            lut_error += resources.lut * band.lut_percent;
+            ff_error += resources.ff * band.ff_percent;
+        }
+        any.then(|| Band {
+            lut_percent: if lut > 0.0 { lut_error / lut } else { 0.0 },
+            ff_percent: if ff > 0.0 { ff_error / ff } else { 0.0 },
+        })
+    }
+}
+
 /// The estimate of one unit of a plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UnitEstimate {
@@ -90,6 +121,10 @@ pub struct UnitEstimate {
     pub output_bits: usize,
     pub total: Resources,
     pub components: BTreeMap<Component, Resources>,
+    /// The error band of the unit's block kind; `None` when the unit is
+    /// counted at unit costs the calibration does not cover (hardwired
+    /// weights).
+    pub band: Option<Band>,
 }
 
 /// The estimate of a whole plan.
@@ -98,6 +133,8 @@ pub struct PlanEstimate {
     pub model: String,
     pub units: Vec<UnitEstimate>,
     pub total: Resources,
+    /// The band of the total over the units that have one.
+    pub band: Option<Band>,
 }
 
 impl PlanEstimate {
@@ -167,14 +204,26 @@ pub fn estimate_plan_with(plan: &Plan, constants: &Constants) -> PlanEstimate {
                 output_bits: unit.output_shape().bits(),
                 total,
                 components,
+                band: calibrated_band(unit, constants),
             }
         })
         .collect();
     let total = units.iter().fold(Resources::default(), |a, u| a + u.total);
+    let band = Band::of_sum(units.iter().filter_map(|u| Some((&u.total, u.band?))));
     PlanEstimate {
         model: plan.model.clone(),
         units,
         total,
+        band,
+    }
+}
+
+/// The band of `unit`'s block kind, unless the unit is built in a style
+/// the calibration grid does not synthesize.
+fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
+    match unit {
+        Unit::Mvau(m) if m.storage == WeightStorage::Hardwired => None,
+        _ => constants.band(Block::of(unit)),
     }
 }
 
@@ -277,6 +326,36 @@ mod tests {
     }
 
     #[test]
+    fn the_band_of_a_sum_weighs_each_part_by_its_share() {
+        let small = Resources {
+            lut: 100.0,
+            ff: 10.0,
+            ..Default::default()
+        };
+        let large = Resources {
+            lut: 300.0,
+            ff: 30.0,
+            ..Default::default()
+        };
+        let band = |l, f| Band {
+            lut_percent: l,
+            ff_percent: f,
+        };
+        let sum = Band::of_sum([(&small, band(20.0, 4.0)), (&large, band(4.0, 8.0))]).unwrap();
+        assert!((sum.lut_percent - 8.0).abs() < 1e-9);
+        assert!((sum.ff_percent - 7.0).abs() < 1e-9);
+        assert_eq!(Band::of_sum(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn every_unit_of_an_example_has_a_band() {
+        let c = compare(&example("hadamard_tiled.toml"), PlanOptions::default()).unwrap();
+        assert!(c.declared.units.iter().all(|u| u.band.is_some()));
+        let total = c.declared.band.unwrap();
+        assert!(total.lut_percent > 0.0 && total.lut_percent < 100.0);
+    }
+
+    #[test]
     fn hardwired_layers_have_no_rom_and_are_named() {
         let mut model = example("mlp3.toml");
         let LayerKind::Dense(fc1) = &mut model.layers[1].kind else {
@@ -293,5 +372,6 @@ mod tests {
         assert!(!fc1.components.contains_key(&Component::Multipliers));
         assert!(fc1.components[&Component::AdderTree].lut > 0.0);
         assert_eq!(fc1.total.bram18, 0.0);
+        assert_eq!(fc1.band, None);
     }
 }

@@ -1,7 +1,7 @@
 //! The `estimate` report: resources per unit for the declared widths and
 //! for 32-bit accumulators, and where the narrower accumulators save.
 
-use super::{Comparison, Component, PlanEstimate, Resources, UnitEstimate};
+use super::{Band, Comparison, Component, PlanEstimate, Resources, UnitEstimate};
 use crate::table::{Align, Table};
 
 /// `wide / declared`, the factor 32-bit accumulators cost.
@@ -28,9 +28,11 @@ pub fn resource_table(c: &Comparison) -> Table {
         ("unit", Align::Left),
         ("kind", Align::Left),
         ("LUT", Align::Right),
+        ("LUT ±", Align::Right),
         ("LUT 32b", Align::Right),
         ("LUT x", Align::Right),
         ("FF", Align::Right),
+        ("FF ±", Align::Right),
         ("FF 32b", Align::Right),
         ("FF x", Align::Right),
         ("CARRY4", Align::Right),
@@ -42,32 +44,39 @@ pub fn resource_table(c: &Comparison) -> Table {
     ]);
     for (d, w) in c.declared.units.iter().zip(&c.wide.units) {
         table.row(resource_row(
-            &d.index.to_string(),
-            &d.name,
-            d.block.name(),
-            &d.total,
+            [&d.index.to_string(), &d.name, d.block.name()],
+            (&d.total, d.band),
             &w.total,
         ));
     }
     table.row(resource_row(
-        "",
-        "total",
-        "",
-        &c.declared.total,
+        ["", "total", ""],
+        (&c.declared.total, c.declared.band),
         &c.wide.total,
     ));
     table
 }
 
-fn resource_row(index: &str, name: &str, kind: &str, d: &Resources, w: &Resources) -> Vec<String> {
+/// `±9%`, or `n/c` when the estimate has no calibrated band.
+fn band_cell(band: Option<Band>, pick: fn(&Band) -> f64) -> String {
+    band.map_or_else(|| "n/c".into(), |b| format!("±{:.0}%", pick(&b)))
+}
+
+fn resource_row(
+    [index, name, kind]: [&str; 3],
+    (d, band): (&Resources, Option<Band>),
+    w: &Resources,
+) -> Vec<String> {
     vec![
         index.to_string(),
         name.to_string(),
         kind.to_string(),
         round(d.lut),
+        band_cell(band, |b| b.lut_percent),
         round(w.lut),
         ratio(d.lut, w.lut),
         round(d.ff),
+        band_cell(band, |b| b.ff_percent),
         round(w.ff),
         ratio(d.ff, w.ff),
         round(d.carry4),
@@ -142,17 +151,51 @@ pub fn render(c: &Comparison, micros: f64) -> String {
     let (d, w) = (&c.declared.total, &c.wide.total);
     format!(
         "model {}: xc7 resources, declared accumulators vs 32-bit (estimated in {:.2} ms)\n\n{}\n\
+         {}\
          32-bit accumulators cost {} the LUTs and {} the flip-flops; the declared widths save {:.0} LUTs and {:.0} FFs.\n\n\
          Where the narrower accumulators save (declared -> 32-bit):\n\n{}",
         c.declared.model,
         micros / 1e3,
         resource_table(c),
+        band_line(&c.declared),
         ratio(d.lut, w.lut),
         ratio(d.ff, w.ff),
         w.lut - d.lut,
         w.ff - d.ff,
         savings_table(c)
     ) + &hardwired_note(c)
+}
+
+/// The total with its error band, and which units the band leaves out.
+pub fn band_line(estimate: &PlanEstimate) -> String {
+    let total = &estimate.total;
+    let uncovered: Vec<&str> = estimate
+        .units
+        .iter()
+        .filter(|u| u.band.is_none())
+        .map(|u| u.name.as_str())
+        .collect();
+    let Some(band) = estimate.band else {
+        return "Error band: none (no unit is covered by the calibration).\n".into();
+    };
+    let range = |value: f64, percent: f64| {
+        format!(
+            "{:.0} ± {:.0}% ({:.0} to {:.0})",
+            value,
+            percent,
+            value * (1.0 - percent / 100.0),
+            value * (1.0 + percent / 100.0)
+        )
+    };
+    let mut line = format!(
+        "Error band (p90 of the calibration's errors per kind of unit, weighted by share): LUT {}, FF {}",
+        range(total.lut, band.lut_percent),
+        range(total.ff, band.ff_percent),
+    );
+    if !uncovered.is_empty() {
+        line += &format!("; not covering {} (uncalibrated)", uncovered.join(", "));
+    }
+    line + ".\n"
 }
 
 /// Says which estimates rest on no calibration of their own.
