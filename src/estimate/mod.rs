@@ -283,7 +283,7 @@ mod tests {
             panic!()
         };
         fc1.hardware = crate::model::HardwareHints {
-            weights: WeightStorage::Hardwired,
+            weights: crate::model::WeightsHint::Hardwired,
             ..Default::default()
         };
         let c = compare(&model, PlanOptions::default()).unwrap();
