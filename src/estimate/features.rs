@@ -290,6 +290,36 @@ pub const UNIT_COST_FEATURES: [&str; 5] = [
     "hardwired_select_luts",
 ];
 
+/// LUTs per output bit of a lane that is a function of `inputs` bits (its
+/// input element and the fold address): one LUT6 up to six, else a
+/// LUT-ROM of `2^inputs` entries.
+fn lane_table_luts(inputs: u32) -> f64 {
+    if inputs <= 6 {
+        1.0
+    } else {
+        rom_luts_per_bit(1usize << inputs.min(40))
+    }
+}
+
+/// LUTs of a lane built as written: each product's shift-and-add (a LUT
+/// per adder bit) and a multiplexer per output bit, a function of the
+/// address and the products (zero is a constant; a LUT6 takes five more
+/// inputs after the first), plus one decoder LUT per product.
+fn product_bank_luts(
+    products: &[&ConstantProduct],
+    width: u32,
+    address_bits: u32,
+    bits: u32,
+) -> f64 {
+    let adder_bits: u32 = products
+        .iter()
+        .map(|p| p.adders() as u32 * p.bits.min(width))
+        .sum();
+    let data = products.len() as u32;
+    let per_bit = (address_bits + data).saturating_sub(1).div_ceil(5).max(1);
+    f64::from(adder_bits + per_bit * bits + data)
+}
+
 /// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
 /// constant shift-and-adds and adder tree into one multi-operand sum
 /// (`alumacc`) and builds it as rows of full adders that reduce the summand
@@ -348,40 +378,49 @@ fn hardwired_dot_features(
             negated |= p.digits.iter().any(|d| d.negative);
             continue;
         }
-        let adder_bits: u32 = products
-            .iter()
-            .map(|p| p.adders() as u32 * p.bits.min(width))
-            .sum();
-        let carry: f64 = products
-            .iter()
-            .map(|p| p.adders() as f64 * carry4s(p.bits.min(width)))
-            .sum();
-        f.add(
-            Resource::Lut,
-            "hardwired_product_adder_bits",
-            Component::Multipliers,
-            f64::from(adder_bits),
-        );
-        f.add(
-            Resource::Carry4,
-            "hardwired_carry4",
-            Component::Multipliers,
-            carry,
-        );
-        // Per output bit, a function of the address and of the products
-        // (zero is a constant); a LUT6 takes five more inputs after the
-        // first. Plus one decoder LUT per product.
-        let data = products.len() as u32;
-        let per_bit = (address_bits + data).saturating_sub(1).div_ceil(5).max(1);
         let bits = lane.bits.min(width);
-        f.add(
-            Resource::Lut,
-            "hardwired_select_luts",
-            Component::Multipliers,
-            f64::from(per_bit * bits + data),
-        );
-        // A selected value is signed: it spans the width.
-        summands += width;
+        let table = lane_table_luts(m.input.bits + address_bits) * f64::from(bits);
+        let bank = product_bank_luts(&products, width, address_bits, bits);
+        if table <= bank {
+            // Each output bit a function of the input and the address: a
+            // table in LUTs, as synthesis collapses a narrow one.
+            f.add(
+                Resource::Lut,
+                "hardwired_select_luts",
+                Component::Multipliers,
+                table,
+            );
+        } else {
+            let adder_bits: u32 = products
+                .iter()
+                .map(|p| p.adders() as u32 * p.bits.min(width))
+                .sum();
+            let carry: f64 = products
+                .iter()
+                .map(|p| p.adders() as f64 * carry4s(p.bits.min(width)))
+                .sum();
+            f.add(
+                Resource::Lut,
+                "hardwired_product_adder_bits",
+                Component::Multipliers,
+                f64::from(adder_bits),
+            );
+            f.add(
+                Resource::Carry4,
+                "hardwired_carry4",
+                Component::Multipliers,
+                carry,
+            );
+            f.add(
+                Resource::Lut,
+                "hardwired_select_luts",
+                Component::Multipliers,
+                bank - f64::from(adder_bits),
+            );
+        }
+        // A selected value adds its own bits (its sign extension is a
+        // constant correction of the sum).
+        summands += bits;
         terms += 1;
     }
     let final_adder = if terms >= 2 || negated { width } else { 0 };
