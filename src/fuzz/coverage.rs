@@ -31,6 +31,7 @@ pub enum Feature {
     Hardwired,
     HardwiredFolded,
     AutoWeights,
+    AutoChoseHardwired,
     Bias,
     Tiled,
     Accumulator64,
@@ -75,6 +76,7 @@ impl Feature {
             Hardwired,
             HardwiredFolded,
             AutoWeights,
+            AutoChoseHardwired,
             Bias,
             Tiled,
             Accumulator64,
@@ -121,6 +123,7 @@ impl fmt::Display for Feature {
             Hardwired => "hardwired weights",
             HardwiredFolded => "folded hardwired weights (NF x SF > 1)",
             AutoWeights => "auto weights",
+            AutoChoseHardwired => "auto weights built hardwired",
             Bias => "bias",
             Tiled => "tiled accumulators",
             Accumulator64 => "64-bit accumulators",
@@ -252,6 +255,12 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
             _ => false,
         });
         add(wide_stream || wide_rom, WordOver128);
+        add(
+            plan.mvaus().any(|m| {
+                m.storage_choice.is_some() && m.storage == crate::model::WeightStorage::Hardwired
+            }),
+            AutoChoseHardwired,
+        );
     }
     set
 }
