@@ -1,8 +1,9 @@
 //! `hardware.weights = "hardwired"`: the same model with weight ROMs and
-//! with hardwired weights (same folding) co-simulates identically, values
-//! and cycles, on random inputs with gaps and back-pressure; the hardwired
-//! design has no weight image, is Verilator `-Wall` clean and compiles as
-//! Verilog-2005 in Icarus.
+//! with hardwired weights (same folding, unfolded or folded, tiled or not)
+//! co-simulates identically, values and cycles, on random inputs with gaps
+//! and back-pressure; the hardwired design has no weight image, is
+//! Verilator `-Wall` clean and compiles as Verilog-2005 in Icarus.
+//! `"auto"` builds the smaller estimate; DSP multipliers are refused.
 
 mod tools;
 

@@ -474,7 +474,7 @@ mod tests {
         let dot = ConstantDot::new(&words, IntType::signed(3));
         let exact: Vec<ValueRange> = words
             .iter()
-            .map(|w| ConstantDot::new(&[w.clone()], IntType::signed(3)).range())
+            .map(|w| ConstantDot::new(std::slice::from_ref(w), IntType::signed(3)).range())
             .collect();
         let lo = exact.iter().map(|r| r.lo).min().unwrap();
         let hi = exact.iter().map(|r| r.hi).max().unwrap();
