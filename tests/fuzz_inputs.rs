@@ -75,7 +75,7 @@ const DTYPES: [&str; 14] = [
 ];
 
 /// Values of TOML strings swapped by a mutation.
-const WORDS: [&str; 14] = [
+const WORDS: [&str; 15] = [
     "dense",
     "hadamard",
     "wrap",
@@ -86,6 +86,7 @@ const WORDS: [&str; 14] = [
     "dsp",
     "rom",
     "hardwired",
+    "auto",
     "true",
     "false",
     "/dev/zero",
@@ -350,13 +351,19 @@ impl Corpus {
             &fc0,
             &format!("\"{}\"", dir.path().join(FC0_WEIGHTS_MUTANT).display()),
         );
-        // mlp3 with its fc1 hardwired (and so unfolded).
+        // mlp3 with its fc1 hardwired unfolded, and folded with `auto`.
         let fc1_hardware = "hardware = { pe = 2, simd = 8 }";
         assert!(mlp3.contains(fc1_hardware));
         let hardwired = mlp3.replacen(fc1_hardware, "hardware = { weights = \"hardwired\" }", 1);
+        let auto = mlp3.replacen(
+            fc1_hardware,
+            "hardware = { pe = 2, simd = 8, weights = \"auto\" }",
+            1,
+        );
         let models = vec![
             mlp3.into_bytes(),
             hardwired.into_bytes(),
+            auto.into_bytes(),
             absolute("hadamard_tiled").into_bytes(),
             std::fs::read(root().join("tests/fixtures/tiny_dense.toml")).unwrap(),
         ];

@@ -171,8 +171,9 @@ fn make_fixtures(dir: &Path) {
     // Models.
     let mlp3 = mlp3_text();
     write("mlp3.toml", mlp3.as_bytes());
-    // Weight storage: an unknown style, a folded hardwired layer, and one
-    // unfolded (valid).
+    // Weight storage: unknown styles, a value of the wrong type, DSP
+    // hardwired and auto layers (refused), and valid folded, unfolded and
+    // auto layers.
     let fc0_hardware = "hardware = { pe = 4, simd = 4, multiplier = \"lut\" }";
     assert!(mlp3.contains(fc0_hardware));
     for (name, hardware) in [
@@ -181,8 +182,24 @@ fn make_fixtures(dir: &Path) {
             "hardware = { pe = 4, simd = 4, weights = \"flash\" }",
         ),
         (
+            "weights_upper_case",
+            "hardware = { pe = 4, simd = 4, weights = \"AUTO\" }",
+        ),
+        (
+            "weights_number",
+            "hardware = { pe = 4, simd = 4, weights = 1 }",
+        ),
+        (
             "hardwired_folded",
             "hardware = { pe = 4, simd = 4, weights = \"hardwired\" }",
+        ),
+        (
+            "auto_folded",
+            "hardware = { pe = 4, simd = 4, weights = \"auto\" }",
+        ),
+        (
+            "auto_dsp",
+            "hardware = { pe = 4, simd = 4, multiplier = \"dsp\", weights = \"auto\" }",
         ),
         (
             "hardwired_dsp",
@@ -895,18 +912,41 @@ fn weight_storage_is_checked_naming_the_layer_and_field() {
             "gen {fx}/weights_unknown.toml -o {out} --constraints {out}/c",
             &[
                 field,
-                "unknown variant `flash`, expected `rom` or `hardwired`",
+                "unknown variant `flash`, expected one of `rom`, `hardwired`, `auto`",
             ],
         ),
         case(
-            "hardwired_folded",
+            "weights_upper_case",
             2,
-            "cosim {fx}/hardwired_folded.toml --random 2 --build-dir {out}",
-            &[
-                field,
-                "one neuron fold (pe = out_features = 16), not pe = 4",
-            ],
+            "check {fx}/weights_upper_case.toml",
+            &[field, "unknown variant `AUTO`"],
         ),
+        case(
+            "weights_number",
+            2,
+            "info {fx}/weights_number.toml",
+            &[field, "invalid type"],
+        ),
+        case(
+            "auto_dsp",
+            2,
+            "cosim {fx}/auto_dsp.toml --random 2 --build-dir {out}",
+            &[field, "\"auto\" takes no multiplier = \"dsp\""],
+        ),
+        case(
+            "hardwired_folded",
+            0,
+            "gen {fx}/hardwired_folded.toml -o {out} --constraints {out}/c --plan",
+            &[],
+        )
+        .expect_success(),
+        case(
+            "auto_folded",
+            0,
+            "gen {fx}/auto_folded.toml -o {out} --constraints {out}/c --plan",
+            &[],
+        )
+        .expect_success(),
         case(
             "hardwired_dsp",
             2,

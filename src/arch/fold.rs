@@ -1,7 +1,7 @@
 //! Choosing PE and SIMD for a dense layer, as FINN's folding does: the
 //! smallest PE x SIMD whose cycles per vector meet a target.
 
-use crate::model::{Dense, HardwareHints, WeightStorage};
+use crate::model::{Dense, HardwareHints, WeightsHint};
 
 /// Why no folding fits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,22 +21,23 @@ fn divisors(n: usize) -> impl Iterator<Item = usize> {
 /// `(pe, simd)` for `layer`: the model's hints where given; otherwise the
 /// smallest `pe * simd` with `(out/pe) * (in/simd) <= target_cycles`
 /// (preferring wider SIMD, which needs less input replay), or `1` when no
-/// target is given. SIMD always divides the tile size. Hardwired layers
-/// are unfolded.
+/// target is given. SIMD always divides the tile size. A hardwired layer
+/// without a target is unfolded in what its hints leave out (`pe =
+/// out_features`, `simd` the tile or `in_features`): folding one selects
+/// among constant circuits, which pays only while the folds are few.
 pub fn choose_folding(
     layer: &Dense,
     target_cycles: Option<u64>,
 ) -> Result<(usize, usize), FoldingError> {
     let HardwareHints { pe, simd, .. } = layer.hardware;
-    if layer.hardware.weights == WeightStorage::Hardwired {
-        // One constant circuit per PE: unfolded (the model loader refuses
-        // any other declared folding).
-        return Ok((layer.out_features, layer.in_features));
-    }
-    let Some(target) = target_cycles else {
-        return Ok((pe.unwrap_or(1), simd.unwrap_or(1)));
-    };
     let span = layer.accumulator.tile.map_or(layer.in_features, |t| t.size);
+    let Some(target) = target_cycles else {
+        return Ok(if layer.hardware.weights == WeightsHint::Hardwired {
+            (pe.unwrap_or(layer.out_features), simd.unwrap_or(span))
+        } else {
+            (pe.unwrap_or(1), simd.unwrap_or(1))
+        });
+    };
     let pes: Vec<usize> = pe.map_or_else(|| divisors(layer.out_features).collect(), |p| vec![p]);
     let simds: Vec<usize> = simd.map_or_else(|| divisors(span).collect(), |s| vec![s]);
     pes.iter()
@@ -105,10 +106,21 @@ mod tests {
     }
 
     #[test]
-    fn hardwired_layers_are_unfolded() {
+    fn hardwired_layers_unfold_what_their_hints_leave_out() {
         let mut l = layer(8, 16, None);
-        l.hardware.weights = WeightStorage::Hardwired;
+        l.hardware.weights = WeightsHint::Hardwired;
         assert_eq!(choose_folding(&l, None), Ok((8, 16)));
-        assert_eq!(choose_folding(&l, Some(64)), Ok((8, 16)));
+        // A target folds them as ROM layers.
+        assert_eq!(choose_folding(&l, Some(64)), Ok((1, 2)));
+        l.hardware.pe = Some(2);
+        assert_eq!(choose_folding(&l, None), Ok((2, 16)));
+        l.accumulator.tile = Some(Tile {
+            size: 4,
+            inner_bits: 12,
+        });
+        assert_eq!(choose_folding(&l, None), Ok((2, 4)));
+        // `auto` folds as a ROM layer, then chooses.
+        l.hardware.weights = WeightsHint::Auto;
+        assert_eq!(choose_folding(&l, None), Ok((2, 1)));
     }
 }

@@ -39,7 +39,8 @@
 //!   and the tags `first = sf == 0`, `last = sf == SF-1`,
 //!   `first_tile = sf < TC`, `tile_first = sf % TC == 0`,
 //!   `tile_last = sf % TC == TC-1` and `nf`; a hardwired layer has no ROM
-//!   (its weights are constants of stage 2's circuits). Stage 2 registers per PE the
+//!   and registers the address instead (its weights are constants of stage
+//!   2's circuits, which select by it when folded). Stage 2 registers per PE the
 //!   exact `sum_j w[j] * x[j]` and passes the tags on. Stage 3, when its
 //!   input is valid: untiled, `acc = fix(P, (first ? bias[nf] : acc) + sum)`;
 //!   tiled, `inner = fix(Pi, (tile_first ? 0 : inner) + sum)` and, when
@@ -63,6 +64,8 @@ mod plan;
 mod report;
 
 pub use fold::{FoldingError, choose_folding};
-pub use hardwired::{ConstantDot, ConstantProduct, SignedDigit, TreeNode, signed_digits};
+pub use hardwired::{
+    ConstantDot, ConstantProduct, SelectedLane, SignedDigit, TreeNode, signed_digits,
+};
 pub use plan::*;
 pub use report::plan_table;

@@ -5,7 +5,7 @@ use super::hardwired::ConstantDot;
 use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
     Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
-    WeightStorage, min_signed_bits,
+    WeightStorage, WeightsHint, min_signed_bits,
 };
 use serde::Serialize;
 
@@ -56,6 +56,25 @@ pub enum ActivationPlan {
     },
 }
 
+/// Why `hardware.weights = "auto"` chose a layer's storage: the
+/// estimator's LUTs for the layer's unit with each (the smaller wins; a
+/// tie keeps the ROM).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct StorageChoice {
+    pub rom_luts: f64,
+    pub hardwired_luts: f64,
+}
+
+impl StorageChoice {
+    pub fn storage(&self) -> WeightStorage {
+        if self.hardwired_luts < self.rom_luts {
+            WeightStorage::Hardwired
+        } else {
+            WeightStorage::Rom
+        }
+    }
+}
+
 /// A matrix-vector-activation unit for one dense layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Mvau {
@@ -73,6 +92,8 @@ pub struct Mvau {
     pub multiplier: MultiplierStyle,
     /// A weight ROM per PE, or constant circuits (`constant_dots`).
     pub storage: WeightStorage,
+    /// When the model asked for `auto`: the estimates it chose by.
+    pub storage_choice: Option<StorageChoice>,
     /// Exact width of one product of the two types, and of the sum of
     /// `simd` products: over the types with a ROM, over the actual weights
     /// when hardwired (the widest PE's exact dot-product range).
@@ -85,10 +106,10 @@ pub struct Mvau {
     /// weights of channel `(a / sf) * pe + p`, inputs `(a % sf) * simd ..`.
     #[serde(skip)]
     pub weights: Vec<Vec<Vec<i64>>>,
-    /// `[pe][address]` when hardwired, the circuit of each ROM word above;
-    /// empty with a ROM.
+    /// `[pe]` when hardwired, the circuit of each PE over all its
+    /// addresses (the ROM words above); empty with a ROM.
     #[serde(skip)]
-    pub constant_dots: Vec<Vec<ConstantDot>>,
+    pub constant_dots: Vec<ConstantDot>,
     /// `[pe][nf]` initial accumulator values.
     #[serde(skip)]
     pub bias: Option<Vec<Vec<i64>>>,
@@ -369,12 +390,20 @@ pub fn build_plan(
                             source,
                         }
                     })?;
-                let mut mvau = mvau(&layer.name, index, dense, element, pe, simd);
-                mvau.proven_range = proof.range;
-                mvau.proven_tile_range = proof.inner.as_ref().map(|i| {
-                    let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
-                    ValueRange::new(t.lo, t.hi)
-                });
+                let build = |storage: WeightStorage| {
+                    let mut m = mvau(&layer.name, index, dense, element, (pe, simd), storage);
+                    m.proven_range = proof.range;
+                    m.proven_tile_range = proof.inner.as_ref().map(|i| {
+                        let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
+                        ValueRange::new(t.lo, t.hi)
+                    });
+                    m
+                };
+                let mvau = match dense.hardware.weights {
+                    WeightsHint::Rom => build(WeightStorage::Rom),
+                    WeightsHint::Hardwired => build(WeightStorage::Hardwired),
+                    WeightsHint::Auto => choose_storage(build),
+                };
                 Unit::Mvau(Box::new(mvau))
             }
             LayerKind::Hadamard(h) => {
@@ -406,7 +435,36 @@ pub fn build_plan(
     Ok(plan)
 }
 
-fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd: usize) -> Mvau {
+/// The MVAU of `build(storage)` for the storage the estimator counts
+/// fewer LUTs for, with both counts.
+fn choose_storage(build: impl Fn(WeightStorage) -> Mvau) -> Mvau {
+    let luts = |m: &Mvau| {
+        let unit = Unit::Mvau(Box::new(m.clone()));
+        crate::estimate::estimate_unit(&unit, crate::estimate::Constants::bundled())
+            .0
+            .lut
+    };
+    let (rom, hardwired) = (build(WeightStorage::Rom), build(WeightStorage::Hardwired));
+    let choice = StorageChoice {
+        rom_luts: luts(&rom),
+        hardwired_luts: luts(&hardwired),
+    };
+    let mut chosen = match choice.storage() {
+        WeightStorage::Rom => rom,
+        WeightStorage::Hardwired => hardwired,
+    };
+    chosen.storage_choice = Some(choice);
+    chosen
+}
+
+fn mvau(
+    name: &str,
+    layer: usize,
+    dense: &Dense,
+    input: IntType,
+    (pe, simd): (usize, usize),
+    storage: WeightStorage,
+) -> Mvau {
     let (nf, sf) = (dense.out_features / pe, dense.in_features / simd);
     let weight = dense.weight_type();
     let product = product_range(input, weight);
@@ -457,25 +515,19 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         .bias
         .as_ref()
         .map(|b| (0..pe).map(|p| per_pe(p).map(|c| b[c]).collect()).collect());
-    let storage = dense.hardware.weights;
-    let constant_dots: Vec<Vec<ConstantDot>> = match storage {
+    let constant_dots: Vec<ConstantDot> = match storage {
         WeightStorage::Rom => Vec::new(),
         WeightStorage::Hardwired => weights
             .iter()
-            .map(|words| words.iter().map(|w| ConstantDot::new(w, input)).collect())
+            .map(|words| ConstantDot::new(words, input))
             .collect(),
     };
     let dot = match storage {
         WeightStorage::Rom => dot,
-        WeightStorage::Hardwired => {
-            constant_dots
-                .iter()
-                .flatten()
-                .fold(ValueRange::ZERO, |hull, d| {
-                    let r = d.range();
-                    ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
-                })
-        }
+        WeightStorage::Hardwired => constant_dots.iter().fold(ValueRange::ZERO, |hull, d| {
+            let r = d.range();
+            ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
+        }),
     };
     let acc = IntType::signed(dense.accumulator.bits);
     // A threshold below the accumulator range always passes and one above it
@@ -515,6 +567,7 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         weight,
         multiplier: dense.hardware.multiplier,
         storage,
+        storage_choice: None,
         product_bits: min_signed_bits(product.lo, product.hi),
         dot_bits: min_signed_bits(dot.lo, dot.hi),
         accumulator,

@@ -1,10 +1,24 @@
 //! The plan as a table, for `a2qgen gen --plan` and the generated README.
 
-use super::plan::{MVAU_LATENCY, Plan, StreamShape, Unit};
+use super::plan::{MVAU_LATENCY, Mvau, Plan, StreamShape, Unit};
+use crate::model::WeightStorage;
 use crate::table::{Align, Table};
 
 fn shape(s: StreamShape) -> String {
     format!("{} x {}", s.elements, s.element)
+}
+
+/// The multiplier style of a ROM layer; the storage of a hardwired one;
+/// for `auto`, the choice and the two LUT estimates it was made from.
+fn weights(m: &Mvau) -> String {
+    match (&m.storage_choice, m.storage) {
+        (None, WeightStorage::Rom) => m.multiplier.to_string(),
+        (None, WeightStorage::Hardwired) => "hardwired".to_string(),
+        (Some(c), storage) => format!(
+            "{storage} (auto: est. {:.0} LUT as rom, {:.0} hardwired)",
+            c.rom_luts, c.hardwired_luts
+        ),
+    }
 }
 
 /// One row per unit, then the pipeline's II and latency.
@@ -35,7 +49,11 @@ pub fn plan_table(plan: &Plan) -> String {
                     format!("MVAU {} -> {}", m.in_features, m.out_features),
                     format!(
                         "PE {} x SIMD {} (NF {}, SF {}), {}",
-                        m.pe, m.simd, m.nf, m.sf, m.multiplier
+                        m.pe,
+                        m.simd,
+                        m.nf,
+                        m.sf,
+                        weights(m)
                     ),
                     acc,
                     m.cycles_per_vector(),

@@ -1,7 +1,9 @@
 //! `a2qgen info`: a per-layer summary of a model.
 
 use super::CliError;
-use crate::model::{Accumulator, Activation, Dense, Hadamard, LayerKind, Model, load_model};
+use crate::model::{
+    Accumulator, Activation, Dense, Hadamard, LayerKind, Model, WeightsHint, load_model,
+};
 use crate::table::{Align, Table};
 use clap::Args;
 use std::path::PathBuf;
@@ -139,12 +141,18 @@ fn accumulator(a: &Accumulator) -> String {
 
 fn folding(d: &Dense) -> String {
     let show = |v: Option<usize>| v.map_or("auto".to_string(), |v| v.to_string());
-    format!(
+    let mut text = format!(
         "{} x {} {}",
         show(d.hardware.pe),
         show(d.hardware.simd),
         d.hardware.multiplier
-    )
+    );
+    // ROM weights are the default and say nothing; `auto` is decided in
+    // the plan (`gen --plan` shows the choice and its estimates).
+    if d.hardware.weights != WeightsHint::Rom {
+        text.push_str(&format!(" {}", d.hardware.weights));
+    }
+    text
 }
 
 fn percent(part: usize, whole: usize) -> String {

@@ -5,7 +5,10 @@
 //! fitted constants; DSP48E1 and block RAM counts follow exact rules.
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
-use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
+use crate::arch::{
+    ActivationPlan, ConstantDot, ConstantProduct, Converter, Fifo, HadamardUnit, LutProduct, Mvau,
+    Unit,
+};
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
@@ -275,75 +278,181 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     f
 }
 
-/// Features of hardwired dot products, counted at one LUT per full adder
-/// and per final-adder bit and one CARRY4 per four final-adder bits: a
-/// structural count, not fitted (`docs/estimator.md#hardwired-weights`).
-pub const UNIT_COST_FEATURES: [&str; 3] = [
+/// Features of hardwired dot products, counted at one LUT per full adder,
+/// per final-adder bit and per multiplexer LUT, and one CARRY4 per four
+/// final-adder bits: a structural count, not fitted
+/// (`docs/estimator.md#hardwired-weights`).
+pub const UNIT_COST_FEATURES: [&str; 5] = [
     "hardwired_full_adders",
     "hardwired_final_adder_bits",
     "hardwired_carry4",
+    "hardwired_product_adder_bits",
+    "hardwired_select_luts",
 ];
+
+/// LUTs per output bit of a lane that is a function of `inputs` bits (its
+/// input element and the fold address): one LUT6 up to six, else a
+/// LUT-ROM of `2^inputs` entries.
+fn lane_table_luts(inputs: u32) -> f64 {
+    if inputs <= 6 {
+        1.0
+    } else {
+        rom_luts_per_bit(1usize << inputs.min(40))
+    }
+}
+
+/// LUTs of a lane built as written: each product's shift-and-add (a LUT
+/// per adder bit) and a multiplexer per output bit, a function of the
+/// address and the products (zero is a constant; a LUT6 takes five more
+/// inputs after the first), plus one decoder LUT per product.
+fn product_bank_luts(
+    products: &[&ConstantProduct],
+    width: u32,
+    address_bits: u32,
+    bits: u32,
+) -> f64 {
+    let adder_bits: u32 = products
+        .iter()
+        .map(|p| p.adders() as u32 * p.bits.min(width))
+        .sum();
+    let data = products.len() as u32;
+    let per_bit = (address_bits + data).saturating_sub(1).div_ceil(5).max(1);
+    f64::from(adder_bits + per_bit * bits + data)
+}
 
 /// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
 /// constant shift-and-adds and adder tree into one multi-operand sum
 /// (`alumacc`) and builds it as rows of full adders that reduce the summand
 /// bits to two rows, then one carry-chain adder (`maccmap`): about one full
-/// adder per summand bit beyond two rows of the sum's width.
+/// adder per summand bit beyond two rows of the sum's width. Folded, a lane
+/// that selects among products by the fold address cannot merge: each of
+/// its products is its own shift-and-add (one carry-chain adder per digit
+/// after the first), the selection a multiplexer per output bit, and the
+/// selected value one summand of the sum.
 fn hardwired_mvau_features(m: &Mvau) -> UnitFeatures {
     let mut f = UnitFeatures::default();
     let datapath = datapath_bits(m);
-    for pe in 0..m.pe {
-        for dot in &m.constant_dots[pe] {
-            let Some(root) = dot.root() else {
-                // No nonzero weight: the dot product is the constant zero.
-                continue;
-            };
-            let width = root.bits.min(datapath);
-            let summands = dot.summand_bits(m.input, width);
-            let negated = dot
-                .products
-                .iter()
-                .any(|p| p.digits.iter().any(|d| d.negative));
-            let final_adder = if dot.terms() >= 2 || negated {
-                width
-            } else {
-                0
-            };
-            let full_adders = if dot.terms() >= 3 {
-                summands.saturating_sub(2 * width)
-            } else {
-                0
-            };
-            f.add(
-                Resource::Lut,
-                "hardwired_full_adders",
-                Component::AdderTree,
-                f64::from(full_adders),
-            );
-            f.add(
-                Resource::Lut,
-                "hardwired_final_adder_bits",
-                Component::AdderTree,
-                f64::from(final_adder),
-            );
-            f.add(
-                Resource::Carry4,
-                "hardwired_carry4",
-                Component::AdderTree,
-                carry4s(final_adder),
-            );
-            f.add(
-                Resource::Ff,
-                "register_bits",
-                Component::AdderTree,
-                f64::from(width),
-            );
+    let address_bits = index_bits(m.nf * m.sf) as u32;
+    for (pe, dot) in m.constant_dots.iter().enumerate() {
+        if let Some(root) = dot.root() {
+            hardwired_dot_features(&mut f, m, dot, root.bits.min(datapath), address_bits);
         }
         accumulator_features(&mut f, m, pe);
         activation_features(&mut f, m, pe);
     }
+    if m.constant_dots.iter().any(ConstantDot::selects) {
+        // The registered fold address (one, shared by the PEs).
+        f.add(
+            Resource::Ff,
+            "register_bits",
+            Component::AdderTree,
+            f64::from(address_bits),
+        );
+    }
     control_features(&mut f, m, false);
     f
+}
+
+/// One PE's hardwired dot product whose root is `width` bits as the
+/// accumulator reads it (a dot product that is the constant zero has no
+/// features).
+fn hardwired_dot_features(
+    f: &mut UnitFeatures,
+    m: &Mvau,
+    dot: &ConstantDot,
+    width: u32,
+    address_bits: u32,
+) {
+    let (mut summands, mut terms, mut negated) = (0u32, 0usize, false);
+    for lane in &dot.lanes {
+        let products: Vec<&ConstantProduct> = dot
+            .products
+            .iter()
+            .filter(|p| p.lane == lane.lane)
+            .collect();
+        if lane.inputs() == 1 {
+            // The same product at every address: its digits join the sum.
+            let p = products[0];
+            summands += p.summand_bits(m.input, width);
+            terms += p.digits.len();
+            negated |= p.digits.iter().any(|d| d.negative);
+            continue;
+        }
+        let bits = lane.bits.min(width);
+        let table = lane_table_luts(m.input.bits + address_bits) * f64::from(bits);
+        let bank = product_bank_luts(&products, width, address_bits, bits);
+        if table <= bank {
+            // Each output bit a function of the input and the address: a
+            // table in LUTs, as synthesis collapses a narrow one.
+            f.add(
+                Resource::Lut,
+                "hardwired_select_luts",
+                Component::Multipliers,
+                table,
+            );
+        } else {
+            let adder_bits: u32 = products
+                .iter()
+                .map(|p| p.adders() as u32 * p.bits.min(width))
+                .sum();
+            let carry: f64 = products
+                .iter()
+                .map(|p| p.adders() as f64 * carry4s(p.bits.min(width)))
+                .sum();
+            f.add(
+                Resource::Lut,
+                "hardwired_product_adder_bits",
+                Component::Multipliers,
+                f64::from(adder_bits),
+            );
+            f.add(
+                Resource::Carry4,
+                "hardwired_carry4",
+                Component::Multipliers,
+                carry,
+            );
+            f.add(
+                Resource::Lut,
+                "hardwired_select_luts",
+                Component::Multipliers,
+                bank - f64::from(adder_bits),
+            );
+        }
+        // A selected value adds its own bits (its sign extension is a
+        // constant correction of the sum).
+        summands += bits;
+        terms += 1;
+    }
+    let final_adder = if terms >= 2 || negated { width } else { 0 };
+    let full_adders = if terms >= 3 {
+        summands.saturating_sub(2 * width)
+    } else {
+        0
+    };
+    f.add(
+        Resource::Lut,
+        "hardwired_full_adders",
+        Component::AdderTree,
+        f64::from(full_adders),
+    );
+    f.add(
+        Resource::Lut,
+        "hardwired_final_adder_bits",
+        Component::AdderTree,
+        f64::from(final_adder),
+    );
+    f.add(
+        Resource::Carry4,
+        "hardwired_carry4",
+        Component::AdderTree,
+        carry4s(final_adder),
+    );
+    f.add(
+        Resource::Ff,
+        "register_bits",
+        Component::AdderTree,
+        f64::from(width),
+    );
 }
 
 /// Whether synthesis removes a lane's product: its weights are all zero

@@ -362,7 +362,7 @@ mod tests {
             panic!()
         };
         fc1.hardware = crate::model::HardwareHints {
-            weights: WeightStorage::Hardwired,
+            weights: crate::model::WeightsHint::Hardwired,
             ..Default::default()
         };
         let c = compare(&model, PlanOptions::default()).unwrap();
@@ -373,5 +373,37 @@ mod tests {
         assert!(fc1.components[&Component::AdderTree].lut > 0.0);
         assert_eq!(fc1.total.bram18, 0.0);
         assert_eq!(fc1.band, None);
+    }
+
+    #[test]
+    fn folded_hardwired_lanes_are_counted_and_auto_takes_the_smaller() {
+        let mut model = example("mlp3.toml");
+        let LayerKind::Dense(fc1) = &mut model.layers[1].kind else {
+            panic!()
+        };
+        fc1.hardware.weights = crate::model::WeightsHint::Hardwired;
+        let folded = compare(&model, PlanOptions::default()).unwrap();
+        let unit = folded
+            .declared
+            .units
+            .iter()
+            .find(|u| u.name == "fc1")
+            .unwrap();
+        // PE 2 x SIMD 8, NF 4: lanes select among products by the address.
+        assert!(unit.components[&Component::Multipliers].lut > 0.0);
+        let hardwired_luts = unit.total.lut;
+        let LayerKind::Dense(fc1) = &mut model.layers[1].kind else {
+            panic!()
+        };
+        fc1.hardware.weights = crate::model::WeightsHint::Auto;
+        let plan =
+            crate::arch::build_plan(&model, &analyze(&model), PlanOptions::default()).unwrap();
+        let fc1 = plan.mvaus().find(|m| m.name == "fc1").unwrap();
+        let choice = fc1.storage_choice.expect("auto records its choice");
+        assert_eq!(choice.hardwired_luts, hardwired_luts);
+        assert_eq!(fc1.storage, choice.storage());
+        assert!(
+            (fc1.storage == WeightStorage::Hardwired) == (choice.hardwired_luts < choice.rom_luts)
+        );
     }
 }

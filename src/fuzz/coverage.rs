@@ -4,7 +4,7 @@
 use super::model_gen::is_prime;
 use crate::arch::{Plan, Unit};
 use crate::model::{
-    Activation, IntType, LayerKind, Model, MultiplierStyle, OverflowMode, WeightStorage,
+    Activation, IntType, LayerKind, Model, MultiplierStyle, OverflowMode, WeightsHint,
 };
 use crate::table::{Align, Table};
 use std::collections::BTreeSet;
@@ -29,6 +29,9 @@ pub enum Feature {
     SimdFull,
     Dsp,
     Hardwired,
+    HardwiredFolded,
+    AutoWeights,
+    AutoChoseHardwired,
     Bias,
     Tiled,
     Accumulator64,
@@ -71,6 +74,9 @@ impl Feature {
             SimdFull,
             Dsp,
             Hardwired,
+            HardwiredFolded,
+            AutoWeights,
+            AutoChoseHardwired,
             Bias,
             Tiled,
             Accumulator64,
@@ -115,6 +121,9 @@ impl fmt::Display for Feature {
             SimdFull => "SIMD = in_features (> 1)",
             Dsp => "dsp multipliers",
             Hardwired => "hardwired weights",
+            HardwiredFolded => "folded hardwired weights (NF x SF > 1)",
+            AutoWeights => "auto weights",
+            AutoChoseHardwired => "auto weights built hardwired",
             Bias => "bias",
             Tiled => "tiled accumulators",
             Accumulator64 => "64-bit accumulators",
@@ -198,7 +207,12 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
                     SimdFull,
                 );
                 add(hw.multiplier == MultiplierStyle::Dsp, Dsp);
-                add(hw.weights == WeightStorage::Hardwired, Hardwired);
+                let hardwired = hw.weights == WeightsHint::Hardwired;
+                add(hardwired, Hardwired);
+                let unfolded = hw.pe.unwrap_or(dense.out_features) == dense.out_features
+                    && hw.simd.unwrap_or(dense.in_features) == dense.in_features;
+                add(hardwired && !unfolded, HardwiredFolded);
+                add(hw.weights == WeightsHint::Auto, AutoWeights);
                 add(dense.bias.is_some(), Bias);
                 let acc = dense.accumulator;
                 add(acc.tile.is_some(), Tiled);
@@ -241,6 +255,12 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
             _ => false,
         });
         add(wide_stream || wide_rom, WordOver128);
+        add(
+            plan.mvaus().any(|m| {
+                m.storage_choice.is_some() && m.storage == crate::model::WeightStorage::Hardwired
+            }),
+            AutoChoseHardwired,
+        );
     }
     set
 }

@@ -6,8 +6,9 @@
 //! PE x SIMD and NF x SF so that one model simulates in seconds), the number
 //! of layers and which of them are Hadamard rotations, the input type and
 //! length, then layer by layer. A dense layer draws its output activation,
-//! its size, its folding among the divisors of its sizes (or, maybe, for a
-//! layer small enough, hardwired weights and no folding), its weights (one
+//! its size, its folding among the divisors of its sizes, maybe hardwired
+//! or `auto` weights (unfolded, sometimes, when the whole array fits the
+//! class's lanes), its multiplier (LUTs when hardwired), its weights (one
 //! of four styles, then maybe all-zero rows or an all-zero layer), a bias,
 //! maybe a tile, and then its accumulator widths from the exact bounds of
 //! its input ranges: the proven minimum up to 64 bits, or, when it allows
@@ -20,7 +21,7 @@ use super::draw::Draw;
 use crate::bounds::{DenseBounds, ValueRange, analyze, dense_bounds};
 use crate::model::{
     Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
-    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile, WeightStorage,
+    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile, WeightsHint,
 };
 use ndarray::{Array1, Array2};
 use std::ops::RangeInclusive;
@@ -74,8 +75,9 @@ pub struct GenConfig {
     pub prime_size: f64,
     pub bias: f64,
     pub dsp: f64,
-    /// Chance of hardwired weights for a dense layer whose whole array
-    /// (out x in products) fits the class's lanes; such a layer is unfolded.
+    /// Chance of hardwired or `auto` weights for a dense layer (a third of
+    /// them `auto`); when its whole array (out x in products) fits the
+    /// class's lanes, half of them are unfolded.
     pub hardwired: f64,
     pub tile: f64,
     pub allow_overflow: f64,
@@ -513,21 +515,25 @@ impl ModelDraw<'_> {
         if max_out < self.class.max_features {
             pe = 1;
         }
-        let hardwired = in_features * out_features <= self.class.max_lanes
-            && self.d.chance(self.config.hardwired);
-        if hardwired {
-            (pe, simd) = (out_features, in_features);
-        }
+        let weights_hint = if self.d.chance(self.config.hardwired) {
+            if in_features * out_features <= self.class.max_lanes && self.d.chance(0.5) {
+                (pe, simd) = (out_features, in_features);
+            }
+            self.d.pick(&[
+                WeightsHint::Hardwired,
+                WeightsHint::Hardwired,
+                WeightsHint::Auto,
+            ])
+        } else {
+            WeightsHint::Rom
+        };
+        let hardwired = weights_hint != WeightsHint::Rom;
         let multiplier = if !hardwired && self.d.chance(self.config.dsp) {
             MultiplierStyle::Dsp
         } else {
             MultiplierStyle::Lut
         };
-        let tile = if hardwired {
-            None
-        } else {
-            self.tile_size(in_features, simd)
-        };
+        let tile = self.tile_size(in_features, simd);
         let mut weight_bits = data_bits(&mut self.d, self.config, &self.config.weight_bits);
         let mut layer = Dense {
             in_features,
@@ -549,11 +555,7 @@ impl ModelDraw<'_> {
                 pe: Some(pe),
                 simd: Some(simd),
                 multiplier,
-                weights: if hardwired {
-                    WeightStorage::Hardwired
-                } else {
-                    WeightStorage::Rom
-                },
+                weights: weights_hint,
             },
         };
         // Wide inputs can need more than 64 bits: narrower weights, and at

@@ -6,7 +6,7 @@
 
 use super::chain::{ChainOptions, Failure, run_chain};
 use crate::bounds::{WidthVerdict, analyze};
-use crate::model::{Activation, Dense, IntType, LayerKind, Model, MultiplierStyle, WeightStorage};
+use crate::model::{Activation, Dense, IntType, LayerKind, Model, MultiplierStyle, WeightsHint};
 use ndarray::{Array2, Axis, s};
 
 /// The smallest failing variant found.
@@ -177,13 +177,11 @@ const DENSE_EDITS: [DenseEdit; 10] = [
         let changed = d.hardware.pe != Some(1) || d.hardware.simd != Some(1);
         d.hardware.pe = Some(1);
         d.hardware.simd = Some(1);
-        // Hardwired layers are unfolded only.
-        d.hardware.weights = WeightStorage::Rom;
         changed
     },
     |d| {
-        let changed = d.hardware.weights != WeightStorage::Rom;
-        d.hardware.weights = WeightStorage::Rom;
+        let changed = d.hardware.weights != WeightsHint::Rom;
+        d.hardware.weights = WeightsHint::Rom;
         changed
     },
     |d| d.accumulator.tile.take().is_some(),
@@ -317,20 +315,14 @@ fn keep_rows(d: &mut Dense, size: usize) {
     if let Activation::Thresholds { thresholds, .. } = &mut d.activation {
         *thresholds = thresholds.slice(s![..size, ..]).to_owned();
     }
-    d.hardware.pe = match d.hardware.weights {
-        WeightStorage::Rom => d.hardware.pe.map(|p| gcd(p, size)),
-        WeightStorage::Hardwired => Some(size),
-    };
+    d.hardware.pe = d.hardware.pe.map(|p| gcd(p, size));
 }
 
 fn keep_columns(d: &mut Dense, size: usize) {
     d.in_features = size;
     let w: Array2<i64> = d.weights.slice(s![.., ..size]).to_owned();
     d.weights = w;
-    let simd = match d.hardware.weights {
-        WeightStorage::Rom => d.hardware.simd.map(|s| gcd(s, size)),
-        WeightStorage::Hardwired => Some(size),
-    };
+    let simd = d.hardware.simd.map(|s| gcd(s, size));
     d.hardware.simd = simd;
     if let Some(t) = d.accumulator.tile
         && (!size.is_multiple_of(t.size) || !t.size.is_multiple_of(simd.unwrap_or(1)))

@@ -431,13 +431,19 @@ impl LayerContext<'_> {
                 Some(MultiplierSpec::Dsp) => MultiplierStyle::Dsp,
             },
             weights: match hw.weights {
-                None | Some(WeightsSpec::Rom) => WeightStorage::Rom,
-                Some(WeightsSpec::Hardwired) => WeightStorage::Hardwired,
+                None | Some(WeightsSpec::Rom) => WeightsHint::Rom,
+                Some(WeightsSpec::Hardwired) => WeightsHint::Hardwired,
+                Some(WeightsSpec::Auto) => WeightsHint::Auto,
             },
         };
-        if hints.weights == WeightStorage::Hardwired {
-            hardwired_support(spec, &hints, tile)
-                .map_err(|why| self.error("hardware.weights", format!("\"hardwired\" {why}")))?;
+        if hints.weights != WeightsHint::Rom && hints.multiplier == MultiplierStyle::Dsp {
+            return Err(self.error(
+                "hardware.weights",
+                format!(
+                    "\"{}\" takes no multiplier = \"dsp\": hardwired products are constant shift-and-add circuits in LUTs",
+                    hints.weights
+                ),
+            ));
         }
         Ok(hints)
     }
@@ -741,47 +747,6 @@ fn check_accumulator_bits(bits: u32) -> Result<(), String> {
     }
 }
 
-/// Why hardwired weights cannot build this layer, if they cannot: they are
-/// implemented for unfolded layers only (one neuron fold and one synapse
-/// fold, so one constant circuit per PE), as products of constants.
-fn hardwired_support(
-    spec: &DenseSpec,
-    hints: &HardwareHints,
-    tile: Option<Tile>,
-) -> Result<(), String> {
-    if hints.multiplier == MultiplierStyle::Dsp {
-        return Err(
-            "takes no multiplier = \"dsp\": its products are constant shift-and-add circuits"
-                .into(),
-        );
-    }
-    if let Some(pe) = hints.pe
-        && pe != spec.out_features
-    {
-        return Err(format!(
-            "needs one neuron fold (pe = out_features = {}), not pe = {pe}: folded constant circuits are not implemented",
-            spec.out_features
-        ));
-    }
-    if let Some(simd) = hints.simd
-        && simd != spec.in_features
-    {
-        return Err(format!(
-            "needs one synapse fold (simd = in_features = {}), not simd = {simd}: folded constant circuits are not implemented",
-            spec.in_features
-        ));
-    }
-    if let Some(tile) = tile
-        && tile.size != spec.in_features
-    {
-        return Err(format!(
-            "needs one synapse fold, which a tile of {} of {} inputs splits",
-            tile.size, spec.in_features
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -862,41 +827,28 @@ out_bits = 3
     }
 
     #[test]
-    fn hardwired_weights_parse_and_unfolded_only() {
-        let unfolded = SMALL
-            .replacen(", tile = { size = 2, inner_bits = 6 }", "", 1)
-            .replacen(
-                "pe = 2, simd = 2, multiplier = \"dsp\"",
-                "pe = 2, simd = 4, weights = \"hardwired\"",
+    fn hardwired_and_auto_weights_parse_folded_and_tiled() {
+        let folded = SMALL.replacen("multiplier = \"dsp\"", "weights = \"hardwired\"", 1);
+        let model = parse(&folded).unwrap();
+        let dense = model.layers[0].as_dense().unwrap();
+        assert_eq!(dense.hardware.weights, WeightsHint::Hardwired);
+        assert_eq!((dense.hardware.pe, dense.hardware.simd), (Some(2), Some(2)));
+        assert!(dense.accumulator.tile.is_some());
+        let auto = parse(&folded.replacen("\"hardwired\"", "\"auto\"", 1)).unwrap();
+        let dense = auto.layers[0].as_dense().unwrap();
+        assert_eq!(dense.hardware.weights, WeightsHint::Auto);
+        for storage in ["hardwired", "auto"] {
+            let dsp = SMALL.replacen(
+                "multiplier = \"dsp\"",
+                &format!("multiplier = \"dsp\", weights = \"{storage}\""),
                 1,
             );
-        let model = parse(&unfolded).unwrap();
-        let dense = model.layers[0].as_dense().unwrap();
-        assert_eq!(dense.hardware.weights, WeightStorage::Hardwired);
-        let edit = |from: &str, to: &str| {
-            let text = unfolded.replacen(from, to, 1);
-            assert_ne!(text, unfolded, "edit {from:?} did not apply");
-            text
-        };
-        for (text, why) in [
-            (edit("simd = 4", "simd = 2"), "simd = 2"),
-            (edit("pe = 2", "pe = 1"), "pe = 1"),
-            (edit("simd = 4,", "simd = 4, multiplier = \"dsp\","), "dsp"),
-            (
-                edit(
-                    "bits = 8 }",
-                    "bits = 8, tile = { size = 2, inner_bits = 6 } }",
-                )
-                .replacen("simd = 4, ", "", 1),
-                "tile of 2",
-            ),
-        ] {
-            let e = parse(&text).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some("hardware.weights"), "{why}");
+            let e = parse(&dsp).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("hardware.weights"), "{storage}");
             assert_eq!(e.layer.as_ref().unwrap().name.as_deref(), Some("fc"));
-            assert!(e.message.contains(why), "{why}: {}", e.message);
+            assert!(e.message.contains("dsp"), "{storage}: {}", e.message);
         }
-        let e = parse(&unfolded.replacen("\"hardwired\"", "\"wired\"", 1)).unwrap_err();
+        let e = parse(&folded.replacen("\"hardwired\"", "\"wired\"", 1)).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("hardware.weights"));
     }
 

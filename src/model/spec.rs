@@ -113,6 +113,7 @@ pub struct HardwareSpec {
 pub enum WeightsSpec {
     Rom,
     Hardwired,
+    Auto,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy)]

@@ -173,13 +173,35 @@ impl fmt::Display for WeightStorage {
     }
 }
 
+/// What a model asks for a dense layer's weights: a storage, or `Auto`,
+/// the one of the two the estimator counts fewer LUTs for (decided in
+/// `arch`, per layer, after folding).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightsHint {
+    #[default]
+    Rom,
+    Hardwired,
+    Auto,
+}
+
+impl fmt::Display for WeightsHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WeightsHint::Rom => "rom",
+            WeightsHint::Hardwired => "hardwired",
+            WeightsHint::Auto => "auto",
+        })
+    }
+}
+
 /// Folding and implementation hints; `None` means chosen by the generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct HardwareHints {
     pub pe: Option<usize>,
     pub simd: Option<usize>,
     pub multiplier: MultiplierStyle,
-    pub weights: WeightStorage,
+    pub weights: WeightsHint,
 }
 
 /// A fully connected layer with integer weights.

@@ -250,7 +250,11 @@ fn hardware_spec(hints: &HardwareHints) -> Option<HardwareSpec> {
             MultiplierStyle::Dsp => MultiplierSpec::Dsp,
         }),
         // Written only when not the default, so that ROM models keep their text.
-        weights: (hints.weights == WeightStorage::Hardwired).then_some(WeightsSpec::Hardwired),
+        weights: match hints.weights {
+            WeightsHint::Rom => None,
+            WeightsHint::Hardwired => Some(WeightsSpec::Hardwired),
+            WeightsHint::Auto => Some(WeightsSpec::Auto),
+        },
     })
 }
 
@@ -399,7 +403,7 @@ mod tests {
             pe: None,
             simd: Some(2),
             multiplier: MultiplierStyle::Dsp,
-            weights: WeightStorage::Rom,
+            weights: WeightsHint::Rom,
         };
         model.description = Some("quotes \" and\nnewlines survive".into());
         let dir = tempfile::tempdir().unwrap();

@@ -84,6 +84,7 @@ impl HandPlan {
             weight: IntType::signed(8),
             multiplier: MultiplierStyle::Lut,
             storage: WeightStorage::Rom,
+            storage_choice: None,
             product_bits: 16,
             dot_bits: 16 + simd.ilog2() + 1,
             accumulator: AccumulatorPlan {
