@@ -61,8 +61,10 @@ mod fold;
 mod hardwired;
 mod plan;
 mod report;
+mod rom_tree;
 
 pub use fold::{FoldingError, choose_folding};
 pub use hardwired::{ConstantDot, ConstantProduct, SignedDigit, TreeNode, signed_digits};
 pub use plan::*;
 pub use report::plan_table;
+pub use rom_tree::{LaneProduct, RomDot};

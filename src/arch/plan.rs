@@ -2,6 +2,7 @@
 
 use super::fold::{FoldingError, choose_folding};
 use super::hardwired::ConstantDot;
+use super::rom_tree::{LaneProduct, RomDot};
 use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
     Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
@@ -73,9 +74,10 @@ pub struct Mvau {
     pub multiplier: MultiplierStyle,
     /// A weight ROM per PE, or constant circuits (`constant_dots`).
     pub storage: WeightStorage,
-    /// Exact width of one product of the two types, and of the sum of
-    /// `simd` products: over the types with a ROM, over the actual weights
-    /// when hardwired (the widest PE's exact dot-product range).
+    /// The widest product and dot product of any PE (`rom_dots` and
+    /// `constant_dots` hold each one's exact width): over the weights a
+    /// lane's ROM holds with LUT products, over the types with DSP
+    /// products, over the actual weights when hardwired.
     pub product_bits: u32,
     pub dot_bits: u32,
     pub accumulator: AccumulatorPlan,
@@ -89,6 +91,10 @@ pub struct Mvau {
     /// empty with a ROM.
     #[serde(skip)]
     pub constant_dots: Vec<Vec<ConstantDot>>,
+    /// `[pe]` with a ROM, the exact widths of each PE's products and adder
+    /// tree; empty when hardwired.
+    #[serde(skip)]
+    pub rom_dots: Vec<RomDot>,
     /// `[pe][nf]` initial accumulator values.
     #[serde(skip)]
     pub bias: Option<Vec<Vec<i64>>>,
@@ -145,6 +151,14 @@ impl Mvau {
             .lane_weights(pe, lane)
             .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
         min_signed_bits(lo.into(), hi.into()).min(self.weight.bits)
+    }
+
+    /// Width of PE `pe`'s registered dot product, which its accumulator
+    /// adds: its tree's root with a ROM, `dot_bits` when hardwired.
+    pub fn pe_dot_bits(&self, pe: usize) -> u32 {
+        self.rom_dots
+            .get(pe)
+            .map_or(self.dot_bits, |d| d.root().bits)
     }
 
     /// How the LUT product of a lane is built.
@@ -409,8 +423,6 @@ pub fn build_plan(
 fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd: usize) -> Mvau {
     let (nf, sf) = (dense.out_features / pe, dense.in_features / simd);
     let weight = dense.weight_type();
-    let product = product_range(input, weight);
-    let dot = ValueRange::new(product.lo * simd as i128, product.hi * simd as i128);
     let accumulator = AccumulatorPlan {
         bits: dense.accumulator.bits,
         overflow: dense.accumulator.overflow,
@@ -465,16 +477,31 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
             .map(|words| words.iter().map(|w| ConstantDot::new(w, input)).collect())
             .collect(),
     };
-    let dot = match storage {
-        WeightStorage::Rom => dot,
+    let rom_dots: Vec<RomDot> = match storage {
+        WeightStorage::Rom => weights
+            .iter()
+            .map(|words| rom_dot(words, simd, input, weight, dense.hardware.multiplier))
+            .collect(),
+        WeightStorage::Hardwired => Vec::new(),
+    };
+    let (product_bits, dot_bits) = match storage {
+        WeightStorage::Rom => rom_dots.iter().fold((1, 1), |(p, d), dot| {
+            let widest = dot.products.iter().map(|l| l.bits).max().unwrap_or(1);
+            (p.max(widest), d.max(dot.root().bits))
+        }),
         WeightStorage::Hardwired => {
-            constant_dots
+            let dot = constant_dots
                 .iter()
                 .flatten()
                 .fold(ValueRange::ZERO, |hull, d| {
                     let r = d.range();
                     ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
-                })
+                });
+            let product = product_range(input, weight);
+            (
+                min_signed_bits(product.lo, product.hi),
+                min_signed_bits(dot.lo, dot.hi),
+            )
         }
     };
     let acc = IntType::signed(dense.accumulator.bits);
@@ -515,18 +542,46 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
         weight,
         multiplier: dense.hardware.multiplier,
         storage,
-        product_bits: min_signed_bits(product.lo, product.hi),
-        dot_bits: min_signed_bits(dot.lo, dot.hi),
+        product_bits,
+        dot_bits,
         accumulator,
         activation,
         output,
         weights,
         constant_dots,
+        rom_dots,
         bias,
         thresholds,
         proven_range: ValueRange::ZERO,
         proven_tile_range: None,
     }
+}
+
+/// The exact widths of one PE's dot product over its ROM words: a LUT
+/// product spans its lane's weights; a DSP product keeps the types' width,
+/// because Yosys puts a product on a DSP48E1 only from 9 bits on
+/// (`docs/design.md#8-toolchain-facts`) and narrowing it would move it to
+/// LUTs, not make it cheaper.
+fn rom_dot(
+    words: &[Vec<i64>],
+    simd: usize,
+    input: IntType,
+    weight: IntType,
+    multiplier: MultiplierStyle,
+) -> RomDot {
+    let products = (0..simd)
+        .map(|lane| match multiplier {
+            MultiplierStyle::Lut => {
+                let (lo, hi) = words
+                    .iter()
+                    .map(|word| word[lane])
+                    .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
+                LaneProduct::new(lo.into(), hi.into(), input)
+            }
+            MultiplierStyle::Dsp => LaneProduct::new(weight.min(), weight.max(), input),
+        })
+        .collect();
+    RomDot::new(products)
 }
 
 /// Range of `w * x` over the two types.
@@ -738,8 +793,14 @@ mod tests {
             panic!()
         };
         assert_eq!((fc0.nf, fc0.sf), (4, 4));
-        // uint4 x int4 products lie in [-120, 105]: 8 bits; four of them 10 bits.
-        assert_eq!((fc0.product_bits, fc0.dot_bits), (8, 10));
+        // uint4 x int4 products lie in [-120, 105] (8 bits), but every
+        // lane's weights lie in [-4, 3]: [-60, 45], 7 bits; four of them 9.
+        assert_eq!((fc0.product_bits, fc0.dot_bits), (7, 9));
+        // fc2 multiplies on DSP slices: its products keep the types' width.
+        let Unit::Mvau(fc2) = &plan.units[6] else {
+            panic!()
+        };
+        assert_eq!((fc2.product_bits, fc2.dot_bits), (10, 13));
         // PE 1 at neuron fold 2, synapse fold 3 holds channel 9, inputs 12..16.
         let model =
             load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mlp3.toml")).unwrap();

@@ -201,6 +201,12 @@ pub fn datapath_bits(m: &Mvau) -> u32 {
     }
 }
 
+/// [`datapath_bits`] of PE `pe`, whose dot product is as wide as its own
+/// exact range (`Mvau::pe_dot_bits`).
+pub fn pe_datapath_bits(m: &Mvau, pe: usize) -> u32 {
+    datapath_bits(m).min(m.pe_dot_bits(pe))
+}
+
 /// Width of one product as synthesized (see [`datapath_bits`]).
 pub fn effective_product_bits(m: &Mvau) -> u32 {
     m.product_bits.min(datapath_bits(m))
@@ -221,33 +227,6 @@ pub fn product_uses_dsp(m: &Mvau) -> bool {
 /// zero sign bit).
 fn multiplier_input_bits(m: &Mvau) -> u32 {
     m.input.bits + u32::from(!m.input.signed)
-}
-
-/// Adder widths of the balanced tree summing `simd` products of
-/// `product_bits` into `dot_bits` (as `DotProduct` writes it). A lane
-/// whose weights are all zero (`false` in `present`) adds the constant
-/// zero: its adder is only a wire.
-pub fn adder_tree_widths(present: &[bool], product_bits: u32, dot_bits: u32) -> Vec<u32> {
-    // (declared width, whether the operand is not the constant zero)
-    let mut level: Vec<(u32, bool)> = present.iter().map(|&p| (product_bits, p)).collect();
-    let mut widths = Vec::new();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [(wa, pa), (wb, pb)] => {
-                    let w = ((*wa).max(*wb) + 1).min(dot_bits);
-                    if *pa && *pb {
-                        widths.push(w);
-                    }
-                    (w, *pa || *pb)
-                }
-                [single] => *single,
-                _ => unreachable!("chunks of two"),
-            })
-            .collect();
-    }
-    widths
 }
 
 fn carry4s(width: u32) -> f64 {
@@ -353,10 +332,9 @@ fn lane_is_removed(m: &Mvau, pe: usize, lane: usize, on_dsp: bool) -> bool {
     !on_dsp && m.lane_is_zero(pe, lane)
 }
 
-/// The balanced adder tree of every PE, trimmed to the bits the
-/// accumulator reads, and its output register.
+/// The balanced adder tree of every PE at its exact widths (`RomDot`),
+/// trimmed to the bits the accumulator reads, and its output register.
 fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
-    let datapath = datapath_bits(m);
     // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
     // register (PREG).
     // Products from LUTs merge into the first adders' LUTs; products from
@@ -370,10 +348,8 @@ fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
         let present: Vec<bool> = (0..m.simd)
             .map(|lane| !lane_is_removed(m, pe, lane, on_dsp))
             .collect();
-        let tree: Vec<u32> = adder_tree_widths(&present, m.product_bits, m.dot_bits)
-            .into_iter()
-            .map(|w| w.min(datapath))
-            .collect();
+        let datapath = pe_datapath_bits(m, pe);
+        let tree: Vec<u32> = m.rom_dots[pe].adders().map(|w| w.min(datapath)).collect();
         let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
         let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
         f.add(Resource::Lut, lut_name, Component::AdderTree, bits);
@@ -426,12 +402,14 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
         return;
     }
     let n = m.input.bits;
-    let kept = effective_product_bits(m);
-    let carry_per_product = carry4s(kept);
+    let datapath = pe_datapath_bits(m, pe);
     for lane in 0..m.simd {
         if lane_is_removed(m, pe, lane, on_dsp) {
             continue;
         }
+        // The product's exact width over the lane's weights (`RomDot`).
+        let kept = m.rom_dots[pe].products[lane].bits.min(datapath);
+        let carry_per_product = carry4s(kept);
         let values: Vec<i64> = m.lane_weights(pe, lane).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
         // input's bits and the lane's distinct varying weight columns, or
@@ -532,16 +510,17 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     }
 }
 
-/// Widths of the accumulator adders of one PE: `(width, saturating)`.
-fn accumulator_adders(m: &Mvau) -> Vec<u32> {
+/// Widths of the accumulator adders of one PE.
+fn accumulator_adders(m: &Mvau, pe: usize) -> Vec<u32> {
+    let dot_bits = m.pe_dot_bits(pe);
     let acc = m.accumulator.bits;
     let width = |bits: u32, addend: u32| match m.accumulator.overflow {
         OverflowMode::Wrap => bits,
         OverflowMode::Saturate => bits.max(addend) + 1,
     };
     match &m.accumulator.inner {
-        None => vec![width(acc, m.dot_bits)],
-        Some(inner) => vec![width(inner.bits, m.dot_bits), width(acc, inner.bits)],
+        None => vec![width(acc, dot_bits)],
+        Some(inner) => vec![width(inner.bits, dot_bits), width(acc, inner.bits)],
     }
 }
 
@@ -555,7 +534,7 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     } else {
         "accumulator_bits"
     };
-    for width in accumulator_adders(m) {
+    for width in accumulator_adders(m, pe) {
         f.add(Resource::Lut, adder, Accumulator, f64::from(width));
         f.add(
             Resource::Carry4,
@@ -903,22 +882,6 @@ fn converter_features(c: &Converter) -> UnitFeatures {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn adder_tree_grows_one_bit_per_level() {
-        // 4 products of 8 bits into 10: two 9-bit adders and one 10-bit.
-        assert_eq!(adder_tree_widths(&[true; 4], 8, 10), vec![9, 9, 10]);
-        // 3 products: the odd one passes a level unchanged.
-        assert_eq!(adder_tree_widths(&[true; 3], 8, 10), vec![9, 10]);
-        assert!(adder_tree_widths(&[true], 8, 8).is_empty());
-        // A lane of zero weights adds nothing: the 9-bit sum beside it is
-        // a wire, the other first-level sum and the root remain.
-        assert_eq!(
-            adder_tree_widths(&[true, false, true, true], 8, 10),
-            vec![9, 10]
-        );
-        assert!(adder_tree_widths(&[false, false], 8, 10).is_empty());
-    }
 
     #[test]
     fn dsp_slices_per_product() {

@@ -99,6 +99,7 @@ impl HandPlan {
             output,
             weights,
             constant_dots: Vec::new(),
+            rom_dots: Vec::new(),
             bias: self.bias.as_deref().map(per_pe),
             thresholds,
             proven_range: ValueRange::ZERO,
