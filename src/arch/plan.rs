@@ -54,7 +54,22 @@ pub enum ActivationPlan {
         output: IntType,
         count: usize,
         compare_bits: u32,
+        style: ThresholdStyle,
     },
+}
+
+/// How the comparator bank counts the thresholds at or below the
+/// accumulator; both in the output stage's one cycle, with the same
+/// result (the thresholds are non-decreasing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdStyle {
+    /// `2^B - 1` comparators, each against its threshold of the neuron
+    /// fold, and an adder of their results.
+    Parallel,
+    /// A binary search by `B` comparators in series: bit `b` of the count
+    /// compares with a threshold the fold and the bits above select.
+    Search,
 }
 
 /// A matrix-vector-activation unit for one dense layer.
@@ -336,6 +351,10 @@ impl Plan {
 pub struct PlanOptions {
     /// Fold dense layers without `pe`/`simd` to meet this many cycles per vector.
     pub target_cycles: Option<u64>,
+    /// Build every comparator bank in this style instead of the measured
+    /// rule: the calibration grid's runs were recorded with parallel banks,
+    /// and its plans must be the designs it measured.
+    pub thresholds: Option<ThresholdStyle>,
 }
 
 /// Why a model has no plan.
@@ -383,7 +402,14 @@ pub fn build_plan(
                             source,
                         }
                     })?;
-                let mut mvau = mvau(&layer.name, index, dense, element, pe, simd);
+                let mut mvau = mvau(
+                    &layer.name,
+                    index,
+                    dense,
+                    element,
+                    (pe, simd),
+                    options.thresholds,
+                );
                 mvau.proven_range = proof.range;
                 mvau.proven_tile_range = proof.inner.as_ref().map(|i| {
                     let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
@@ -420,7 +446,14 @@ pub fn build_plan(
     Ok(plan)
 }
 
-fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd: usize) -> Mvau {
+fn mvau(
+    name: &str,
+    layer: usize,
+    dense: &Dense,
+    input: IntType,
+    (pe, simd): (usize, usize),
+    style: Option<ThresholdStyle>,
+) -> Mvau {
     let (nf, sf) = (dense.out_features / pe, dense.in_features / simd);
     let weight = dense.weight_type();
     let accumulator = AccumulatorPlan {
@@ -442,6 +475,7 @@ fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd
                 output: *output,
                 count: thresholds.ncols(),
                 compare_bits: dense.accumulator.bits + 1,
+                style: style.unwrap_or_else(|| threshold_style(output.bits)),
             },
             *output,
         ),
@@ -582,6 +616,19 @@ fn rom_dot(
         })
         .collect();
     RomDot::new(products)
+}
+
+/// The comparator bank of `bits`-bit outputs: Yosys measured the binary
+/// search cheaper than parallel comparators in every case tried, with
+/// thresholds selected per fold and with one shared row
+/// (`docs/design.md#thresholds-measured`); with one output bit both are
+/// the same single comparator.
+fn threshold_style(bits: u32) -> ThresholdStyle {
+    if bits >= 2 {
+        ThresholdStyle::Search
+    } else {
+        ThresholdStyle::Parallel
+    }
 }
 
 /// Range of `w * x` over the two types.

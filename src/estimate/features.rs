@@ -5,7 +5,9 @@
 //! fitted constants; DSP48E1 and block RAM counts follow exact rules.
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
-use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
+use crate::arch::{
+    ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, ThresholdStyle, Unit,
+};
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
@@ -257,10 +259,13 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
 /// Features of hardwired dot products, counted at one LUT per full adder
 /// and per final-adder bit and one CARRY4 per four final-adder bits: a
 /// structural count, not fitted (`docs/estimator.md#hardwired-weights`).
-pub const UNIT_COST_FEATURES: [&str; 3] = [
+pub const UNIT_COST_FEATURES: [&str; 6] = [
     "hardwired_full_adders",
     "hardwired_final_adder_bits",
     "hardwired_carry4",
+    "search_compare_luts",
+    "search_select_luts",
+    "search_carry4",
 ];
 
 /// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
@@ -596,6 +601,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         output,
         count,
         compare_bits,
+        style,
     } = m.activation
     else {
         f.add(
@@ -629,6 +635,10 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     // (`docs/design.md#4-hardware-plan`): bits above the thresholds' own width only repeat their sign.
     let upper = compare_bits - significant;
     let select_bits = index_bits(m.nf);
+    if style == ThresholdStyle::Search {
+        search_features(f, thresholds, output.bits, compare_bits);
+        return;
+    }
     let (mut variable, mut constant) = (0usize, 0usize);
     for k in 0..count {
         let first = thresholds[0][k];
@@ -711,6 +721,58 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         Output,
         f64::from(output.bits),
     );
+}
+
+/// A binary-search comparator bank (`ThresholdStyle::Search`), counted
+/// structurally at unit costs (`docs/estimator.md#threshold-search`): per
+/// stage, one carry-chain comparator LUT per significant bit of the
+/// thresholds that stage selects, and one LUT per distinct varying bit
+/// column of them (the selection by the fold index and the bits above).
+fn search_features(f: &mut UnitFeatures, thresholds: &[Vec<i64>], stages: u32, compare_bits: u32) {
+    use Component::*;
+    for stage in 0..stages {
+        let b = stages - 1 - stage;
+        let selected: Vec<i64> = thresholds
+            .iter()
+            .flat_map(|row| (0..1usize << stage).map(move |p| row[(p << (b + 1)) + (1 << b) - 1]))
+            .collect();
+        let significant = significant_bits(&selected, compare_bits);
+        let columns = distinct_varying(bit_columns(&selected, compare_bits as usize));
+        f.add(
+            Resource::Lut,
+            "search_compare_luts",
+            Comparators,
+            f64::from(significant),
+        );
+        f.add(
+            Resource::Lut,
+            "search_select_luts",
+            ThresholdSelect,
+            columns as f64,
+        );
+        f.add(
+            Resource::Carry4,
+            "search_carry4",
+            Comparators,
+            carry4s(significant),
+        );
+    }
+    f.add(Resource::Ff, "register_bits", Output, f64::from(stages));
+}
+
+/// The bits of `compare_bits`-bit comparisons with `thresholds` that are
+/// not only a repeated sign: a non-negative threshold's own width, else
+/// its signed width and the sign.
+fn significant_bits(thresholds: &[i64], compare_bits: u32) -> u32 {
+    let (lo, hi) = thresholds.iter().fold((0i128, 0i128), |(lo, hi), &t| {
+        (lo.min(t.into()), hi.max(t.into()))
+    });
+    let own_bits = if lo >= 0 {
+        128 - hi.leading_zeros()
+    } else {
+        min_signed_bits(lo, hi) + 1
+    };
+    own_bits.min(compare_bits)
 }
 
 fn control_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {

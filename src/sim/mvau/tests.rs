@@ -62,6 +62,7 @@ impl HandPlan {
                     output: *output,
                     count: table[0].len(),
                     compare_bits: self.bits + 1,
+                    style: crate::arch::ThresholdStyle::Parallel,
                 },
                 *output,
                 Some(
