@@ -46,6 +46,8 @@ pub enum Feature {
     HadamardClamp,
     HadamardBlock32Plus,
     WordOver128,
+    NarrowRomTree,
+    ThresholdSearch,
     FloatScales,
     Layers(usize),
 }
@@ -88,6 +90,8 @@ impl Feature {
             HadamardClamp,
             HadamardBlock32Plus,
             WordOver128,
+            NarrowRomTree,
+            ThresholdSearch,
             FloatScales,
         ];
         all.extend((1..=5).map(Layers));
@@ -132,6 +136,8 @@ impl fmt::Display for Feature {
             HadamardClamp => "Hadamard with clamp",
             HadamardBlock32Plus => "Hadamard blocks of 32+",
             WordOver128 => "words over 128 bits",
+            NarrowRomTree => "ROM products narrower than their types",
+            ThresholdSearch => "binary-search threshold banks",
             FloatScales => "float scales (input, output)",
             Layers(n) => return write!(f, "{n} layer{}", if *n == 1 { "" } else { "s" }),
         };
@@ -241,6 +247,29 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
             _ => false,
         });
         add(wide_stream || wide_rom, WordOver128);
+        let mvaus: Vec<&crate::arch::Mvau> = plan.mvaus().collect();
+        add(
+            mvaus.iter().any(|m| {
+                let typed = crate::arch::LaneProduct::new(m.weight.min(), m.weight.max(), m.input);
+                m.rom_dots
+                    .iter()
+                    .flat_map(|d| &d.products)
+                    .any(|p| p.bits < typed.bits)
+            }),
+            NarrowRomTree,
+        );
+        add(
+            mvaus.iter().any(|m| {
+                matches!(
+                    m.activation,
+                    crate::arch::ActivationPlan::Thresholds {
+                        style: crate::arch::ThresholdStyle::Search,
+                        ..
+                    }
+                )
+            }),
+            ThresholdSearch,
+        );
     }
     set
 }
