@@ -475,7 +475,7 @@ fn mvau(
                 output: *output,
                 count: thresholds.ncols(),
                 compare_bits: dense.accumulator.bits + 1,
-                style: style.unwrap_or_else(|| threshold_style(output.bits)),
+                style: style.unwrap_or_else(|| threshold_style(output.bits, nf)),
             },
             *output,
         ),
@@ -618,13 +618,21 @@ fn rom_dot(
     RomDot::new(products)
 }
 
-/// The comparator bank of `bits`-bit outputs: Yosys measured the binary
-/// search cheaper than parallel comparators in every case tried, with
-/// thresholds selected per fold and with one shared row
-/// (`docs/design.md#thresholds-measured`); with one output bit both are
-/// the same single comparator.
-fn threshold_style(bits: u32) -> ThresholdStyle {
-    if bits >= 2 {
+/// Most thresholds one stage of a binary search selects from: its last
+/// stage's chain of constants holds `NF * 2^(B-1)`, Verilator 5.006's
+/// parser runs out of memory on a conditional chain of a few thousand, and
+/// parallel comparators' chains reach `NF` = 256 at most.
+const SEARCH_MAX_SELECTED: usize = 256;
+
+/// The comparator bank of `bits`-bit outputs over `nf` neuron folds: Yosys
+/// measured the binary search cheaper than parallel comparators in every
+/// case tried, with thresholds selected per fold and with one shared row
+/// (`docs/design.md#thresholds-measured`); with one output bit both are the
+/// same single comparator, and beyond [`SEARCH_MAX_SELECTED`] the parallel
+/// comparators' chains of `NF` constants remain.
+fn threshold_style(bits: u32, nf: usize) -> ThresholdStyle {
+    let last_stage = nf.saturating_mul(1usize << (bits.saturating_sub(1)).min(40));
+    if bits >= 2 && last_stage <= SEARCH_MAX_SELECTED {
         ThresholdStyle::Search
     } else {
         ThresholdStyle::Parallel
