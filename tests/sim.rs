@@ -215,6 +215,7 @@ fn refolded(path: &str, target: u64) -> Option<(Model, Plan)> {
     }
     let options = PlanOptions {
         target_cycles: Some(target),
+        ..PlanOptions::default()
     };
     let plan = build_plan(&model, &analyze(&model), options).ok()?;
     Some((model, plan))

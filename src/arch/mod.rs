@@ -49,7 +49,8 @@
 //!   every PE goes to the finished register with `nf` (valid), otherwise
 //!   that register's valid clears. Stage 4 loads the output register from
 //!   the finished register: thresholds `#{k : acc >= t[pe][nf][k]}` plus the
-//!   output base, or the accumulator itself.
+//!   output base (counted by a binary search or by parallel comparators,
+//!   [`ThresholdStyle`], within the cycle), or the accumulator itself.
 //! * **Hadamard stages**: stage `j` (1..=k) pairs elements `i` and `i + h`,
 //!   `h = 2^(j-1)`, within groups of `2h`, into `(a + b, a - b)`; after `k`
 //!   stages this is `H_n x` in Sylvester order. The output register applies
@@ -62,6 +63,7 @@ mod fold;
 mod hardwired;
 mod plan;
 mod report;
+mod rom_tree;
 
 pub use fold::{FoldingError, choose_folding};
 pub use hardwired::{
@@ -69,3 +71,4 @@ pub use hardwired::{
 };
 pub use plan::*;
 pub use report::plan_table;
+pub use rom_tree::{LaneProduct, RomDot};

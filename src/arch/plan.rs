@@ -2,6 +2,7 @@
 
 use super::fold::{FoldingError, choose_folding};
 use super::hardwired::ConstantDot;
+use super::rom_tree::{LaneProduct, RomDot};
 use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
     Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
@@ -53,6 +54,7 @@ pub enum ActivationPlan {
         output: IntType,
         count: usize,
         compare_bits: u32,
+        style: ThresholdStyle,
     },
 }
 
@@ -75,6 +77,20 @@ impl StorageChoice {
     }
 }
 
+/// How the comparator bank counts the thresholds at or below the
+/// accumulator; both in the output stage's one cycle, with the same
+/// result (the thresholds are non-decreasing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdStyle {
+    /// `2^B - 1` comparators, each against its threshold of the neuron
+    /// fold, and an adder of their results.
+    Parallel,
+    /// A binary search by `B` comparators in series: bit `b` of the count
+    /// compares with a threshold the fold and the bits above select.
+    Search,
+}
+
 /// A matrix-vector-activation unit for one dense layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Mvau {
@@ -94,9 +110,10 @@ pub struct Mvau {
     pub storage: WeightStorage,
     /// When the model asked for `auto`: the estimates it chose by.
     pub storage_choice: Option<StorageChoice>,
-    /// Exact width of one product of the two types, and of the sum of
-    /// `simd` products: over the types with a ROM, over the actual weights
-    /// when hardwired (the widest PE's exact dot-product range).
+    /// The widest product and dot product of any PE (`rom_dots` and
+    /// `constant_dots` hold each one's exact width): over the weights a
+    /// lane's ROM holds with LUT products, over the types with DSP
+    /// products, over the actual weights when hardwired.
     pub product_bits: u32,
     pub dot_bits: u32,
     pub accumulator: AccumulatorPlan,
@@ -110,6 +127,10 @@ pub struct Mvau {
     /// addresses (the ROM words above); empty with a ROM.
     #[serde(skip)]
     pub constant_dots: Vec<ConstantDot>,
+    /// `[pe]` with a ROM, the exact widths of each PE's products and adder
+    /// tree; empty when hardwired.
+    #[serde(skip)]
+    pub rom_dots: Vec<RomDot>,
     /// `[pe][nf]` initial accumulator values.
     #[serde(skip)]
     pub bias: Option<Vec<Vec<i64>>>,
@@ -166,6 +187,14 @@ impl Mvau {
             .lane_weights(pe, lane)
             .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
         min_signed_bits(lo.into(), hi.into()).min(self.weight.bits)
+    }
+
+    /// Width of PE `pe`'s registered dot product, which its accumulator
+    /// adds: its tree's root with a ROM, `dot_bits` when hardwired.
+    pub fn pe_dot_bits(&self, pe: usize) -> u32 {
+        self.rom_dots
+            .get(pe)
+            .map_or(self.dot_bits, |d| d.root().bits)
     }
 
     /// How the LUT product of a lane is built.
@@ -343,6 +372,10 @@ impl Plan {
 pub struct PlanOptions {
     /// Fold dense layers without `pe`/`simd` to meet this many cycles per vector.
     pub target_cycles: Option<u64>,
+    /// Build every comparator bank in this style instead of the measured
+    /// rule: the calibration grid's runs were recorded with parallel banks,
+    /// and its plans must be the designs it measured.
+    pub thresholds: Option<ThresholdStyle>,
 }
 
 /// Why a model has no plan.
@@ -391,7 +424,7 @@ pub fn build_plan(
                         }
                     })?;
                 let build = |storage: WeightStorage| {
-                    let mut m = mvau(&layer.name, index, dense, element, (pe, simd), storage);
+                    let mut m = mvau(&layer.name, index, dense, element, (pe, simd), storage, options.thresholds);
                     m.proven_range = proof.range;
                     m.proven_tile_range = proof.inner.as_ref().map(|i| {
                         let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
@@ -464,11 +497,10 @@ fn mvau(
     input: IntType,
     (pe, simd): (usize, usize),
     storage: WeightStorage,
+    style: Option<ThresholdStyle>,
 ) -> Mvau {
     let (nf, sf) = (dense.out_features / pe, dense.in_features / simd);
     let weight = dense.weight_type();
-    let product = product_range(input, weight);
-    let dot = ValueRange::new(product.lo * simd as i128, product.hi * simd as i128);
     let accumulator = AccumulatorPlan {
         bits: dense.accumulator.bits,
         overflow: dense.accumulator.overflow,
@@ -488,6 +520,7 @@ fn mvau(
                 output: *output,
                 count: thresholds.ncols(),
                 compare_bits: dense.accumulator.bits + 1,
+                style: style.unwrap_or_else(|| threshold_style(output.bits, nf)),
             },
             *output,
         ),
@@ -522,12 +555,29 @@ fn mvau(
             .map(|words| ConstantDot::new(words, input))
             .collect(),
     };
-    let dot = match storage {
-        WeightStorage::Rom => dot,
-        WeightStorage::Hardwired => constant_dots.iter().fold(ValueRange::ZERO, |hull, d| {
-            let r = d.range();
-            ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
+    let rom_dots: Vec<RomDot> = match storage {
+        WeightStorage::Rom => weights
+            .iter()
+            .map(|words| rom_dot(words, simd, input, weight, dense.hardware.multiplier))
+            .collect(),
+        WeightStorage::Hardwired => Vec::new(),
+    };
+    let (product_bits, dot_bits) = match storage {
+        WeightStorage::Rom => rom_dots.iter().fold((1, 1), |(p, d), dot| {
+            let widest = dot.products.iter().map(|l| l.bits).max().unwrap_or(1);
+            (p.max(widest), d.max(dot.root().bits))
         }),
+        WeightStorage::Hardwired => {
+            let dot = constant_dots.iter().fold(ValueRange::ZERO, |hull, d| {
+                    let r = d.range();
+                    ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
+                });
+            let product = product_range(input, weight);
+            (
+                min_signed_bits(product.lo, product.hi),
+                min_signed_bits(dot.lo, dot.hi),
+            )
+        }
     };
     let acc = IntType::signed(dense.accumulator.bits);
     // A threshold below the accumulator range always passes and one above it
@@ -568,17 +618,66 @@ fn mvau(
         multiplier: dense.hardware.multiplier,
         storage,
         storage_choice: None,
-        product_bits: min_signed_bits(product.lo, product.hi),
-        dot_bits: min_signed_bits(dot.lo, dot.hi),
+        product_bits,
+        dot_bits,
         accumulator,
         activation,
         output,
         weights,
         constant_dots,
+        rom_dots,
         bias,
         thresholds,
         proven_range: ValueRange::ZERO,
         proven_tile_range: None,
+    }
+}
+
+/// The exact widths of one PE's dot product over its ROM words: a LUT
+/// product spans its lane's weights; a DSP product keeps the types' width,
+/// because Yosys puts a product on a DSP48E1 only from 9 bits on
+/// (`docs/design.md#8-toolchain-facts`) and narrowing it would move it to
+/// LUTs, not make it cheaper.
+fn rom_dot(
+    words: &[Vec<i64>],
+    simd: usize,
+    input: IntType,
+    weight: IntType,
+    multiplier: MultiplierStyle,
+) -> RomDot {
+    let products = (0..simd)
+        .map(|lane| match multiplier {
+            MultiplierStyle::Lut => {
+                let (lo, hi) = words
+                    .iter()
+                    .map(|word| word[lane])
+                    .fold((0i64, 0i64), |(lo, hi), w| (lo.min(w), hi.max(w)));
+                LaneProduct::new(lo.into(), hi.into(), input)
+            }
+            MultiplierStyle::Dsp => LaneProduct::new(weight.min(), weight.max(), input),
+        })
+        .collect();
+    RomDot::new(products)
+}
+
+/// Most thresholds one stage of a binary search selects from: its last
+/// stage's chain of constants holds `NF * 2^(B-1)`, Verilator 5.006's
+/// parser runs out of memory on a conditional chain of a few thousand, and
+/// parallel comparators' chains reach `NF` = 256 at most.
+const SEARCH_MAX_SELECTED: usize = 256;
+
+/// The comparator bank of `bits`-bit outputs over `nf` neuron folds: Yosys
+/// measured the binary search cheaper than parallel comparators in every
+/// case tried, with thresholds selected per fold and with one shared row
+/// (`docs/design.md#thresholds-measured`); with one output bit both are the
+/// same single comparator, and beyond [`SEARCH_MAX_SELECTED`] the parallel
+/// comparators' chains of `NF` constants remain.
+fn threshold_style(bits: u32, nf: usize) -> ThresholdStyle {
+    let last_stage = nf.saturating_mul(1usize << (bits.saturating_sub(1)).min(40));
+    if bits >= 2 && last_stage <= SEARCH_MAX_SELECTED {
+        ThresholdStyle::Search
+    } else {
+        ThresholdStyle::Parallel
     }
 }
 
@@ -791,8 +890,14 @@ mod tests {
             panic!()
         };
         assert_eq!((fc0.nf, fc0.sf), (4, 4));
-        // uint4 x int4 products lie in [-120, 105]: 8 bits; four of them 10 bits.
-        assert_eq!((fc0.product_bits, fc0.dot_bits), (8, 10));
+        // uint4 x int4 products lie in [-120, 105] (8 bits), but every
+        // lane's weights lie in [-4, 3]: [-60, 45], 7 bits; four of them 9.
+        assert_eq!((fc0.product_bits, fc0.dot_bits), (7, 9));
+        // fc2 multiplies on DSP slices: its products keep the types' width.
+        let Unit::Mvau(fc2) = &plan.units[6] else {
+            panic!()
+        };
+        assert_eq!((fc2.product_bits, fc2.dot_bits), (10, 13));
         // PE 1 at neuron fold 2, synapse fold 3 holds channel 9, inputs 12..16.
         let model =
             load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mlp3.toml")).unwrap();

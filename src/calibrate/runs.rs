@@ -4,7 +4,7 @@
 //! runs finish, so an interrupted calibration resumes where it stopped.
 
 use super::grid::{Config, ConfigKind, WeightValues};
-use crate::arch::{Plan, PlanOptions, Unit, build_plan};
+use crate::arch::{Plan, PlanOptions, ThresholdStyle, Unit, build_plan};
 use crate::bounds::analyze;
 use crate::model::{MultiplierStyle, OverflowMode};
 use crate::rtl::emit::generate;
@@ -198,11 +198,15 @@ pub fn parse_runs(text: &str) -> Result<Vec<RunRecord>, String> {
         .collect()
 }
 
-/// The plan of a config (every config builds one; see the grid's tests).
+/// The plan of a config (every config builds one; see the grid's tests),
+/// with the parallel comparator banks its recorded runs measured.
 pub fn config_plan(config: &Config) -> Plan {
     let model = config.model();
-    build_plan(&model, &analyze(&model), PlanOptions::default())
-        .expect("calibration configs build a plan")
+    let options = PlanOptions {
+        thresholds: Some(ThresholdStyle::Parallel),
+        ..PlanOptions::default()
+    };
+    build_plan(&model, &analyze(&model), options).expect("calibration configs build a plan")
 }
 
 /// Units of a config's plan that the calibration synthesizes.

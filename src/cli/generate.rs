@@ -24,6 +24,7 @@ impl PlanArgs {
     pub fn plan(&self, model: &Model) -> Result<Plan, CliError> {
         let options = PlanOptions {
             target_cycles: self.target_cycles,
+            ..PlanOptions::default()
         };
         build_plan(model, &analyze(model), options).map_err(plan_error)
     }

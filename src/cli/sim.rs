@@ -57,6 +57,7 @@ pub fn run(args: &SimArgs) -> Result<(), CliError> {
     let model = load_model(&args.model)?;
     let options = PlanOptions {
         target_cycles: args.target_cycles,
+        ..PlanOptions::default()
     };
     let plan = build_plan(&model, &analyze(&model), options).map_err(plan_error)?;
     let inputs = read_inputs(&args.inputs)?;

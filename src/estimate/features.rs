@@ -7,7 +7,7 @@
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{
     ActivationPlan, ConstantDot, ConstantProduct, Converter, Fifo, HadamardUnit, LutProduct, Mvau,
-    Unit,
+    ThresholdStyle, Unit,
 };
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
@@ -204,6 +204,12 @@ pub fn datapath_bits(m: &Mvau) -> u32 {
     }
 }
 
+/// [`datapath_bits`] of PE `pe`, whose dot product is as wide as its own
+/// exact range (`Mvau::pe_dot_bits`).
+pub fn pe_datapath_bits(m: &Mvau, pe: usize) -> u32 {
+    datapath_bits(m).min(m.pe_dot_bits(pe))
+}
+
 /// Width of one product as synthesized (see [`datapath_bits`]).
 pub fn effective_product_bits(m: &Mvau) -> u32 {
     m.product_bits.min(datapath_bits(m))
@@ -224,33 +230,6 @@ pub fn product_uses_dsp(m: &Mvau) -> bool {
 /// zero sign bit).
 fn multiplier_input_bits(m: &Mvau) -> u32 {
     m.input.bits + u32::from(!m.input.signed)
-}
-
-/// Adder widths of the balanced tree summing `simd` products of
-/// `product_bits` into `dot_bits` (as `DotProduct` writes it). A lane
-/// whose weights are all zero (`false` in `present`) adds the constant
-/// zero: its adder is only a wire.
-pub fn adder_tree_widths(present: &[bool], product_bits: u32, dot_bits: u32) -> Vec<u32> {
-    // (declared width, whether the operand is not the constant zero)
-    let mut level: Vec<(u32, bool)> = present.iter().map(|&p| (product_bits, p)).collect();
-    let mut widths = Vec::new();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [(wa, pa), (wb, pb)] => {
-                    let w = ((*wa).max(*wb) + 1).min(dot_bits);
-                    if *pa && *pb {
-                        widths.push(w);
-                    }
-                    (w, *pa || *pb)
-                }
-                [single] => *single,
-                _ => unreachable!("chunks of two"),
-            })
-            .collect();
-    }
-    widths
 }
 
 fn carry4s(width: u32) -> f64 {
@@ -280,14 +259,18 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
 
 /// Features of hardwired dot products, counted at one LUT per full adder,
 /// per final-adder bit and per multiplexer LUT, and one CARRY4 per four
-/// final-adder bits: a structural count, not fitted
-/// (`docs/estimator.md#hardwired-weights`).
-pub const UNIT_COST_FEATURES: [&str; 5] = [
+/// final-adder bits, and of binary-search comparator banks: structural
+/// counts, not fitted (`docs/estimator.md#hardwired-weights`,
+/// `docs/estimator.md#threshold-search`).
+pub const UNIT_COST_FEATURES: [&str; 8] = [
     "hardwired_full_adders",
     "hardwired_final_adder_bits",
     "hardwired_carry4",
     "hardwired_product_adder_bits",
     "hardwired_select_luts",
+    "search_compare_luts",
+    "search_select_luts",
+    "search_carry4",
 ];
 
 /// LUTs per output bit of a lane that is a function of `inputs` bits (its
@@ -462,10 +445,9 @@ fn lane_is_removed(m: &Mvau, pe: usize, lane: usize, on_dsp: bool) -> bool {
     !on_dsp && m.lane_is_zero(pe, lane)
 }
 
-/// The balanced adder tree of every PE, trimmed to the bits the
-/// accumulator reads, and its output register.
+/// The balanced adder tree of every PE at its exact widths (`RomDot`),
+/// trimmed to the bits the accumulator reads, and its output register.
 fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
-    let datapath = datapath_bits(m);
     // DSP48E1 slices can absorb the adds (post-adder) and the dot-product
     // register (PREG).
     // Products from LUTs merge into the first adders' LUTs; products from
@@ -479,10 +461,8 @@ fn adder_tree_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
         let present: Vec<bool> = (0..m.simd)
             .map(|lane| !lane_is_removed(m, pe, lane, on_dsp))
             .collect();
-        let tree: Vec<u32> = adder_tree_widths(&present, m.product_bits, m.dot_bits)
-            .into_iter()
-            .map(|w| w.min(datapath))
-            .collect();
+        let datapath = pe_datapath_bits(m, pe);
+        let tree: Vec<u32> = m.rom_dots[pe].adders().map(|w| w.min(datapath)).collect();
         let bits: f64 = tree.iter().map(|&w| f64::from(w)).sum();
         let carry: f64 = tree.iter().map(|&w| carry4s(w)).sum();
         f.add(Resource::Lut, lut_name, Component::AdderTree, bits);
@@ -535,12 +515,14 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
         return;
     }
     let n = m.input.bits;
-    let kept = effective_product_bits(m);
-    let carry_per_product = carry4s(kept);
+    let datapath = pe_datapath_bits(m, pe);
     for lane in 0..m.simd {
         if lane_is_removed(m, pe, lane, on_dsp) {
             continue;
         }
+        // The product's exact width over the lane's weights (`RomDot`).
+        let kept = m.rom_dots[pe].products[lane].bits.min(datapath);
+        let carry_per_product = carry4s(kept);
         let values: Vec<i64> = m.lane_weights(pe, lane).collect();
         // Few enough distinct signals for one LUT6 per product bit: the
         // input's bits and the lane's distinct varying weight columns, or
@@ -641,16 +623,17 @@ fn multiplier_features(f: &mut UnitFeatures, m: &Mvau, pe: usize, on_dsp: bool) 
     }
 }
 
-/// Widths of the accumulator adders of one PE: `(width, saturating)`.
-fn accumulator_adders(m: &Mvau) -> Vec<u32> {
+/// Widths of the accumulator adders of one PE.
+fn accumulator_adders(m: &Mvau, pe: usize) -> Vec<u32> {
+    let dot_bits = m.pe_dot_bits(pe);
     let acc = m.accumulator.bits;
     let width = |bits: u32, addend: u32| match m.accumulator.overflow {
         OverflowMode::Wrap => bits,
         OverflowMode::Saturate => bits.max(addend) + 1,
     };
     match &m.accumulator.inner {
-        None => vec![width(acc, m.dot_bits)],
-        Some(inner) => vec![width(inner.bits, m.dot_bits), width(acc, inner.bits)],
+        None => vec![width(acc, dot_bits)],
+        Some(inner) => vec![width(inner.bits, dot_bits), width(acc, inner.bits)],
     }
 }
 
@@ -664,7 +647,7 @@ fn accumulator_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     } else {
         "accumulator_bits"
     };
-    for width in accumulator_adders(m) {
+    for width in accumulator_adders(m, pe) {
         f.add(Resource::Lut, adder, Accumulator, f64::from(width));
         f.add(
             Resource::Carry4,
@@ -726,6 +709,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         output,
         count,
         compare_bits,
+        style,
     } = m.activation
     else {
         f.add(
@@ -759,6 +743,10 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
     // (`docs/design.md#4-hardware-plan`): bits above the thresholds' own width only repeat their sign.
     let upper = compare_bits - significant;
     let select_bits = index_bits(m.nf);
+    if style == ThresholdStyle::Search {
+        search_features(f, thresholds, output.bits, compare_bits);
+        return;
+    }
     let (mut variable, mut constant) = (0usize, 0usize);
     for k in 0..count {
         let first = thresholds[0][k];
@@ -841,6 +829,58 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
         Output,
         f64::from(output.bits),
     );
+}
+
+/// A binary-search comparator bank (`ThresholdStyle::Search`), counted
+/// structurally at unit costs (`docs/estimator.md#threshold-search`): per
+/// stage, one carry-chain comparator LUT per significant bit of the
+/// thresholds that stage selects, and one LUT per distinct varying bit
+/// column of them (the selection by the fold index and the bits above).
+fn search_features(f: &mut UnitFeatures, thresholds: &[Vec<i64>], stages: u32, compare_bits: u32) {
+    use Component::*;
+    for stage in 0..stages {
+        let b = stages - 1 - stage;
+        let selected: Vec<i64> = thresholds
+            .iter()
+            .flat_map(|row| (0..1usize << stage).map(move |p| row[(p << (b + 1)) + (1 << b) - 1]))
+            .collect();
+        let significant = significant_bits(&selected, compare_bits);
+        let columns = distinct_varying(bit_columns(&selected, compare_bits as usize));
+        f.add(
+            Resource::Lut,
+            "search_compare_luts",
+            Comparators,
+            f64::from(significant),
+        );
+        f.add(
+            Resource::Lut,
+            "search_select_luts",
+            ThresholdSelect,
+            columns as f64,
+        );
+        f.add(
+            Resource::Carry4,
+            "search_carry4",
+            Comparators,
+            carry4s(significant),
+        );
+    }
+    f.add(Resource::Ff, "register_bits", Output, f64::from(stages));
+}
+
+/// The bits of `compare_bits`-bit comparisons with `thresholds` that are
+/// not only a repeated sign: a non-negative threshold's own width, else
+/// its signed width and the sign.
+fn significant_bits(thresholds: &[i64], compare_bits: u32) -> u32 {
+    let (lo, hi) = thresholds.iter().fold((0i128, 0i128), |(lo, hi), &t| {
+        (lo.min(t.into()), hi.max(t.into()))
+    });
+    let own_bits = if lo >= 0 {
+        128 - hi.leading_zeros()
+    } else {
+        min_signed_bits(lo, hi) + 1
+    };
+    own_bits.min(compare_bits)
 }
 
 fn control_features(f: &mut UnitFeatures, m: &Mvau, on_dsp: bool) {
@@ -1012,22 +1052,6 @@ fn converter_features(c: &Converter) -> UnitFeatures {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn adder_tree_grows_one_bit_per_level() {
-        // 4 products of 8 bits into 10: two 9-bit adders and one 10-bit.
-        assert_eq!(adder_tree_widths(&[true; 4], 8, 10), vec![9, 9, 10]);
-        // 3 products: the odd one passes a level unchanged.
-        assert_eq!(adder_tree_widths(&[true; 3], 8, 10), vec![9, 10]);
-        assert!(adder_tree_widths(&[true], 8, 8).is_empty());
-        // A lane of zero weights adds nothing: the 9-bit sum beside it is
-        // a wire, the other first-level sum and the root remain.
-        assert_eq!(
-            adder_tree_widths(&[true, false, true, true], 8, 10),
-            vec![9, 10]
-        );
-        assert!(adder_tree_widths(&[false, false], 8, 10).is_empty());
-    }
 
     #[test]
     fn dsp_slices_per_product() {

@@ -49,6 +49,8 @@ pub enum Feature {
     HadamardClamp,
     HadamardBlock32Plus,
     WordOver128,
+    NarrowRomTree,
+    ThresholdSearch,
     FloatScales,
     Layers(usize),
 }
@@ -94,6 +96,8 @@ impl Feature {
             HadamardClamp,
             HadamardBlock32Plus,
             WordOver128,
+            NarrowRomTree,
+            ThresholdSearch,
             FloatScales,
         ];
         all.extend((1..=5).map(Layers));
@@ -141,6 +145,8 @@ impl fmt::Display for Feature {
             HadamardClamp => "Hadamard with clamp",
             HadamardBlock32Plus => "Hadamard blocks of 32+",
             WordOver128 => "words over 128 bits",
+            NarrowRomTree => "ROM products narrower than their types",
+            ThresholdSearch => "binary-search threshold banks",
             FloatScales => "float scales (input, output)",
             Layers(n) => return write!(f, "{n} layer{}", if *n == 1 { "" } else { "s" }),
         };
@@ -260,6 +266,29 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
                 m.storage_choice.is_some() && m.storage == crate::model::WeightStorage::Hardwired
             }),
             AutoChoseHardwired,
+        );
+        let mvaus: Vec<&crate::arch::Mvau> = plan.mvaus().collect();
+        add(
+            mvaus.iter().any(|m| {
+                let typed = crate::arch::LaneProduct::new(m.weight.min(), m.weight.max(), m.input);
+                m.rom_dots
+                    .iter()
+                    .flat_map(|d| &d.products)
+                    .any(|p| p.bits < typed.bits)
+            }),
+            NarrowRomTree,
+        );
+        add(
+            mvaus.iter().any(|m| {
+                matches!(
+                    m.activation,
+                    crate::arch::ActivationPlan::Thresholds {
+                        style: crate::arch::ThresholdStyle::Search,
+                        ..
+                    }
+                )
+            }),
+            ThresholdSearch,
         );
     }
     set

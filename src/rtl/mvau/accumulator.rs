@@ -19,6 +19,8 @@ pub struct Accumulator {
     pub sum2: Wire,
     pub acc3: Wire,
     _plan: Mvau,
+    /// This PE's dot-product width (`Mvau::pe_dot_bits`).
+    _sum_bits: usize,
     _bias: Vec<i128>,
     _acc: i128,
     _inner: i128,
@@ -62,9 +64,10 @@ impl Accumulator {
             advance: Wire::input(1),
             valid2: Wire::input(1),
             tags2: Wire::input(TagLayout::of(plan).width()),
-            sum2: Wire::input(plan.dot_bits as usize),
+            sum2: Wire::input(plan.pe_dot_bits(pe) as usize),
             acc3: Wire::output(plan.accumulator.bits as usize),
             _plan: plan.clone(),
+            _sum_bits: plan.pe_dot_bits(pe) as usize,
             _bias: bias,
             _acc: 0,
             _inner: 0,
@@ -144,7 +147,7 @@ impl Accumulator {
     fn verilog(&self) -> String {
         let p = &self._plan;
         let layout = TagLayout::of(p);
-        let (pb, db) = (p.accumulator.bits as usize, p.dot_bits as usize);
+        let (pb, db) = (p.accumulator.bits as usize, self._sum_bits);
         let mode = p.accumulator.overflow;
         let mut v = String::new();
         line(&mut v, 0, format!("// {pb}-bit accumulator, {mode}"));

@@ -1,7 +1,9 @@
 //! The dot product of one PE: `SIMD` signed multipliers (DSP, LUT or
 //! lookup-table products) and an exact balanced adder tree, registered.
+//! Every product and tree node is as wide as the plan's exact range for it
+//! (`arch::RomDot`).
 
-use crate::arch::{LutProduct, Mvau};
+use crate::arch::{LutProduct, Mvau, RomDot};
 use crate::model::{IntType, MultiplierStyle};
 use crate::rtl::verilog::{bit, element, extend, field, line, unsigned_literal};
 use crate::rtl::wire::Wire;
@@ -18,7 +20,8 @@ pub struct DotProduct {
     _simd: usize,
     _input: IntType,
     _weight: IntType,
-    _product_bits: usize,
+    /// The exact widths of this PE's products and tree.
+    _tree: RomDot,
     _style: MultiplierStyle,
     /// Per lane, how its LUT product is built (`Mvau::lut_product`).
     _lut_products: Vec<LutProduct>,
@@ -31,11 +34,11 @@ impl DotProduct {
             advance: Wire::input(1),
             x1: Wire::input(plan.input_shape().bits()),
             word: Wire::input(plan.simd * plan.weight.bits as usize),
-            sum2: Wire::output(plan.dot_bits as usize),
+            sum2: Wire::output(plan.pe_dot_bits(pe) as usize),
             _simd: plan.simd,
             _input: plan.input,
             _weight: plan.weight,
-            _product_bits: plan.product_bits as usize,
+            _tree: plan.rom_dots[pe].clone(),
             _style: plan.multiplier,
             _lut_products: (0..plan.simd)
                 .map(|lane| plan.lut_product(pe, lane))
@@ -43,16 +46,24 @@ impl DotProduct {
         }
     }
 
-    /// Product `j` as a Verilog expression of `_product_bits` bits.
+    /// Product `j` as a wire `p{j}` of its lane's exact width.
     fn product(&self, v: &mut String, j: usize) {
+        let lane = self._tree.products[j];
         let (n, w, pb) = (
             self._input.bits as usize,
             self._weight.bits as usize,
-            self._product_bits,
+            lane.bits as usize,
         );
         let word_bits = self.word.width();
         let x = element("x1", self.x1.width(), j, n);
         let wj = element("word", word_bits, j, w);
+        if lane.is_zero() {
+            // Every weight of the lane is zero (only LUT lanes are sized
+            // by their weights): no multiplier reads its input or weight.
+            line(v, 0, format!("wire [0:0] p{j} = 1'b0;"));
+            line(v, 0, format!("wire unused_lane{j} = &{{1'b0, {x}, {wj}}};"));
+            return;
+        }
         match self._style {
             MultiplierStyle::Dsp => {
                 let (xs, x_bits) = if self._input.signed {
@@ -114,8 +125,12 @@ impl DotProduct {
                 } else {
                     (n, self._input.signed)
                 };
+                // The shift-and-add runs at least as wide as its operands
+                // (a product of int1 inputs can be narrower than the
+                // weight); the low `pb` bits are the value.
+                let wb = pb.max(n).max(lane_bits);
                 let operand = if by_weight {
-                    extend(&format!("element{j}"), n, pb, self._input.signed)
+                    extend(&format!("element{j}"), n, wb, self._input.signed)
                 } else {
                     line(
                         v,
@@ -126,10 +141,10 @@ impl DotProduct {
                             field("word", word_bits, j * w, lane_bits)
                         ),
                     );
-                    extend(&format!("weight{j}"), lane_bits, pb, true)
+                    extend(&format!("weight{j}"), lane_bits, wb, true)
                 };
-                line(v, 0, format!("wire [{}:0] xe{j} = {operand};", pb - 1));
-                let zero = unsigned_literal(0, pb);
+                line(v, 0, format!("wire [{}:0] xe{j} = {operand};", wb - 1));
+                let zero = unsigned_literal(0, wb);
                 let selector_bit = |b: usize| {
                     if by_weight {
                         bit("word", word_bits, j * w + b)
@@ -159,12 +174,34 @@ impl DotProduct {
                 } else {
                     body
                 };
-                line(
-                    v,
-                    0,
-                    format!("(* use_dsp = \"no\" *) wire [{}:0] p{j};", pb - 1),
-                );
-                line(v, 0, format!("assign p{j} = {body};"));
+                if wb == pb {
+                    line(
+                        v,
+                        0,
+                        format!("(* use_dsp = \"no\" *) wire [{}:0] p{j};", pb - 1),
+                    );
+                    line(v, 0, format!("assign p{j} = {body};"));
+                } else {
+                    line(
+                        v,
+                        0,
+                        format!("(* use_dsp = \"no\" *) wire [{}:0] p{j}_full;", wb - 1),
+                    );
+                    line(v, 0, format!("assign p{j}_full = {body};"));
+                    line(
+                        v,
+                        0,
+                        format!("wire [{}:0] p{j} = p{j}_full[{}:0];", pb - 1, pb - 1),
+                    );
+                    line(
+                        v,
+                        0,
+                        format!(
+                            "wire unused_p{j}_high_bits = &{{1'b0, p{j}_full[{}:{pb}]}};",
+                            wb - 1
+                        ),
+                    );
+                }
             }
         }
     }
@@ -190,6 +227,7 @@ impl DotProduct {
         let unread: Vec<String> = match self._style {
             MultiplierStyle::Dsp => Vec::new(),
             MultiplierStyle::Lut => (0..self._simd)
+                .filter(|&j| !self._tree.products[j].is_zero())
                 .map(|j| (j, self._lut_products[j].weight_bits as usize))
                 .filter(|&(_, bits)| bits < w)
                 .map(|(j, bits)| format!("word[{} +: {}]", j * w + bits, w - bits))
@@ -203,20 +241,23 @@ impl DotProduct {
                 format!("wire unused_sign_bits = &{{1'b0, {}}};", unread.join(", ")),
             );
         }
-        // Balanced tree: level l sums 2^l products, so l more bits suffice.
+        // The balanced tree, each node at its exact width (`RomDot`).
         let total = self.sum2.width();
-        let mut level: Vec<(String, usize)> = (0..self._simd)
-            .map(|j| (format!("p{j}"), self._product_bits))
+        let leaves = &self._tree.levels[0];
+        let mut level: Vec<(String, usize)> = leaves
+            .iter()
+            .enumerate()
+            .map(|(j, node)| (format!("p{j}"), node.bits as usize))
             .collect();
-        let mut depth = 0;
-        while level.len() > 1 {
-            depth += 1;
-            let mut next = Vec::with_capacity(level.len().div_ceil(2));
-            for (k, pair) in level.chunks(2).enumerate() {
-                match pair {
-                    [(a, wa), (b, wb)] => {
-                        let width = ((*wa).max(*wb) + 1).min(total);
+        for (depth, nodes) in self._tree.levels.iter().enumerate().skip(1) {
+            let next = nodes
+                .iter()
+                .enumerate()
+                .map(|(k, node)| match node.right {
+                    Some(r) => {
+                        let width = node.bits as usize;
                         let name = format!("s{depth}_{k}");
+                        let ((a, wa), (b, wb)) = (&level[node.left], &level[r]);
                         line(
                             &mut v,
                             0,
@@ -227,12 +268,11 @@ impl DotProduct {
                                 extend(b, *wb, width, true)
                             ),
                         );
-                        next.push((name, width));
+                        (name, width)
                     }
-                    [single] => next.push(single.clone()),
-                    _ => unreachable!("chunks of two"),
-                }
-            }
+                    None => level[node.left].clone(),
+                })
+                .collect();
             level = next;
         }
         let (root, width) = &level[0];

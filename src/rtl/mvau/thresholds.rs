@@ -2,7 +2,7 @@
 //! layer ([`ComparatorBank`]), or the plain output register of a layer
 //! without activation ([`PassThrough`]).
 
-use crate::arch::{ActivationPlan, Mvau};
+use crate::arch::{ActivationPlan, Mvau, ThresholdStyle};
 use crate::model::IntType;
 use crate::rtl::verilog::{
     constant_select, extend, index_bits, line, signed_literal, sum_declaration, unsigned_literal,
@@ -10,8 +10,9 @@ use crate::rtl::verilog::{
 use crate::rtl::wire::Wire;
 use rust_hdl::prelude::*;
 
-/// `2^B - 1` comparators against the thresholds of the neuron fold, into
-/// the output register: `base + #{k : acc >= t[nf][k]}`.
+/// The output register `base + #{k : acc >= t[nf][k]}`: `2^B - 1`
+/// comparators against the thresholds of the neuron fold, or a binary
+/// search of them by `B` comparators in series (`ThresholdStyle`).
 #[derive(LogicBlock)]
 pub struct ComparatorBank {
     pub clock: Signal<In, Clock>,
@@ -22,6 +23,7 @@ pub struct ComparatorBank {
     _thresholds: Vec<Vec<i64>>,
     _output: IntType,
     _compare_bits: usize,
+    _style: ThresholdStyle,
 }
 
 impl ComparatorBank {
@@ -29,6 +31,7 @@ impl ComparatorBank {
         let ActivationPlan::Thresholds {
             output,
             compare_bits,
+            style,
             ..
         } = plan.activation
         else {
@@ -43,7 +46,58 @@ impl ComparatorBank {
             _thresholds: plan.thresholds.as_ref().expect("thresholds")[pe].clone(),
             _output: output,
             _compare_bits: compare_bits as usize,
+            _style: style,
         }
+    }
+
+    /// The binary search: the thresholds are non-decreasing, so the count
+    /// of those at or below the accumulator has its bits decided from the
+    /// top: bit `b` compares with threshold `prefix * 2^(b+1) + 2^b - 1`,
+    /// where `prefix` holds the bits above `b` found so far. Each stage's
+    /// threshold is a constant function of the fold index and the prefix.
+    /// Returns the count, its highest bit first (every stage's selector
+    /// reads `nf3`).
+    fn search(&self, v: &mut String) -> String {
+        let (cb, bits) = (self._compare_bits, self._output.bits as usize);
+        let nf_bits = self.nf3.width();
+        let mut found: Vec<String> = Vec::new();
+        for stage in 0..bits {
+            let b = bits - 1 - stage;
+            let selector = format!("select{b}");
+            let concatenation = std::iter::once("nf3".to_string())
+                .chain(found.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(", ");
+            line(
+                v,
+                0,
+                format!(
+                    "wire [{}:0] {selector} = {{{concatenation}}};",
+                    nf_bits + stage - 1
+                ),
+            );
+            let values: Vec<String> = self
+                ._thresholds
+                .iter()
+                .flat_map(|row| {
+                    (0..1usize << stage).map(move |p| {
+                        let k = (p << (b + 1)) + (1 << b) - 1;
+                        signed_literal(row[k] as i128, cb)
+                    })
+                })
+                .collect();
+            let declaration = format!("wire signed [{}:0] t_bit{b}", cb - 1);
+            if !constant_select(v, 0, &declaration, (&selector, nf_bits + stage), &values) {
+                line(
+                    v,
+                    0,
+                    format!("wire unused_{selector} = &{{1'b0, {selector}}};"),
+                );
+            }
+            line(v, 0, format!("wire found{b} = value >= t_bit{b};"));
+            found.push(format!("found{b}"));
+        }
+        format!("{{{}}}", found.join(", "))
     }
 
     fn verilog(&self) -> String {
@@ -59,20 +113,6 @@ impl ComparatorBank {
             0,
             format!("// {count} thresholds per channel, compared at {cb} bits"),
         );
-        let selector = ("nf3", self.nf3.width());
-        let mut reads_nf3 = false;
-        for k in 0..count {
-            let values: Vec<String> = self
-                ._thresholds
-                .iter()
-                .map(|row| signed_literal(row[k] as i128, cb))
-                .collect();
-            let declaration = format!("wire signed [{}:0] t{k}", cb - 1);
-            reads_nf3 |= constant_select(&mut v, 0, &declaration, selector, &values);
-        }
-        if !reads_nf3 {
-            line(&mut v, 0, "wire unused_nf3 = &{1'b0, nf3};");
-        }
         line(
             &mut v,
             0,
@@ -82,25 +122,52 @@ impl ComparatorBank {
                 extend("acc3", ab, cb, true)
             ),
         );
-        let hits: Vec<String> = (0..count)
-            .map(|k| extend(&format!("(value >= t{k})"), 1, ob, false))
-            .collect();
+        let (hits, reads_nf3) = match self._style {
+            ThresholdStyle::Parallel => self.parallel(&mut v),
+            ThresholdStyle::Search => (self.search(&mut v), true),
+        };
+        if !reads_nf3 {
+            line(&mut v, 0, "wire unused_nf3 = &{1'b0, nf3};");
+        }
         let base = if self._output.signed {
             1usize << (ob - 1)
         } else {
             0
         };
-        // `count < 2^ob`: every partial count fits `ob` bits.
-        sum_declaration(&mut v, 0, "hits", ob, &hits);
         line(
             &mut v,
             0,
             format!(
-                "always @(posedge clock) if (advance) out <= hits + {};",
+                "always @(posedge clock) if (advance) out <= {hits} + {};",
                 unsigned_literal(base, ob)
             ),
         );
         v
+    }
+
+    /// One comparator per threshold, each against the threshold the fold
+    /// selects, and their count. Returns the count's wire and whether any
+    /// selection reads `nf3`.
+    fn parallel(&self, v: &mut String) -> (String, bool) {
+        let (cb, ob) = (self._compare_bits, self._output.bits as usize);
+        let count = self._thresholds[0].len();
+        let selector = ("nf3", self.nf3.width());
+        let mut reads_nf3 = false;
+        for k in 0..count {
+            let values: Vec<String> = self
+                ._thresholds
+                .iter()
+                .map(|row| signed_literal(row[k] as i128, cb))
+                .collect();
+            let declaration = format!("wire signed [{}:0] t{k}", cb - 1);
+            reads_nf3 |= constant_select(v, 0, &declaration, selector, &values);
+        }
+        let hits: Vec<String> = (0..count)
+            .map(|k| extend(&format!("(value >= t{k})"), 1, ob, false))
+            .collect();
+        // `count < 2^ob`: every partial count fits `ob` bits.
+        sum_declaration(v, 0, "hits", ob, &hits);
+        ("hits".to_string(), reads_nf3)
     }
 }
 

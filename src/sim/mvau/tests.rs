@@ -62,6 +62,7 @@ impl HandPlan {
                     output: *output,
                     count: table[0].len(),
                     compare_bits: self.bits + 1,
+                    style: crate::arch::ThresholdStyle::Parallel,
                 },
                 *output,
                 Some(
@@ -100,6 +101,7 @@ impl HandPlan {
             output,
             weights,
             constant_dots: Vec::new(),
+            rom_dots: Vec::new(),
             bias: self.bias.as_deref().map(per_pe),
             thresholds,
             proven_range: ValueRange::ZERO,
