@@ -318,8 +318,10 @@ fn auto_weights_choose_by_the_estimates_and_say_so() {
         };
         assert!(head.ends_with(&format!(", {expected}")), "{row}");
     }
-    // The unfolded 16-bit layer is far cheaper hardwired.
-    assert!(rows[0].contains("), hardwired (auto"), "{plan}");
+    // Which side wins depends on the estimator (ROM trees at their exact
+    // widths make fc0's 16-bit ROM the cheaper estimate); the fuzz
+    // coverage's `AutoChoseHardwired` row makes sure auto also builds
+    // hardwired layers.
 }
 
 #[test]
