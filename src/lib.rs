@@ -21,6 +21,7 @@ pub mod quantize;
 pub mod reference;
 pub mod rtl;
 pub mod search;
+pub mod study;
 pub mod sim;
 pub mod sweep;
 pub mod synth;
