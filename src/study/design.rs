@@ -213,12 +213,11 @@ pub fn correct_predictions(
     inputs: ArrayView2<i64>,
     labels: ArrayView1<i64>,
 ) -> Result<usize, StudyError> {
-    let reference = Reference::new(model, &AccumulatorMode::default()).map_err(|e| {
-        StudyError::Model {
+    let reference =
+        Reference::new(model, &AccumulatorMode::default()).map_err(|e| StudyError::Model {
             model: model.name.clone(),
             message: e.to_string(),
-        }
-    })?;
+        })?;
     let run = reference.run(inputs).map_err(|e| StudyError::Model {
         model: model.name.clone(),
         message: e.to_string(),
@@ -236,6 +235,8 @@ mod tests {
         let text = "[[layers]]\n[layers.hardware]\npe = 2\n[[layers]]\n[layers.hardware]\n";
         let out = hardwired_text(text);
         assert_eq!(out.matches("weights = \"hardwired\"").count(), 2);
-        assert!(out.starts_with("[[layers]]\n[layers.hardware]\nweights = \"hardwired\"\npe = 2\n"));
+        assert!(
+            out.starts_with("[[layers]]\n[layers.hardware]\nweights = \"hardwired\"\npe = 2\n")
+        );
     }
 }

@@ -138,7 +138,12 @@ fn job(built: &BuiltVariant, dir: &Path, label: String, hierarchy: bool) -> Synt
     SynthJob {
         label,
         dir: dir.to_path_buf(),
-        files: built.design.verilog.iter().map(|(n, _)| n.clone()).collect(),
+        files: built
+            .design
+            .verilog
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect(),
         top: built.design.top.clone(),
         hierarchy,
     }
@@ -243,7 +248,10 @@ fn breakdown(
             parts.extend(cached);
             continue;
         }
-        let dir = options.work.join(&design.model).join(design.variant.dir_name());
+        let dir = options
+            .work
+            .join(&design.model)
+            .join(design.variant.dir_name());
         if let Some(stat) = finished_stat(built, &dir, true) {
             parts.extend(part_rows(built, design, &parse_modules(&stat)));
         } else if options.synth {
@@ -374,7 +382,10 @@ pub fn run(options: &DriverOptions) -> Result<(Vec<StudyRow>, Vec<PartRow>), Stu
             }
         },
     );
-    let rows = shared.into_inner().expect("rows");
+    // What is reported is what the CSV holds (estimates to one decimal),
+    // so the committed table can be checked against the committed CSV.
+    let written = results_csv(&shared.into_inner().expect("rows"));
+    let rows = parse_results(&written, "results.csv")?;
     let parts = breakdown(options, &rows, &built_designs)?;
     let write = |name: &str, text: String| {
         let path = options.out.join(name);

@@ -16,7 +16,7 @@ pub mod results;
 pub use design::{
     BuiltVariant, TrainedModel, VariantBuild, build_variant, design_hash, read_trained_models,
 };
-pub use results::{PartRow, StudyRow, Status, parse_parts, parse_results, parts_csv, results_csv};
+pub use results::{PartRow, Status, StudyRow, parse_parts, parse_results, parts_csv, results_csv};
 
 use std::fmt;
 

@@ -43,7 +43,9 @@ fn points(rows: &[StudyRow]) -> Vec<Point> {
                 lut: m.lut as f64,
                 ff: m.ff as f64,
                 accuracy,
-                label: r.target_bits.map_or_else(|| "base".into(), |b| b.to_string()),
+                label: r
+                    .target_bits
+                    .map_or_else(|| "base".into(), |b| b.to_string()),
                 method: r.method.clone(),
                 weights: r.variant.weights,
                 accumulators: r.variant.accumulators,

@@ -310,7 +310,7 @@ pub fn breakdown_table(designs: &[&StudyRow], parts: &[PartRow]) -> Option<Table
         }
     }
     for part in parts_only {
-        add("all layers", part, &|p| p.part == *part);
+        add("all", part, &|p| p.part == *part);
     }
     add("total", "", &|_| true);
     Some(table)

@@ -193,7 +193,10 @@ fn records(text: &str, file: &str, columns: &[&str]) -> Result<Vec<Vec<String>>,
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     if header != columns.join(",") {
-        return Err(error(1, format!("the header is not `{}`", columns.join(","))));
+        return Err(error(
+            1,
+            format!("the header is not `{}`", columns.join(",")),
+        ));
     }
     lines
         .enumerate()
@@ -349,8 +352,9 @@ pub fn parse_parts(text: &str, file: &str) -> Result<Vec<PartRow>, StudyError> {
                 message,
             };
             let n = |i: usize| {
-                f[i].parse::<u64>()
-                    .map_err(|_| error(format!("`{}`: `{}` is not a number", PART_COLUMNS[i], f[i])))
+                f[i].parse::<u64>().map_err(|_| {
+                    error(format!("`{}`: `{}` is not a number", PART_COLUMNS[i], f[i]))
+                })
             };
             Ok(PartRow {
                 hash: f[0].clone(),

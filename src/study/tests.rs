@@ -76,7 +76,10 @@ fn the_results_csv_reads_back_what_it_wrote() {
         assert_eq!(a.variant, b.variant);
         assert_eq!(a.status, b.status);
         assert_eq!(a.note, b.note);
-        assert_eq!(a.yosys.map(|m| (m.lut, m.ff)), b.yosys.map(|m| (m.lut, m.ff)));
+        assert_eq!(
+            a.yosys.map(|m| (m.lut, m.ff)),
+            b.yosys.map(|m| (m.lut, m.ff))
+        );
         assert_eq!(a.infer_correct, b.infer_correct);
     }
     assert_eq!(results_csv(&back), text);
@@ -126,8 +129,22 @@ fn the_breakdown_sums_parts_per_design() {
         },
     };
     let parts = vec![
-        part("baselinerom_acc32", "baseline", ROM32, "fc0", "weight ROM", 10),
-        part("baselinerom_acc32", "baseline", ROM32, "fc1", "weight ROM", 5),
+        part(
+            "baselinerom_acc32",
+            "baseline",
+            ROM32,
+            "fc0",
+            "weight ROM",
+            10,
+        ),
+        part(
+            "baselinerom_acc32",
+            "baseline",
+            ROM32,
+            "fc1",
+            "weight ROM",
+            5,
+        ),
         part("a2q_p10rom_proven", "a2q_p10", ROM, "fc0", "weight ROM", 4),
         // A stale hash is not this design's.
         part("old", "a2q_p10", ROM, "fc0", "weight ROM", 400),
@@ -135,7 +152,7 @@ fn the_breakdown_sums_parts_per_design() {
     let text = parts_csv(&parts);
     assert_eq!(parse_parts(&text, "parts.csv").unwrap(), parts);
     let md = markdown(&rows, &parts);
-    assert!(md.contains("| all layers | weight ROM |"), "{md}");
+    assert!(md.contains("| all   | weight ROM |"), "{md}");
     let total = md.lines().find(|l| l.starts_with("| total")).unwrap();
     let cells: Vec<&str> = total.split('|').map(str::trim).collect();
     assert_eq!(&cells[3..7], ["15", "2", "4", "1"]);

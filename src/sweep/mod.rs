@@ -25,8 +25,8 @@ pub mod resources;
 
 pub use fixed::{fixed_point, narrowed};
 pub use measure::{LabelledSet, accuracy_of, measure};
-pub use plot::{PlotError, svg};
 pub(crate) use plot::{LABEL_SIZE, LabelPlacer};
+pub use plot::{PlotError, svg};
 pub use quantized::quantized_point;
 pub use report::{csv, csv_columns, markdown};
 pub use resources::{Pricing, ResourceComparison};
