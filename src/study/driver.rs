@@ -152,6 +152,14 @@ fn job(built: &BuiltVariant, dir: &Path, label: String, hierarchy: bool) -> Synt
 /// Writes the design into `dir` unless it is already there.
 fn place_design(built: &BuiltVariant, dir: &Path) -> Result<(), StudyError> {
     if !design_on_disk(&built.design, dir) {
+        // Statistics of another design must not be read back as this one's.
+        for stem in ["", ".hier"] {
+            let stat = dir.join(format!("{}{stem}.stat", built.design.top));
+            match std::fs::remove_file(&stat) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&stat, e)),
+                _ => {}
+            }
+        }
         write_design(&built.design, dir).map_err(|e| io(dir, e))?;
     }
     Ok(())

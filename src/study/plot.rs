@@ -186,7 +186,7 @@ fn panel(
             .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, black.filled()));
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .draw()?;

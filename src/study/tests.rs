@@ -87,7 +87,7 @@ fn the_results_csv_reads_back_what_it_wrote() {
 
 #[test]
 fn a_measured_row_without_counts_is_refused() {
-    let text = results_csv(&study()).replacen(",pending,", ",measured,", 1);
+    let text = results_csv(&study()).replacen(",not built,", ",measured,", 1);
     let e = parse_results(&text, "r.csv").unwrap_err().to_string();
     assert!(e.contains("r.csv: line"), "{e}");
 }
