@@ -4,7 +4,7 @@ CARGO ?= cargo
 HDL_TOOLS := verilator yosys iverilog
 DEMO_MODEL ?= examples/digits_p12.toml
 
-.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs ptq-study ptq-brevitas search
+.PHONY: all build demo test deps lint bench calibrate check-estimates fuzz fuzz-inputs ptq-study ptq-brevitas search study study-train
 
 all: build
 
@@ -107,3 +107,17 @@ search: deps build
 	  ./target/release/a2qgen cosim sim/search/digits_$$run.toml --inputs examples/digits/data/test_x.npy \
 	    --gaps 0.2 --backpressure 0.2 --build-dir sim/search/build_$$run || exit 1; \
 	done
+
+## The accumulator-width study (docs/study.md): every model of
+## examples/study/models as ROM and hardwired, with proven and 32-bit
+## accumulators, scored by infer, estimated and synthesized by Yosys (2 jobs).
+## docs/study/results.csv is the cache, keyed by the Verilog's hash: only
+## designs whose Verilog changed are synthesized again, and an interrupted
+## run resumes. Writes docs/study/{results.csv,parts.csv,table.md,study.svg}.
+study: deps
+	$(CARGO) run --release --example study -- --jobs 2
+
+## Retrain the study's models with Brevitas (needs torch and brevitas:
+## pip install -r examples/study/requirements.txt); rewrites examples/study/models.
+study-train:
+	$(PYTHON) examples/study/train.py

@@ -22,6 +22,7 @@ pub mod reference;
 pub mod rtl;
 pub mod search;
 pub mod sim;
+pub mod study;
 pub mod sweep;
 pub mod synth;
 pub mod table;

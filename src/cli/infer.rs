@@ -8,7 +8,7 @@ use crate::npyio::{read_int_array, write_int_array};
 use crate::output::Outputs;
 use crate::reference::{
     AccumulatorMode, LayerTrace, Overrides, Reference, ReferenceError, RunResult, as_batch,
-    override_target, predictions,
+    model_predictions, override_target,
 };
 use crate::table::{Align, Table};
 use clap::{Args, ValueEnum};
@@ -241,7 +241,7 @@ struct Accuracy<'a> {
 
 impl<'a> Accuracy<'a> {
     fn of(model: &Model, result: &RunResult, labels: &Array1<i64>, path: &'a Path) -> Self {
-        let predicted = model_predictions(model, result);
+        let predicted = model_predictions(model, result.outputs.view());
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         Accuracy {
             correct,
@@ -283,30 +283,6 @@ fn write_dequantized(path: &Path, result: &RunResult, scale: &[f32]) -> Result<S
         .map_err(|e| CliError::input(format!("--out: cannot stage the outputs: {e}")))
 }
 
-/// The predicted classes: the argmax of the outputs, or, for a model with
-/// output scales (per-channel steps, as an imported last layer has), of the
-/// float outputs they stand for; ties to the lowest index.
-fn model_predictions(model: &Model, result: &RunResult) -> Array1<i64> {
-    let Some(scale) = &model.output_scale else {
-        return predictions(result.outputs.view());
-    };
-    let scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
-    result
-        .outputs
-        .outer_iter()
-        .map(|row| {
-            let mut best = 0;
-            let value = |c: usize| row[c] as f32 * scale[c];
-            for c in 1..row.len() {
-                if value(c) > value(best) {
-                    best = c;
-                }
-            }
-            best as i64
-        })
-        .collect()
-}
-
 fn write_outputs(
     path: &Path,
     model: &Model,
@@ -314,7 +290,7 @@ fn write_outputs(
     as_predictions: bool,
 ) -> Result<String, CliError> {
     let written = if as_predictions {
-        let predicted = model_predictions(model, result);
+        let predicted = model_predictions(model, result.outputs.view());
         write_int_array(path, &predicted).map(|()| format!("predictions {:?}", predicted.shape()))
     } else {
         write_int_array(path, &result.outputs)

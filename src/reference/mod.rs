@@ -181,6 +181,30 @@ pub fn predictions(outputs: ArrayView2<i64>) -> Array1<i64> {
     outputs.outer_iter().map(argmax).collect()
 }
 
+/// The predicted classes of a model's outputs: the argmax of the outputs,
+/// or, for a model with output scales (per-channel steps, as an imported
+/// last layer has), of the float32 outputs they stand for; ties to the
+/// lowest index. What `infer` scores against labels.
+pub fn model_predictions(model: &Model, outputs: ArrayView2<i64>) -> Array1<i64> {
+    let Some(scale) = &model.output_scale else {
+        return predictions(outputs);
+    };
+    let scale: Vec<f32> = scale.iter().map(|&s| s as f32).collect();
+    outputs
+        .outer_iter()
+        .map(|row| {
+            let mut best = 0;
+            let value = |c: usize| row[c] as f32 * scale[c];
+            for c in 1..row.len() {
+                if value(c) > value(best) {
+                    best = c;
+                }
+            }
+            best as i64
+        })
+        .collect()
+}
+
 fn argmax(row: ArrayView1<i64>) -> i64 {
     let mut best: Option<(usize, i64)> = None;
     for (index, &value) in row.iter().enumerate() {

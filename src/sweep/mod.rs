@@ -25,6 +25,7 @@ pub mod resources;
 
 pub use fixed::{fixed_point, narrowed};
 pub use measure::{LabelledSet, accuracy_of, measure};
+pub(crate) use plot::{LABEL_SIZE, LabelPlacer};
 pub use plot::{PlotError, svg};
 pub use quantized::quantized_point;
 pub use report::{csv, csv_columns, markdown};

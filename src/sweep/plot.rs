@@ -23,13 +23,13 @@ struct Point {
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 600;
 const FONT: &str = "sans-serif";
-const LABEL_SIZE: u32 = 12;
+pub(crate) const LABEL_SIZE: u32 = 12;
 
 /// Places point labels where they overlap no earlier label: points of a
 /// sweep crowd together where accuracy has not moved yet, and labels
 /// printed on top of each other cannot be read.
 #[derive(Default)]
-struct LabelPlacer {
+pub(crate) struct LabelPlacer {
     /// Boxes already taken, in pixels: (left, top, right, bottom).
     taken: Vec<(i32, i32, i32, i32)>,
 }
@@ -38,7 +38,7 @@ impl LabelPlacer {
     /// The offset from `anchor` (pixels) of the text's top-left corner:
     /// the first free spot right, left, above or below the marker, moving
     /// further out row by row; the first candidate when none is free.
-    fn place(&mut self, anchor: (i32, i32), text: &str) -> (i32, i32) {
+    pub(crate) fn place(&mut self, anchor: (i32, i32), text: &str) -> (i32, i32) {
         // The SVG backend has no font metrics: about 0.6 em per digit.
         let width = (text.len() as f64 * f64::from(LABEL_SIZE) * 0.6).ceil() as i32;
         let height = LABEL_SIZE as i32;

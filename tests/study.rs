@@ -1,0 +1,166 @@
+//! The accumulator-width study (`docs/study.md`) on its committed files,
+//! without Yosys: the table is exactly what the two CSV files make; every
+//! trained model passes `check` at its declared widths, which are its least
+//! proven ones, and `infer` classifies the test split as the CSV records
+//! (and as PyTorch did); and the study driver, run without Yosys on a copy
+//! of the committed cache, finds every ROM design's Verilog unchanged and
+//! reads its counts back.
+
+use a2qgen::study::driver::{DriverOptions, run};
+use a2qgen::study::report::markdown;
+use a2qgen::study::{
+    Accumulators, StudyRow, Variant, Weights, parse_parts, parse_results, read_trained_models,
+    results_csv,
+};
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+mod tools;
+
+fn root() -> PathBuf {
+    tools::root()
+}
+
+fn committed(name: &str) -> String {
+    let path = root().join("docs/study").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn committed_rows() -> Vec<StudyRow> {
+    parse_results(&committed("results.csv"), "results.csv").unwrap()
+}
+
+#[test]
+fn the_table_is_made_from_the_csv_files_alone() {
+    let rows = committed_rows();
+    let parts = parse_parts(&committed("parts.csv"), "parts.csv").unwrap();
+    assert_eq!(
+        markdown(&rows, &parts),
+        committed("table.md"),
+        "docs/study/table.md is not what results.csv and parts.csv make: run `make study`"
+    );
+}
+
+fn a2qgen() -> Command {
+    let mut cmd = Command::cargo_bin("a2qgen").unwrap();
+    cmd.current_dir(root());
+    cmd
+}
+
+/// `(declared, least proven)` width of every layer, from `check --json`.
+fn widths(model: &Path, json: &Path) -> Vec<(u64, u64)> {
+    a2qgen()
+        .arg("check")
+        .arg(model)
+        .arg("--json")
+        .arg(json)
+        .assert()
+        .success();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(report["all_proven"], true);
+    report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            let dense = &layer["dense"];
+            (
+                dense["declared_bits"].as_u64().unwrap(),
+                dense["min_bits"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_model_is_proven_at_its_least_widths_and_infers_the_recorded_accuracy() {
+    let rows = committed_rows();
+    let models = read_trained_models(&root().join("examples/study/models")).unwrap();
+    assert_eq!(models.len(), 19, "baseline, A2Q and A2Q+ at P = 8..16");
+    let dir = tempfile::tempdir().unwrap();
+    for model in &models {
+        // The integer model reproduces every PyTorch prediction.
+        assert_eq!(model.predictions_agree, model.test_images, "{}", model.name);
+        for (declared, least) in widths(&model.path, &dir.path().join("check.json")) {
+            assert_eq!(
+                declared, least,
+                "{}: declared above its least width",
+                model.name
+            );
+        }
+        let row = rows
+            .iter()
+            .find(|r| {
+                r.model == model.name
+                    && r.variant == Variant::new(Weights::Rom, Accumulators::Proven)
+            })
+            .unwrap_or_else(|| panic!("{}: no row in results.csv", model.name));
+        let out = a2qgen()
+            .arg("infer")
+            .arg(&model.path)
+            .args([
+                "--inputs",
+                "examples/digits/data/test_x.npy",
+                "--labels",
+                "examples/digits/data/test_y.npy",
+            ])
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let expected = format!(
+            "accuracy: {} / {}",
+            row.infer_correct.unwrap(),
+            row.test_images
+        );
+        assert!(
+            stdout.contains(&expected),
+            "{}: {expected}\n{stdout}",
+            model.name
+        );
+        // PyTorch's accuracy is the integer model's.
+        let torch: f64 = model.torch_accuracy.parse().unwrap();
+        let correct = row.infer_correct.unwrap() as f64;
+        assert!(
+            (torch * model.test_images as f64 - correct).abs() < 0.01,
+            "{}: PyTorch {torch}, infer {correct}",
+            model.name
+        );
+    }
+}
+
+#[test]
+fn the_driver_without_yosys_reads_every_rom_design_from_the_cache() {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["results.csv", "parts.csv"] {
+        std::fs::write(out.path().join(name), committed(name)).unwrap();
+    }
+    let options = DriverOptions {
+        synth: false,
+        models: root().join("examples/study/models"),
+        data: root().join("examples/digits/data"),
+        out: out.path().to_path_buf(),
+        work: out.path().join("work"),
+        ..DriverOptions::default()
+    };
+    let (rows, _) = run(&options).unwrap();
+    let committed = committed_rows();
+    assert_eq!(rows.len(), committed.len());
+    let rom = |rows: &[StudyRow]| -> Vec<StudyRow> {
+        rows.iter()
+            .filter(|r| r.variant.weights == Weights::Rom)
+            .cloned()
+            .collect()
+    };
+    // Same Verilog, accuracy and estimate, and the counts from the cache.
+    assert_eq!(results_csv(&rom(&rows)), results_csv(&rom(&committed)));
+    for (new, old) in rows.iter().zip(&committed) {
+        if new.variant.weights == Weights::Hardwired && new.status != old.status {
+            // Built by the tool since the study last ran: `make study`
+            // synthesizes it; until then it waits.
+            assert_eq!(old.status, a2qgen::study::Status::NotBuilt);
+            assert_eq!(new.status, a2qgen::study::Status::Pending);
+        }
+    }
+    assert!(out.path().join("study.svg").exists());
+}
