@@ -354,6 +354,7 @@ pub fn quantize(
         source: PathBuf::new(),
         input_length: float.input_length(),
         input: settings.input,
+        input_shape: None,
         layers,
         // The float values the integers stand for, so that `infer
         // --dequantize` writes the float model's outputs.
