@@ -438,9 +438,13 @@ pub fn render(quantized: &Quantized, written: &Path) -> String {
         ("zero w", Align::Right),
         ("output step", Align::Right),
     ]);
-    for ((index, report), layer) in quantized.layers.iter().enumerate().zip(&bounds.layers) {
-        let min_bits = layer.dense.as_ref().map_or(0, |d| d.min_bits);
-        table.row(report_row(index, report, min_bits));
+    // Reports are per accumulating layer; max pools have none.
+    let accumulating = bounds
+        .layers
+        .iter()
+        .filter_map(|l| l.dense.as_ref().map(|d| (l.index, d)));
+    for (report, (index, dense)) in quantized.layers.iter().zip(accumulating) {
+        table.row(report_row(index, report, dense.min_bits));
     }
     format!(
         "model {}: {}\nevery accumulator width is proven (`a2qgen check` re-proves it)\nwrote {}\n\n{table}",
