@@ -528,11 +528,14 @@ impl LayerContext<'_> {
                 ));
             }
         }
-        // Pads are below the kernel, which is checked against the map below,
-        // so these sums cannot overflow unless the map is absurd: checked.
+        // Pads are below the kernel, which may be absurd: checked sums.
         let padded = [
-            map.height.checked_add(padding[0] + padding[2]),
-            map.width.checked_add(padding[1] + padding[3]),
+            map.height
+                .checked_add(padding[0])
+                .and_then(|h| h.checked_add(padding[2])),
+            map.width
+                .checked_add(padding[1])
+                .and_then(|w| w.checked_add(padding[3])),
         ];
         for axis in 0..2 {
             let fits = padded[axis].is_some_and(|p| kernel[axis] <= p);
