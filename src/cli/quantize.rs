@@ -52,7 +52,8 @@ pub struct QuantizeArgs {
 pub(super) struct QuantizerFlags {
     /// Directory of the float model: fc0_weight.npy ([out, in]) and
     /// fc0_bias.npy, fc1_..., float32 or float64, read until an index is
-    /// missing; ReLU between layers.
+    /// missing; ReLU between layers. With an architecture.toml, a CNN of
+    /// the conv, maxpool and dense layers it lists (docs/conv.md).
     #[arg(long, value_name = "DIR")]
     pub float: PathBuf,
     /// Integer model inputs [n, input length] to calibrate the hidden
