@@ -24,7 +24,44 @@ pub struct DistinctWindows {
 /// (inputs widened to contain 0, padding at exactly 0). Maps whose ranges
 /// depend on the channel only have one window per padding pattern.
 pub fn distinct_windows(window: &Window, inputs: &[ValueRange]) -> DistinctWindows {
-    let mut index: HashMap<Vec<ValueRange>, usize> = HashMap::new();
+    let ranges_at = |oy: usize, ox: usize| -> Vec<ValueRange> {
+        window
+            .taps_at(oy, ox)
+            .map(|tap| tap.map_or(ValueRange::ZERO, |i| inputs[i].with_zero()))
+            .collect()
+    };
+    let channels = window.input.channels;
+    let per_channel = inputs
+        .chunks_exact(channels)
+        .all(|pixel| pixel == &inputs[..channels]);
+    if per_channel {
+        // Equal windows exactly when their padding patterns are equal: the
+        // key is the span of kernel rows and columns inside the map.
+        group_pixels(window, |oy, ox| inside_span(window, oy, ox), ranges_at)
+    } else {
+        group_pixels(window, ranges_at, ranges_at)
+    }
+}
+
+/// The kernel rows and columns of the window at `(oy, ox)` that fall
+/// inside the map (the others are padding).
+fn inside_span(window: &Window, oy: usize, ox: usize) -> [usize; 4] {
+    let inside = |o: usize, axis: usize, k: usize| window.pixel_axis(o, k, axis).is_some();
+    let [kh, kw] = window.kernel;
+    let first_row = (0..kh).find(|&k| inside(oy, 0, k)).unwrap_or(kh);
+    let last_row = (0..kh).rev().find(|&k| inside(oy, 0, k)).unwrap_or(0);
+    let first_col = (0..kw).find(|&k| inside(ox, 1, k)).unwrap_or(kw);
+    let last_col = (0..kw).rev().find(|&k| inside(ox, 1, k)).unwrap_or(0);
+    [first_row, last_row, first_col, last_col]
+}
+
+/// Output pixels grouped by `key`, each group's window ranges made once.
+fn group_pixels<K: std::hash::Hash + Eq>(
+    window: &Window,
+    key: impl Fn(usize, usize) -> K,
+    ranges_at: impl Fn(usize, usize) -> Vec<ValueRange>,
+) -> DistinctWindows {
+    let mut index: HashMap<K, usize> = HashMap::new();
     let mut distinct = DistinctWindows {
         windows: Vec::new(),
         of_pixel: Vec::with_capacity(window.out_height() * window.out_width()),
@@ -32,14 +69,10 @@ pub fn distinct_windows(window: &Window, inputs: &[ValueRange]) -> DistinctWindo
     };
     for oy in 0..window.out_height() {
         for ox in 0..window.out_width() {
-            let ranges: Vec<ValueRange> = window
-                .taps_at(oy, ox)
-                .map(|tap| tap.map_or(ValueRange::ZERO, |i| inputs[i].with_zero()))
-                .collect();
             let next = distinct.windows.len();
-            let id = *index.entry(ranges.clone()).or_insert(next);
+            let id = *index.entry(key(oy, ox)).or_insert(next);
             if id == next {
-                distinct.windows.push(ranges);
+                distinct.windows.push(ranges_at(oy, ox));
                 distinct.first_pixel.push((oy, ox));
             }
             distinct.of_pixel.push(id);

@@ -338,9 +338,15 @@ impl Window {
     /// The input pixel under tap `(ky, kx)` of the window at `(oy, ox)`, or
     /// `None` when it falls in the padding.
     pub fn pixel(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let y = (oy * self.stride[0] + ky).checked_sub(self.padding[0])?;
-        let x = (ox * self.stride[1] + kx).checked_sub(self.padding[1])?;
-        (y < self.input.height && x < self.input.width).then_some((y, x))
+        Some((self.pixel_axis(oy, ky, 0)?, self.pixel_axis(ox, kx, 1)?))
+    }
+
+    /// Along `axis` (0 rows, 1 columns): the input coordinate under kernel
+    /// offset `k` of output coordinate `o`, or `None` in the padding.
+    pub fn pixel_axis(&self, o: usize, k: usize, axis: usize) -> Option<usize> {
+        let size = [self.input.height, self.input.width][axis];
+        let at = (o * self.stride[axis] + k).checked_sub(self.padding[axis])?;
+        (at < size).then_some(at)
     }
 }
 

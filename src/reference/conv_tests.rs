@@ -12,7 +12,7 @@
 
 use super::tests::naive_forward;
 use super::*;
-use crate::bounds::{Stage as BoundStage, analyze, layer_counterexample};
+use crate::bounds::{Stage as BoundStage, ValueRange, analyze, dot_range, layer_counterexample};
 use crate::fuzz::draw::Draw;
 use crate::model::{
     Accumulator, Activation, Conv, Dense, HardwareHints, IntType, Layer, LayerKind, MapShape,
@@ -127,6 +127,22 @@ fn draw_model(seed: u64) -> Model {
         kind: LayerKind::Conv(Box::new(conv.clone())),
     }];
     let mut out = conv.output_map();
+    // A second convolution reads the first's raw accumulators when the
+    // first has no thresholds: element ranges that differ from pixel to
+    // pixel (the border windows sum fewer products).
+    if d.chance(0.4) {
+        let pad = d.chance(0.5);
+        let window = draw_window(&mut d, out, pad);
+        let out_channels = d.size(1, 3);
+        let simd = conv_simd(out.channels, window.taps());
+        let dense = draw_dense(&mut d, window.taps(), out_channels, &simd);
+        let second = Conv { window, dense };
+        out = second.output_map();
+        layers.push(Layer {
+            name: "conv_b".into(),
+            kind: LayerKind::Conv(Box::new(second)),
+        });
+    }
     if d.chance(0.5) {
         let pool = draw_window(&mut d, out, false);
         if !pool.has_padding() {
@@ -225,12 +241,13 @@ proptest! {
             .run_with_trace(inputs.view())
             .unwrap();
         prop_assert!(traced.result.overflow.iter().all(|e| e.total() == 0));
-        let LayerKind::Conv(conv) = &model.layers[0].kind else { unreachable!() };
-        let proof = bounds.layers[0].dense.as_ref().unwrap();
-        let acc = traced.layers[0].accumulators.as_ref().unwrap();
-        for (element, &value) in acc.iter().enumerate() {
-            let channel = element % conv.dense.out_features;
-            prop_assert!(proof.channels[channel].range().contains(value.into()));
+        for (index, _, dense) in model.accumulating_layers() {
+            let proof = bounds.layers[index].dense.as_ref().unwrap();
+            let acc = traced.layers[index].accumulators.as_ref().unwrap();
+            for (element, &value) in acc.iter().enumerate() {
+                let channel = element % dense.out_features;
+                prop_assert!(proof.channels[channel].range().contains(value.into()));
+            }
         }
         // The output ranges the bounds pass on hold every output.
         for (layer, trace) in bounds.layers.iter().zip(&traced.layers) {
@@ -238,6 +255,54 @@ proptest! {
                 for (value, range) in row.iter().zip(&layer.output_ranges) {
                     prop_assert!(range.contains((*value).into()), "{} {value}", layer.name);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn conv_ranges_are_the_union_over_every_pixel(seed in any::<u64>()) {
+        // Pixel by pixel, without grouping windows: the dense range of each
+        // pixel's window, padded taps at 0.
+        let model = draw_model(seed);
+        let bounds = analyze(&model);
+        for (index, layer) in model.layers.iter().enumerate() {
+            let LayerKind::Conv(conv) = &layer.kind else { continue };
+            let inputs = &bounds.layers[index].input_ranges;
+            let w = &conv.window;
+            let out = conv.output_map();
+            let mut union: Vec<Option<ValueRange>> = vec![None; out.channels];
+            for oy in 0..out.height {
+                for ox in 0..out.width {
+                    let mut window = Vec::new();
+                    for ky in 0..w.kernel[0] {
+                        for kx in 0..w.kernel[1] {
+                            let y = (oy * w.stride[0] + ky) as i64 - w.padding[0] as i64;
+                            let x = (ox * w.stride[1] + kx) as i64 - w.padding[1] as i64;
+                            let inside = (0..w.input.height as i64).contains(&y)
+                                && (0..w.input.width as i64).contains(&x);
+                            for c in 0..w.input.channels {
+                                window.push(if inside {
+                                    let at = (y as usize * w.input.width + x as usize) * w.input.channels + c;
+                                    inputs[at].with_zero()
+                                } else {
+                                    ValueRange::ZERO
+                                });
+                            }
+                        }
+                    }
+                    for (o, slot) in union.iter_mut().enumerate() {
+                        let r = dot_range(conv.dense.weights.row(o), conv.dense.bias_of(o), &window);
+                        *slot = Some(slot.map_or(r, |s| s.union(r)));
+                        if matches!(conv.dense.activation, Activation::None) {
+                            let element = (oy * out.width + ox) * out.channels + o;
+                            prop_assert_eq!(bounds.layers[index].output_ranges[element], r.with_zero());
+                        }
+                    }
+                }
+            }
+            let proof = bounds.layers[index].dense.as_ref().unwrap();
+            for (o, r) in union.into_iter().enumerate() {
+                prop_assert_eq!(proof.channels[o].range(), r.unwrap(), "{} channel {}", layer.name, o);
             }
         }
     }
