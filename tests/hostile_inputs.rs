@@ -247,9 +247,83 @@ fn make_conv_fixtures(dir: &Path) {
     );
 }
 
+/// `values` as a little-endian float32 `.npy` of `shape`.
+fn float32_npy(shape: &str, values: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy(&header("<f4", shape), &data)
+}
+
+/// Float CNNs for `quantize --float`: conv0 (3x3, 1 -> 2, padding 1) over
+/// an 8x8x1 map and fc0 (128 -> 3), with `architecture.toml` edited.
+fn make_float_cnn_fixtures(dir: &Path) {
+    const ARCHITECTURE: &str = "input_shape = [8, 8, 1]\n\
+        [[layers]]\nname = \"conv0\"\nkind = \"conv\"\nkernel = [3, 3]\npadding = [1, 1, 1, 1]\n\
+        [[layers]]\nname = \"fc0\"\nkind = \"dense\"\n";
+    let conv: Vec<f32> = (0..18).map(|i| (i as f32 - 9.0) / 10.0).collect();
+    let dense: Vec<f32> = (0..384).map(|i| ((i % 7) as f32 - 3.0) / 20.0).collect();
+    for (name, from, to) in [
+        ("arch_ok", "", ""),
+        (
+            "arch_shape_overflow",
+            "[8, 8, 1]",
+            "[4294967296, 4294967296, 2]",
+        ),
+        ("arch_shape_zero", "[8, 8, 1]", "[8, 0, 1]"),
+        ("arch_kind", "kind = \"conv\"", "kind = \"pool\""),
+        (
+            "arch_padding",
+            "padding = [1, 1, 1, 1]",
+            "padding = [3, 1, 1, 1]",
+        ),
+        ("arch_kernel", "kernel = [3, 3]", "kernel = [5, 5]"),
+        (
+            "arch_unknown_field",
+            "padding = [1, 1, 1, 1]",
+            "dilation = [2, 2]",
+        ),
+        (
+            "arch_pool_huge",
+            "[[layers]]\nname = \"fc0\"",
+            "[[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [2, 9223372036854775807]\n\
+             [[layers]]\nname = \"fc0\"",
+        ),
+    ] {
+        let folder = dir.join(name);
+        std::fs::create_dir(&folder).unwrap();
+        let text = ARCHITECTURE.replacen(from, to, 1);
+        assert!(from.is_empty() || text != ARCHITECTURE, "{name}");
+        std::fs::write(folder.join("architecture.toml"), text).unwrap();
+        std::fs::write(
+            folder.join("conv0_weight.npy"),
+            float32_npy("(2, 3, 3, 1)", &conv),
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("fc0_weight.npy"),
+            float32_npy("(3, 128)", &dense),
+        )
+        .unwrap();
+    }
+    // A dense layer that does not take the map's 128 elements.
+    let folder = dir.join("arch_dense_chain");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("architecture.toml"), ARCHITECTURE).unwrap();
+    std::fs::write(
+        folder.join("conv0_weight.npy"),
+        float32_npy("(2, 3, 3, 1)", &conv),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("fc0_weight.npy"),
+        float32_npy("(3, 64)", &dense[..192]),
+    )
+    .unwrap();
+}
+
 /// Every file the cases read, made in `dir`.
 fn make_fixtures(dir: &Path) {
     make_conv_fixtures(dir);
+    make_float_cnn_fixtures(dir);
     let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
     // Valid inputs of mlp3 (16 x uint4) and of tiny_dense (8 x uint4).
     write(
@@ -1467,6 +1541,38 @@ fn messages_name_the_file_at_fault() {
             &["{fx}/float_nan/fc0_weight.npy: element [0, 5] is NaN: every value must be finite"],
         ),
     ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn float_cnn_architectures_are_checked_naming_the_layer() {
+    let quantize = |name: &str| {
+        format!(
+            "quantize --float {{fx}}/{name} --calibration {{fx}}/x64_constant.npy --input-scale 0.0625 --acc-bits 16 -o {{out}}/q.toml"
+        )
+    };
+    let mut cases = vec![case("arch_ok", 0, &quantize("arch_ok"), &[]).expect_success()];
+    for (name, says) in [
+        (
+            "arch_shape_overflow",
+            "is not a map of 1 to 1048576 elements",
+        ),
+        ("arch_shape_zero", "is not a map of 1 to 1048576 elements"),
+        (
+            "arch_kind",
+            "float layer `conv0` {fx}/arch_kind/architecture.toml: unknown kind \"pool\"",
+        ),
+        ("arch_padding", "float layer `conv0`"),
+        ("arch_kernel", "do not match kernel Some([5, 5])"),
+        ("arch_unknown_field", "unknown field `dilation`"),
+        ("arch_pool_huge", "float layer `pool`"),
+        (
+            "arch_dense_chain",
+            "float layer `fc0` {fx}/arch_dense_chain/architecture.toml: takes 64 inputs but receives 128",
+        ),
+    ] {
+        cases.push(case(name, 2, &quantize(name), &[says]));
+    }
     assert_cases(&cases);
 }
 

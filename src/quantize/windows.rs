@@ -5,7 +5,7 @@
 
 use super::QuantizeError;
 use super::float::{FloatDense, FloatModel, FloatWindows, LayerValues, read_finite};
-use crate::model::{MapShape, MaxPool, Window};
+use crate::model::{MAX_VECTOR_LENGTH, MapShape, MaxPool, Window};
 use ndarray::{Array2, ArrayView2, Ix2, Ix4};
 use serde::Deserialize;
 use std::path::Path;
@@ -46,9 +46,14 @@ pub fn load_windowed(dir: &Path, path: &Path) -> Result<FloatModel, QuantizeErro
         layer: layer.to_string(),
         message: format!("{}: {message}", path.display()),
     };
-    if height == 0 || width == 0 || channels == 0 {
+    let within = |a: usize, b: usize, c: usize| {
+        a.checked_mul(b)
+            .and_then(|p| p.checked_mul(c))
+            .is_some_and(|n| (1..=MAX_VECTOR_LENGTH).contains(&n))
+    };
+    if !within(height, width, channels) {
         return Err(QuantizeError::Settings(format!(
-            "{}: input_shape {:?} has a zero dimension",
+            "{}: input_shape {:?} is not a map of 1 to {MAX_VECTOR_LENGTH} elements",
             path.display(),
             architecture.input_shape
         )));
@@ -58,7 +63,7 @@ pub fn load_windowed(dir: &Path, path: &Path) -> Result<FloatModel, QuantizeErro
         width,
         channels,
     });
-    let mut length = map.map_or(0, |m| m.len());
+    let mut length = height * width * channels;
     let mut layers = Vec::new();
     let mut conv = Vec::new();
     let mut pools_after: Vec<Vec<(String, MaxPool)>> = vec![Vec::new()];
@@ -86,6 +91,7 @@ pub fn load_windowed(dir: &Path, path: &Path) -> Result<FloatModel, QuantizeErro
                     ));
                 }
                 let window = window(name, input, [kh, kw], layer, &fail)?;
+                output_within(name, &window, out, &fail)?;
                 let flat = weights
                     .into_shape_with_order((out, kh * kw * cin))
                     .expect("contiguous after reading")
@@ -111,6 +117,7 @@ pub fn load_windowed(dir: &Path, path: &Path) -> Result<FloatModel, QuantizeErro
                     return Err(fail(name, "max pools take no padding".into()));
                 }
                 let window = window(name, input, kernel, layer, &fail)?;
+                output_within(name, &window, input.channels, &fail)?;
                 let pool = MaxPool { window };
                 let out_map = pool.output_map();
                 pools_after
@@ -216,18 +223,29 @@ fn window(
         && padding[2] < kernel[0]
         && padding[1] < kernel[1]
         && padding[3] < kernel[1];
+    let padded = |size: usize, a: usize, b: usize| size.checked_add(a)?.checked_add(b);
+    let kernel_fits = |axis: usize, size: usize| {
+        padded(size, padding[axis], padding[axis + 2]).is_some_and(|p| kernel[axis] <= p)
+    };
+    let taps_fit = kernel[0]
+        .checked_mul(kernel[1])
+        .and_then(|k| k.checked_mul(input.channels))
+        .is_some_and(|t| t <= MAX_VECTOR_LENGTH);
     let fits = kernel[0] >= 1
         && kernel[1] >= 1
         && stride[0] >= 1
         && stride[1] >= 1
         && pads_fit
-        && kernel[0] <= input.height + padding[0] + padding[2]
-        && kernel[1] <= input.width + padding[1] + padding[3];
+        && kernel_fits(0, input.height)
+        && kernel_fits(1, input.width)
+        && taps_fit;
     if !fits {
         return Err(fail(
             name,
             format!(
-                "kernel {kernel:?}, stride {stride:?}, padding {padding:?} do not fit the {input} map"
+                "kernel {kernel:?}, stride {stride:?}, padding {padding:?} do not fit the {input} map \
+                 (strides and kernels of at least 1, pads below the kernel, the kernel within the \
+                 padded map, windows of at most {MAX_VECTOR_LENGTH} elements)"
             ),
         ));
     }
@@ -237,6 +255,24 @@ fn window(
         stride,
         padding,
     })
+}
+
+/// A window layer's output map of `channels` channels holds at most
+/// [`MAX_VECTOR_LENGTH`] elements.
+fn output_within(
+    name: &str,
+    window: &Window,
+    channels: usize,
+    fail: &dyn Fn(&str, String) -> QuantizeError,
+) -> Result<(), QuantizeError> {
+    let pixels = window.out_height().checked_mul(window.out_width());
+    match pixels.and_then(|p| p.checked_mul(channels)) {
+        Some(n) if n <= MAX_VECTOR_LENGTH => Ok(()),
+        _ => Err(fail(
+            name,
+            format!("its output map exceeds {MAX_VECTOR_LENGTH} elements"),
+        )),
+    }
 }
 
 /// Every window of `window` over each map of `maps` (`[n, H * W * C]`),
