@@ -334,9 +334,35 @@ pub enum ArchError {
         source: FoldingError,
     },
     #[error(
+        "layer {index} (`{name}`): kind = \"{kind}\" has no hardware yet: `check`, `infer` and `info` take it; gen, sim, cosim, estimate and synth do not"
+    )]
+    NoHardware {
+        index: usize,
+        name: String,
+        kind: &'static str,
+    },
+    #[error(
         "layer {index} (`{name}`): accumulator width not proven (run `a2qgen check`); set allow_overflow = true to build it anyway"
     )]
     Unproven { index: usize, name: String },
+}
+
+/// Sliding-window layers (conv, maxpool) have no hardware units yet: the
+/// first one is refused by name and kind.
+fn refuse_windows(model: &Model) -> Result<(), ArchError> {
+    match model
+        .layers
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.window().is_some())
+    {
+        Some((index, layer)) => Err(ArchError::NoHardware {
+            index,
+            name: layer.name.clone(),
+            kind: layer.kind_name(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Builds the plan of `model` from its proven `bounds`.
@@ -347,9 +373,13 @@ pub fn build_plan(
 ) -> Result<Plan, ArchError> {
     let mut compute = Vec::with_capacity(model.layers.len());
     let mut element = model.input;
+    refuse_windows(model)?;
     for (index, layer) in model.layers.iter().enumerate() {
         let layer_bounds = &bounds.layers[index];
         let unit = match &layer.kind {
+            LayerKind::Conv(_) | LayerKind::MaxPool(_) => {
+                unreachable!("refused by refuse_windows")
+            }
             LayerKind::Dense(dense) => {
                 let proof = layer_bounds
                     .dense

@@ -21,7 +21,7 @@ pub use features::{Block, Component, Resource, UnitFeatures, unit_features};
 
 use crate::arch::{ArchError, Plan, PlanOptions, Unit, build_plan};
 use crate::bounds::analyze;
-use crate::model::{LayerKind, Model, WeightStorage};
+use crate::model::{Model, WeightStorage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
@@ -232,7 +232,7 @@ fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
 pub fn widened_model(model: &Model) -> Model {
     let mut wide = model.clone();
     for layer in &mut wide.layers {
-        if let LayerKind::Dense(dense) = &mut layer.kind {
+        if let Some(dense) = layer.accumulating_mut() {
             let acc = &mut dense.accumulator;
             acc.bits = acc.bits.max(WIDE_ACCUMULATOR_BITS);
             if let Some(tile) = &mut acc.tile {
@@ -282,7 +282,7 @@ pub fn compare(model: &Model, options: PlanOptions) -> Result<Comparison, ArchEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::load_model;
+    use crate::model::{LayerKind, load_model};
     use std::path::Path;
 
     fn example(name: &str) -> Model {

@@ -160,6 +160,8 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
     let bounds = crate::bounds::analyze(model);
     for (index, layer) in model.layers.iter().enumerate() {
         match &layer.kind {
+            // Not drawn until the window layers have hardware.
+            LayerKind::Conv(_) | LayerKind::MaxPool(_) => {}
             LayerKind::Hadamard(h) => {
                 add(h.shift.is_some(), HadamardShift);
                 add(h.shift.is_none(), HadamardNoShift);

@@ -183,6 +183,7 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         name,
         input_length,
         input,
+        input_shape: None,
         layers: Vec::with_capacity(count),
         input_scale: None,
         output_scale: None,
@@ -252,6 +253,8 @@ fn element_bits(model: &Model) -> u32 {
         .fold(input, |bits, layer| match &layer.kind {
             LayerKind::Dense(d) => d.output_bits(),
             LayerKind::Hadamard(h) => h.output_bits(bits),
+            LayerKind::Conv(c) => c.dense.output_bits(),
+            LayerKind::MaxPool(_) => bits,
         })
 }
 

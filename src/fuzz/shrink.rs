@@ -88,7 +88,8 @@ pub fn size(model: &Model) -> usize {
         .enumerate()
         .map(|(i, l)| match &l.kind {
             LayerKind::Dense(d) => d.in_features * d.out_features + 1,
-            LayerKind::Hadamard(_) => model.input_length_of(i) + 1,
+            LayerKind::Conv(c) => c.dense.weights.len() + 1,
+            LayerKind::Hadamard(_) | LayerKind::MaxPool(_) => model.input_length_of(i) + 1,
         })
         .sum()
 }
@@ -301,6 +302,8 @@ fn reconnect(m: &mut Model, index: usize, size: usize) -> Option<()> {
             }
             reconnect(m, index + 1, size)
         }
+        // A window layer reads a map, which a shorter vector is not.
+        Some(LayerKind::Conv(_) | LayerKind::MaxPool(_)) => None,
     }
 }
 
