@@ -61,8 +61,13 @@ mod fold;
 mod hardwired;
 mod plan;
 mod report;
+mod window;
 
 pub use fold::{FoldingError, choose_folding};
 pub use hardwired::{ConstantDot, ConstantProduct, SignedDigit, TreeNode, signed_digits};
 pub use plan::*;
 pub use report::plan_table;
+pub use window::{
+    MaxPoolUnit, POOL_REDUCER_LATENCY, Padding, SlidingWindowUnit, WINDOW_LATENCY, WindowControl,
+    WindowSource, pool_timeline, window_timeline,
+};

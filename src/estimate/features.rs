@@ -5,7 +5,10 @@
 //! fitted constants; DSP48E1 and block RAM counts follow exact rules.
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
-use crate::arch::{ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, Mvau, Unit};
+use crate::arch::{
+    ActivationPlan, Converter, Fifo, HadamardUnit, LutProduct, MaxPoolUnit, Mvau,
+    SlidingWindowUnit, Unit,
+};
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
 use serde::Serialize;
@@ -38,6 +41,8 @@ impl Block {
             Unit::Hadamard(_) => Block::Hadamard,
             Unit::Fifo(_) => Block::Fifo,
             Unit::Converter(_) => Block::Converter,
+            // A line buffer with counters: counted with the FIFO's constants.
+            Unit::SlidingWindow(_) | Unit::MaxPool(_) => Block::Fifo,
         }
     }
 }
@@ -138,6 +143,8 @@ pub fn unit_features(unit: &Unit) -> UnitFeatures {
         Unit::Hadamard(h) => hadamard_features(h),
         Unit::Fifo(f) => fifo_features(f),
         Unit::Converter(c) => converter_features(c),
+        Unit::SlidingWindow(w) => window_features(w),
+        Unit::MaxPool(p) => pool_features(p),
     }
 }
 
@@ -853,6 +860,84 @@ fn fifo_features(fifo: &Fifo) -> UnitFeatures {
     f.add(Resource::Ff, "pointer_ffs", Part, control);
     f.add(Resource::Lut, "unit", Part, 1.0);
     match ram_mapping(fifo.depth, width, false) {
+        RamMapping::Distributed { luts } => f.add(Resource::Lut, "lutram_luts", Part, luts),
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+        RamMapping::Registers { ffs, mux_luts } => {
+            f.add(Resource::Ff, "memory_ffs", Part, ffs);
+            f.add(Resource::Lut, "memory_mux_luts", Part, mux_luts);
+        }
+    }
+    f
+}
+
+/// The window unit as `rtl::window` writes it, in the FIFO's features (a
+/// memory with address counters): the line buffer by Yosys's mapping of a
+/// memory with a registered read; as pointer bits, the address and row
+/// counters and the signed row and column arithmetic (about a dozen adders
+/// and comparators at the arithmetic width); as register bits, the counters,
+/// the read data and the padding flag.
+fn window_features(w: &SlidingWindowUnit) -> UnitFeatures {
+    use Component::Fifo as Part;
+    let mut f = UnitFeatures::default();
+    let (oh, ow) = w.output();
+    let address = w.address_bits();
+    let arithmetic = w.arithmetic_bits();
+    let counters = 3 * address + index_bits(w.row_beats()) + index_bits(oh) + index_bits(ow);
+    // held, kernel row, beat, row start, column start.
+    let signed_registers = 5 * arithmetic;
+    // row_top, row_end, row, col, the padding and read-permission
+    // comparisons, held's update: one adder or comparator each.
+    let signed_logic = 9 * arithmetic;
+    let logic = counters + signed_logic + 4 * (address + 1);
+    f.add(Resource::Lut, "pointer_bits", Part, logic as f64);
+    f.add(
+        Resource::Carry4,
+        "pointer_carry4",
+        Part,
+        carry4s(logic as u32),
+    );
+    let registers = counters + signed_registers + w.word_bits() + 2;
+    f.add(Resource::Ff, "pointer_ffs", Part, registers as f64);
+    f.add(Resource::Lut, "unit", Part, 1.0);
+    match ram_mapping(w.buffer_words(), w.word_bits(), true) {
+        RamMapping::Distributed { luts } => f.add(Resource::Lut, "lutram_luts", Part, luts),
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+        RamMapping::Registers { ffs, mux_luts } => {
+            f.add(Resource::Ff, "memory_ffs", Part, ffs);
+            f.add(Resource::Lut, "memory_mux_luts", Part, mux_luts);
+        }
+    }
+    f
+}
+
+/// The max-pool unit: its window unit, then the reducer: one comparator
+/// and one multiplexer per element (as pointer bits), the running maxima
+/// as a small memory, the output register and counters.
+fn pool_features(p: &MaxPoolUnit) -> UnitFeatures {
+    use Component::Fifo as Part;
+    let mut f = window_features(&p.window());
+    let word = p.shape().bits();
+    let cb = p.window().beats_per_pixel();
+    let counters = index_bits(p.pool_pixels()) + index_bits(cb);
+    f.add(
+        Resource::Lut,
+        "pointer_bits",
+        Part,
+        (2 * word + counters) as f64,
+    );
+    f.add(
+        Resource::Carry4,
+        "pointer_carry4",
+        Part,
+        p.simd as f64 * carry4s(p.element.bits),
+    );
+    f.add(
+        Resource::Ff,
+        "pointer_ffs",
+        Part,
+        (word + counters + 1) as f64,
+    );
+    match ram_mapping(cb, word, false) {
         RamMapping::Distributed { luts } => f.add(Resource::Lut, "lutram_luts", Part, luts),
         RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
         RamMapping::Registers { ffs, mux_luts } => {

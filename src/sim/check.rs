@@ -60,6 +60,8 @@ fn unit_problem(unit: &Unit) -> Option<String> {
         }
         Unit::Fifo(f) => (f.depth == 0 || f.beat.elements == 0)
             .then(|| format!("`{}`: depth {}", f.name, f.depth)),
+        Unit::SlidingWindow(w) => w.problem(),
+        Unit::MaxPool(p) => p.problem(),
         Unit::Converter(c) => (c.input_elements == 0 || c.output_elements == 0).then(|| {
             format!(
                 "`{}`: {} -> {} elements",

@@ -125,6 +125,7 @@ mod result;
 mod schedule;
 mod top;
 mod unit;
+mod window;
 
 pub use converter::ConverterState;
 pub use fifo::FifoState;
@@ -134,3 +135,4 @@ pub use result::{IiSummary, OutputBeat, SimResult, UnitStats};
 pub use schedule::{Schedule, ScheduleError, SplitMix64};
 pub use top::{SimError, Simulator, cycle_limit, simulate, simulate_with_limit};
 pub use unit::{Clocked, StreamUnit, clock};
+pub use window::{PoolState, WindowState};
