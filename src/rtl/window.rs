@@ -315,6 +315,16 @@ impl<'a> WindowVerilog<'a> {
         line(
             &mut v,
             0,
+            "// sums below twice the buffer: the wrapped values fit the address",
+        );
+        line(
+            &mut v,
+            0,
+            format!("wire unused_wrap_bits = &{{1'b0, next_base[{aw}], next_row[{aw}]}};"),
+        );
+        line(
+            &mut v,
+            0,
             format!(
                 "wire completed = in_fire && write_beat == {};",
                 unsigned_literal(rb - 1, beat_bits)
