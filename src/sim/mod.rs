@@ -107,6 +107,11 @@
 //! * Hadamard butterflies are exact (each stage is one bit wider); the
 //!   output register applies the shift, then the clamp, then keeps the
 //!   output type's width (a no-op for a plan built from proven ranges).
+//! * The window unit reads its line buffer before the input beat of the
+//!   same edge is written; the two never share a slot (a slot is written
+//!   only while no held row uses it), so the order only mirrors the RTL.
+//!   Its counters are [`crate::arch::WindowControl`], shared with the
+//!   plan's timeline.
 //! * Elements, accumulators and thresholds are `i64` (the model format
 //!   keeps them within 64 bits). A dot product of `SIMD` products can be
 //!   wider (`dot_bits` up to 64 + log2 SIMD): it is summed in `i64` when
