@@ -13,7 +13,7 @@ use a2qgen::cosim::verilator::{self, BuildOptions};
 use a2qgen::cosim::write_stimulus;
 use a2qgen::rtl::generate_named;
 use a2qgen::sim::{Schedule, SimResult, cycle_limit, simulate};
-use conv::{ConvCase, ConvPipeline, random_images, reference};
+use conv::{ConvCase, ConvPipeline, PoolCase, random_images, reference};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
@@ -224,7 +224,11 @@ fn conv_3x3_same_padding_then_max_pool_2x2() {
         out_channels: 4,
         pe: 2,
         mvau_simd: 6,
-        pool: Some(((2, 2), (2, 2), 2)),
+        pool: Some(PoolCase {
+            kernel: (2, 2),
+            stride: (2, 2),
+            simd: 2,
+        }),
     });
 }
 
@@ -240,6 +244,10 @@ fn overlapping_max_pool_non_square_with_one_channel_per_beat() {
         out_channels: 2,
         pe: 1,
         mvau_simd: 1,
-        pool: Some(((3, 2), (1, 2), 1)),
+        pool: Some(PoolCase {
+            kernel: (3, 2),
+            stride: (1, 2),
+            simd: 1,
+        }),
     });
 }

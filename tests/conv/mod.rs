@@ -23,6 +23,14 @@ pub const INPUT: IntType = IntType {
 pub const WEIGHT_BITS: u32 = 4;
 pub const ACCUMULATOR_BITS: u32 = 24;
 
+/// A max pool after the convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolCase {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub simd: usize,
+}
+
 /// A convolution (and optional pooling) with its folding.
 #[derive(Clone, Debug)]
 pub struct ConvCase {
@@ -38,8 +46,7 @@ pub struct ConvCase {
     pub out_channels: usize,
     pub pe: usize,
     pub mvau_simd: usize,
-    /// `(kernel, stride, simd)` of a max pool after the convolution.
-    pub pool: Option<((usize, usize), (usize, usize), usize)>,
+    pub pool: Option<PoolCase>,
 }
 
 /// The case's pipeline and its dense layer.
@@ -108,24 +115,30 @@ impl ConvCase {
             Unit::Mvau(Box::new(mvau)),
         ];
         let mut output_length = oh * ow * self.out_channels;
-        let pool = self.pool.map(|(kernel, stride, simd)| {
-            let pool = MaxPoolUnit {
-                name: "pool".into(),
-                layer: 1,
-                height: oh,
-                width: ow,
-                channels: self.out_channels,
-                kernel,
-                stride,
-                simd,
-                element: IntType::signed(ACCUMULATOR_BITS),
-            };
-            assert_eq!(pool.problem(), None, "{}", self.name);
-            let (ph, pw) = pool.output();
-            output_length = ph * pw * self.out_channels;
-            units.push(Unit::MaxPool(pool.clone()));
-            pool
-        });
+        let pool = self.pool.map(
+            |PoolCase {
+                 kernel,
+                 stride,
+                 simd,
+             }| {
+                let pool = MaxPoolUnit {
+                    name: "pool".into(),
+                    layer: 1,
+                    height: oh,
+                    width: ow,
+                    channels: self.out_channels,
+                    kernel,
+                    stride,
+                    simd,
+                    element: IntType::signed(ACCUMULATOR_BITS),
+                };
+                assert_eq!(pool.problem(), None, "{}", self.name);
+                let (ph, pw) = pool.output();
+                output_length = ph * pw * self.out_channels;
+                units.push(Unit::MaxPool(pool.clone()));
+                pool
+            },
+        );
         let plan = assemble(self.name, h * w * c, output_length, units);
         ConvPipeline {
             plan,
