@@ -8,11 +8,12 @@
 mod conv;
 mod tools;
 
+use a2qgen::arch::Unit;
 use a2qgen::cosim::beats::hex_to_beat;
 use a2qgen::cosim::verilator::{self, BuildOptions};
 use a2qgen::cosim::write_stimulus;
 use a2qgen::rtl::generate_named;
-use a2qgen::sim::{Schedule, SimResult, cycle_limit, simulate};
+use a2qgen::sim::{Schedule, SimError, SimResult, cycle_limit, simulate};
 use conv::{ConvCase, ConvPipeline, PoolCase, random_images, reference};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
@@ -250,4 +251,32 @@ fn overlapping_max_pool_non_square_with_one_channel_per_beat() {
             simd: 1,
         }),
     });
+}
+
+#[test]
+fn a_window_the_mvau_does_not_take_is_refused() {
+    let case = ConvCase {
+        name: "mismatch",
+        map: (4, 4, 2),
+        kernel: (2, 2),
+        stride: (1, 1),
+        padding: [0, 0, 0, 0],
+        window_simd: 2,
+        out_channels: 2,
+        pe: 1,
+        mvau_simd: 2,
+        pool: None,
+    };
+    let mut p = case.pipeline(3);
+    // A 3 x 2 window is 12 elements; the MVAU takes 8.
+    let Unit::SlidingWindow(w) = &mut p.plan.units[0] else {
+        panic!("the window unit comes first")
+    };
+    w.kernel = (3, 2);
+    let images = random_images(&p.plan, 1, 1);
+    let error = simulate(&p.plan, images.view(), &Schedule::open()).unwrap_err();
+    assert!(
+        matches!(&error, SimError::Plan(m) if m.contains("`conv`")),
+        "{error}"
+    );
 }
