@@ -280,3 +280,67 @@ fn a_window_the_mvau_does_not_take_is_refused() {
         "{error}"
     );
 }
+
+/// Divisors of `n`.
+fn divisors(n: usize) -> Vec<usize> {
+    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
+}
+
+/// 200 random window -> MVAU (-> pool) chains, simulated over four images
+/// without stalls: every value against the reference, latency and II
+/// against the plan's (the II's start-up spacing included).
+#[test]
+fn random_pipelines_meet_the_plans_latency_and_ii_exactly() {
+    let mut rng = a2qgen::sim::SplitMix64::new(19);
+    let mut pick = |lo: usize, hi: usize| rng.range_inclusive(lo as i64, hi as i64) as usize;
+    for index in 0..200 {
+        let (h, w, c) = (pick(1, 9), pick(1, 9), pick(1, 6));
+        let kernel = (pick(1, h.min(4)), pick(1, w.min(4)));
+        let stride = (pick(1, 3), pick(1, 3));
+        let padding = [
+            pick(0, kernel.0 - 1),
+            pick(0, kernel.1 - 1),
+            pick(0, kernel.0 - 1),
+            pick(0, kernel.1 - 1),
+        ];
+        let c_divisors = divisors(c);
+        let window_simd = c_divisors[pick(0, c_divisors.len() - 1)];
+        let out_channels = pick(1, 4);
+        let pe_choices = divisors(out_channels);
+        let pe = pe_choices[pick(0, pe_choices.len() - 1)];
+        let simd_choices = divisors(kernel.0 * kernel.1 * c);
+        let mvau_simd = simd_choices[pick(0, simd_choices.len() - 1)];
+        let mut case = ConvCase {
+            name: "random",
+            map: (h, w, c),
+            kernel,
+            stride,
+            padding,
+            window_simd,
+            out_channels,
+            pe,
+            mvau_simd,
+            pool: None,
+        };
+        let (oh, ow) = case.pipeline(1).window.output();
+        if pick(0, 1) == 1 {
+            let pool_kernel = (pick(1, oh.min(3)), pick(1, ow.min(3)));
+            case.pool = Some(PoolCase {
+                kernel: pool_kernel,
+                stride: (pick(1, 2), pick(1, 2)),
+                simd: pe,
+            });
+        }
+        let p = case.pipeline(index);
+        let images = random_images(&p.plan, 4, index);
+        let result = simulate(&p.plan, images.view(), &Schedule::open()).unwrap();
+        assert_values(&p, &images, &result, "no gaps");
+        let what = format!("case {index}: {case:?}");
+        assert_eq!(result.latency(), Some(p.plan.latency), "latency, {what}");
+        assert_eq!(
+            result.initiation_interval().unwrap().max,
+            p.plan.initiation_interval,
+            "II, {what}"
+        );
+    }
+}

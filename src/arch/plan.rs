@@ -462,7 +462,34 @@ pub fn assemble(
         latency: 0,
     };
     plan.latency = first_output_cycle(&plan);
+    if let Some(spacing) = startup_spacing(&plan) {
+        plan.initiation_interval = plan.initiation_interval.max(spacing);
+    }
     plan
+}
+
+/// Images the plan's timeline follows to find the start-up spacing of a
+/// chain with window or pool units.
+pub const STARTUP_IMAGES: usize = 3;
+
+/// The largest spacing of the first output beats of the first
+/// [`STARTUP_IMAGES`] images offered back to back, for chains with window
+/// or pool units. The first image's first window row starts as soon as its
+/// rows arrive; a later image's may wait for the window side to finish the
+/// image before it, so the first spacing can exceed the steady rate.
+fn startup_spacing(plan: &Plan) -> Option<u64> {
+    let windowed = plan
+        .units
+        .iter()
+        .any(|u| matches!(u, Unit::SlidingWindow(_) | Unit::MaxPool(_)));
+    if !windowed {
+        return None;
+    }
+    let beats = plan.output_beats_per_vector();
+    let times = output_timeline(plan, STARTUP_IMAGES);
+    (1..STARTUP_IMAGES)
+        .map(|k| times[k * beats] - times[(k - 1) * beats])
+        .max()
 }
 
 /// The MVAU of a dense layer folded `pe x simd`, taking `input` elements:
@@ -722,7 +749,13 @@ fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
 /// ready: each unit's timing rule of the module documentation, applied to
 /// the beat arrival times of the unit before it.
 fn first_output_cycle(plan: &Plan) -> u64 {
-    let mut arrivals: Vec<u64> = (0..plan.input_beats_per_vector() as u64).collect();
+    output_timeline(plan, 1)[0]
+}
+
+/// The valid cycle of every output beat of `vectors` input vectors offered
+/// back to back from cycle 0, the output always ready.
+fn output_timeline(plan: &Plan, vectors: usize) -> Vec<u64> {
+    let mut arrivals: Vec<u64> = (0..(plan.input_beats_per_vector() * vectors) as u64).collect();
     for unit in &plan.units {
         arrivals = match unit {
             Unit::Mvau(m) => mvau_timeline(m, &arrivals),
@@ -736,7 +769,7 @@ fn first_output_cycle(plan: &Plan) -> u64 {
             Unit::MaxPool(p) => pool_timeline(p, &arrivals),
         };
     }
-    arrivals[0]
+    arrivals
 }
 
 /// Accept times of beats offered at `arrivals`, at most one per cycle.
