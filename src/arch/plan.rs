@@ -2,6 +2,7 @@
 
 use super::fold::{FoldingError, choose_folding};
 use super::hardwired::ConstantDot;
+use super::window::{MaxPoolUnit, SlidingWindowUnit, pool_timeline, window_timeline};
 use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
     Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
@@ -241,6 +242,8 @@ pub enum Unit {
     Hadamard(HadamardUnit),
     Fifo(Fifo),
     Converter(Converter),
+    SlidingWindow(SlidingWindowUnit),
+    MaxPool(MaxPoolUnit),
 }
 
 impl Unit {
@@ -250,6 +253,39 @@ impl Unit {
             Unit::Hadamard(u) => &u.name,
             Unit::Fifo(u) => &u.name,
             Unit::Converter(u) => &u.name,
+            Unit::SlidingWindow(u) => &u.name,
+            Unit::MaxPool(u) => &u.name,
+        }
+    }
+
+    /// Elements of one vector this unit emits (an MVAU's output, a window,
+    /// a pixel of the pooled map); `input` is the length of the vectors it
+    /// takes (kept by stream plumbing).
+    pub fn output_vector_length(&self, input: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => m.out_features,
+            Unit::Hadamard(_) | Unit::Fifo(_) | Unit::Converter(_) => input,
+            Unit::SlidingWindow(w) => w.window_length(),
+            Unit::MaxPool(p) => p.channels,
+        }
+    }
+
+    /// Elements this unit emits for `elements` it takes: MVAUs change the
+    /// vector length, the window unit repeats elements over windows, the
+    /// pool keeps one pixel of each window.
+    pub fn output_elements(&self, elements: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => elements / m.in_features * m.out_features,
+            Unit::Hadamard(_) | Unit::Fifo(_) | Unit::Converter(_) => elements,
+            Unit::SlidingWindow(w) => {
+                elements / w.input_beats_per_image() / w.simd * w.output_beats_per_image() * w.simd
+            }
+            Unit::MaxPool(p) => {
+                let window = p.window();
+                elements / window.input_beats_per_image() / p.simd
+                    * p.output_beats_per_image()
+                    * p.simd
+            }
         }
     }
 
@@ -262,6 +298,8 @@ impl Unit {
                 elements: u.input_elements,
                 element: u.element,
             },
+            Unit::SlidingWindow(u) => u.input_shape(),
+            Unit::MaxPool(u) => u.shape(),
         }
     }
 
@@ -274,6 +312,8 @@ impl Unit {
                 elements: u.output_elements,
                 element: u.element,
             },
+            Unit::SlidingWindow(u) => u.input_shape(),
+            Unit::MaxPool(u) => u.shape(),
         }
     }
 }
@@ -422,18 +462,78 @@ pub fn build_plan(
         element = unit.output_shape().element;
         compute.push(unit);
     }
-    let units = link(compute, model);
-    let initiation_interval = initiation_interval(&units, model.input_length);
+    let output_length = model.output_length(model.layers.len() - 1);
+    Ok(assemble(
+        &model.name,
+        model.input_length,
+        output_length,
+        compute,
+    ))
+}
+
+/// The plan of a chain of compute units (stream order) taking input
+/// vectors (images) of `input_length` elements and giving `output_length`:
+/// FIFOs and converters between them, the initiation interval and the
+/// latency.
+pub fn assemble(
+    model: &str,
+    input_length: usize,
+    output_length: usize,
+    compute: Vec<Unit>,
+) -> Plan {
+    let units = link(compute, input_length);
+    let initiation_interval = initiation_interval(&units, input_length);
     let mut plan = Plan {
-        model: model.name.clone(),
-        input_length: model.input_length,
-        output_length: model.output_length(model.layers.len() - 1),
+        model: model.to_string(),
+        input_length,
+        output_length,
         units,
         initiation_interval,
         latency: 0,
     };
     plan.latency = first_output_cycle(&plan);
-    Ok(plan)
+    if let Some(spacing) = startup_spacing(&plan) {
+        plan.initiation_interval = plan.initiation_interval.max(spacing);
+    }
+    plan
+}
+
+/// Images the plan's timeline follows to find the start-up spacing of a
+/// chain with window or pool units.
+pub const STARTUP_IMAGES: usize = 3;
+
+/// The largest spacing of the first output beats of the first
+/// [`STARTUP_IMAGES`] images offered back to back, for chains with window
+/// or pool units. The first image's first window row starts as soon as its
+/// rows arrive; a later image's may wait for the window side to finish the
+/// image before it, so the first spacing can exceed the steady rate.
+fn startup_spacing(plan: &Plan) -> Option<u64> {
+    let windowed = plan
+        .units
+        .iter()
+        .any(|u| matches!(u, Unit::SlidingWindow(_) | Unit::MaxPool(_)));
+    if !windowed {
+        return None;
+    }
+    let beats = plan.output_beats_per_vector();
+    let times = output_timeline(plan, STARTUP_IMAGES);
+    (1..STARTUP_IMAGES)
+        .map(|k| times[k * beats] - times[(k - 1) * beats])
+        .max()
+}
+
+/// The MVAU of a dense layer folded `pe x simd`, taking `input` elements:
+/// `build_plan`'s, for plans built unit by unit (a convolution's dense
+/// part behind a sliding-window unit).
+pub fn dense_mvau(
+    name: &str,
+    layer: usize,
+    dense: &Dense,
+    input: IntType,
+    pe: usize,
+    simd: usize,
+) -> Mvau {
+    mvau(name, layer, dense, input, pe, simd)
 }
 
 fn mvau(name: &str, layer: usize, dense: &Dense, input: IntType, pe: usize, simd: usize) -> Mvau {
@@ -606,14 +706,17 @@ fn hadamard(
 /// unit takes another beat width, then a FIFO of the next unit's beats. The
 /// FIFO sits after the converter so that it holds whole beats of the
 /// consumer: an MVAU reads its `SF` beats back to back, which a converter
-/// with room for one beat could not feed.
-fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
+/// with room for one beat could not feed. The FIFO holds two of the
+/// vectors the unit emits (an MVAU's output, a window, a pixel).
+fn link(compute: Vec<Unit>, input_length: usize) -> Vec<Unit> {
     let mut units = Vec::with_capacity(compute.len() * 3);
     let count = compute.len();
     let next_inputs: Vec<StreamShape> = compute.iter().skip(1).map(Unit::input_shape).collect();
+    let mut length = input_length;
     for (i, unit) in compute.into_iter().enumerate() {
         let out = unit.output_shape();
         let name = unit.name().to_string();
+        length = unit.output_vector_length(length);
         units.push(unit);
         if i + 1 == count {
             break;
@@ -631,7 +734,7 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
             elements: next.elements,
             element: out.element,
         };
-        let beats_per_vector = model.output_length(i) / beat.elements;
+        let beats_per_vector = length / beat.elements;
         units.push(Unit::Fifo(Fifo {
             name: format!("{name}_fifo"),
             beat,
@@ -641,22 +744,32 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
     units
 }
 
-/// The slowest unit's cycles per vector; a stream moves at most one beat
-/// per cycle, so the top input and each converter count too.
+/// The slowest unit's cycles per input vector (image); a stream moves at
+/// most one beat per cycle, so the top input and each converter count too.
+/// Elements per image are followed through the chain: a window unit
+/// multiplies them, a pool and an MVAU change them.
 fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
+    let mut elements = input_length;
     let mut length = input_length;
     let mut worst = (input_length / units[0].input_shape().elements) as u64;
     for unit in units {
+        let vectors = (elements / length) as u64;
         let cycles = match unit {
-            Unit::Mvau(m) => {
-                length = m.out_features;
-                m.cycles_per_vector()
+            Unit::Mvau(m) => vectors * m.cycles_per_vector(),
+            Unit::Hadamard(h) => vectors * h.cycles_per_vector(),
+            Unit::Fifo(f) => (elements / f.beat.elements) as u64,
+            Unit::Converter(c) => (elements / c.input_elements.min(c.output_elements)) as u64,
+            Unit::SlidingWindow(w) => {
+                (elements / (w.input_beats_per_image() * w.simd)) as u64 * w.cycles_per_image()
             }
-            Unit::Hadamard(h) => h.cycles_per_vector(),
-            Unit::Fifo(f) => (length / f.beat.elements) as u64,
-            Unit::Converter(c) => (length / c.input_elements.min(c.output_elements)) as u64,
+            Unit::MaxPool(p) => {
+                let images = elements / (p.window().input_beats_per_image() * p.simd);
+                images as u64 * p.cycles_per_image()
+            }
         };
         worst = worst.max(cycles);
+        elements = unit.output_elements(elements);
+        length = unit.output_vector_length(length);
     }
     worst
 }
@@ -666,23 +779,27 @@ fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
 /// ready: each unit's timing rule of the module documentation, applied to
 /// the beat arrival times of the unit before it.
 fn first_output_cycle(plan: &Plan) -> u64 {
-    let mut arrivals: Vec<u64> = (0..plan.input_beats_per_vector() as u64).collect();
-    let mut length = plan.input_length;
+    output_timeline(plan, 1)[0]
+}
+
+/// The valid cycle of every output beat of `vectors` input vectors offered
+/// back to back from cycle 0, the output always ready.
+fn output_timeline(plan: &Plan, vectors: usize) -> Vec<u64> {
+    let mut arrivals: Vec<u64> = (0..(plan.input_beats_per_vector() * vectors) as u64).collect();
     for unit in &plan.units {
         arrivals = match unit {
-            Unit::Mvau(m) => {
-                length = m.out_features;
-                mvau_timeline(m, &arrivals)
-            }
+            Unit::Mvau(m) => mvau_timeline(m, &arrivals),
             Unit::Hadamard(h) => accept_one_per_cycle(&arrivals)
                 .iter()
                 .map(|c| c + h.latency())
                 .collect(),
             Unit::Fifo(_) => arrivals.iter().map(|c| c + 1).collect(),
-            Unit::Converter(c) => converter_timeline(c, &arrivals, length),
+            Unit::Converter(c) => converter_timeline(c, &arrivals),
+            Unit::SlidingWindow(w) => window_timeline(w, &arrivals),
+            Unit::MaxPool(p) => pool_timeline(p, &arrivals),
         };
     }
-    arrivals[0]
+    arrivals
 }
 
 /// Accept times of beats offered at `arrivals`, at most one per cycle.
@@ -695,23 +812,31 @@ fn accept_one_per_cycle(arrivals: &[u64]) -> Vec<u64> {
     accepted
 }
 
+/// Output valid times of an MVAU for input beats arriving at `arrivals`
+/// (whole vectors of `SF` beats): during a vector's first neuron fold each
+/// step issues when its beat is there, the later folds' steps follow one
+/// per cycle, and the next vector's first step comes after the last.
 fn mvau_timeline(m: &Mvau, arrivals: &[u64]) -> Vec<u64> {
-    let accepted = accept_one_per_cycle(arrivals);
-    let last_input = accepted[m.sf - 1];
-    (0..m.nf as u64)
-        .map(|nf| {
-            let last_issue = if nf == 0 {
-                last_input
-            } else {
-                last_input + nf * m.sf as u64
-            };
-            last_issue + MVAU_LATENCY
-        })
-        .collect()
+    let mut outputs = Vec::with_capacity(arrivals.len() / m.sf * m.nf);
+    let mut next_free = 0u64;
+    for vector in arrivals.chunks(m.sf) {
+        let mut issue = 0;
+        for &a in vector {
+            issue = a.max(next_free);
+            next_free = issue + 1;
+        }
+        outputs.push(issue + MVAU_LATENCY);
+        for _ in 1..m.nf {
+            issue += m.sf as u64;
+            outputs.push(issue + MVAU_LATENCY);
+        }
+        next_free = issue + 1;
+    }
+    outputs
 }
 
-fn converter_timeline(c: &Converter, arrivals: &[u64], length: usize) -> Vec<u64> {
-    let outputs = length / c.output_elements;
+fn converter_timeline(c: &Converter, arrivals: &[u64]) -> Vec<u64> {
+    let outputs = arrivals.len() * c.input_elements / c.output_elements;
     let mut result = Vec::with_capacity(outputs);
     let (mut fill, mut next_in, mut cycle) = (0usize, 0usize, 0u64);
     // Step cycle by cycle: the converter's rule is simple enough.
