@@ -1290,20 +1290,17 @@ fn window_layers_with_hostile_shapes_are_refused_naming_the_field() {
             ));
         }
     }
-    // The valid model: info and check take it, the hardware commands
-    // refuse it naming the layer and its kind.
+    // The valid model: info, check and the hardware commands without
+    // external tools take it (cosim and synth run in tests/conv.rs).
     cases.push(case("info_conv_ok", 0, "info {fx}/conv_ok.toml", &[]).expect_success());
     cases.push(case("check_conv_ok", 0, "check {fx}/conv_ok.toml", &[]).expect_success());
-    let refusal = "layer 0 (`conv0`): kind = \"conv\" has no hardware yet";
     for command in [
         "gen {fx}/conv_ok.toml -o {out} --constraints {out}/c",
         "sim {fx}/conv_ok.toml --inputs {fx}/x18.npy",
-        "cosim {fx}/conv_ok.toml --random 2 --build-dir {out}",
         "estimate {fx}/conv_ok.toml",
-        "synth {fx}/conv_ok.toml --out {out}",
     ] {
         let verb = command.split(' ').next().unwrap();
-        cases.push(case(&format!("{verb}_conv_ok"), 2, command, &[refusal]));
+        cases.push(case(&format!("{verb}_conv_ok"), 0, command, &[]).expect_success());
     }
     assert_cases(&cases);
 }

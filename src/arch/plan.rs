@@ -2,11 +2,11 @@
 
 use super::fold::{FoldingError, choose_folding};
 use super::hardwired::ConstantDot;
-use super::window::{MaxPoolUnit, SlidingWindowUnit, pool_timeline, window_timeline};
-use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
+use super::window::{MaxPoolUnit, Padding, SlidingWindowUnit, pool_timeline, window_timeline};
+use crate::bounds::{LayerBounds, ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
-    Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
-    WeightStorage, min_signed_bits,
+    Activation, Dense, Hadamard, IntType, Layer, LayerKind, Model, MultiplierStyle, OverflowMode,
+    WeightStorage, Window, min_signed_bits,
 };
 use serde::Serialize;
 
@@ -261,6 +261,17 @@ impl Unit {
     /// Elements of one vector this unit emits (an MVAU's output, a window,
     /// a pixel of the pooled map); `input` is the length of the vectors it
     /// takes (kept by stream plumbing).
+    /// Length of the vectors this unit works on when given vectors of
+    /// `given` elements: an MVAU's `in_features` (behind a map, the whole
+    /// map flattened in stream order, several pixels or windows), any
+    /// other unit's `given`.
+    pub fn input_vector_length(&self, given: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => m.in_features,
+            _ => given,
+        }
+    }
+
     pub fn output_vector_length(&self, input: usize) -> usize {
         match self {
             Unit::Mvau(m) => m.out_features,
@@ -373,13 +384,11 @@ pub enum ArchError {
         name: String,
         source: FoldingError,
     },
-    #[error(
-        "layer {index} (`{name}`): kind = \"{kind}\" has no hardware yet: `check`, `infer` and `info` take it; gen, sim, cosim, estimate and synth do not"
-    )]
-    NoHardware {
+    #[error("layer {index} (`{name}`): {problem}")]
+    Window {
         index: usize,
         name: String,
-        kind: &'static str,
+        problem: String,
     },
     #[error(
         "layer {index} (`{name}`): accumulator width not proven (run `a2qgen check`); set allow_overflow = true to build it anyway"
@@ -387,80 +396,62 @@ pub enum ArchError {
     Unproven { index: usize, name: String },
 }
 
-/// Sliding-window layers (conv, maxpool) have no hardware units yet: the
-/// first one is refused by name and kind.
-fn refuse_windows(model: &Model) -> Result<(), ArchError> {
-    match model
-        .layers
-        .iter()
-        .enumerate()
-        .find(|(_, l)| l.window().is_some())
-    {
-        Some((index, layer)) => Err(ArchError::NoHardware {
-            index,
-            name: layer.name.clone(),
-            kind: layer.kind_name(),
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Builds the plan of `model` from its proven `bounds`.
+/// Builds the plan of `model` from its proven `bounds`: one MVAU per dense
+/// layer, a sliding-window unit then an MVAU per convolution, a max-pool
+/// unit per pooling layer, a Hadamard unit per transform.
 pub fn build_plan(
     model: &Model,
     bounds: &ModelBounds,
     options: PlanOptions,
 ) -> Result<Plan, ArchError> {
-    let mut compute = Vec::with_capacity(model.layers.len());
+    let mut compute: Vec<Unit> = Vec::with_capacity(model.layers.len() + 2);
     let mut element = model.input;
-    refuse_windows(model)?;
     for (index, layer) in model.layers.iter().enumerate() {
         let layer_bounds = &bounds.layers[index];
-        let unit = match &layer.kind {
-            LayerKind::Conv(_) | LayerKind::MaxPool(_) => {
-                unreachable!("refused by refuse_windows")
+        let units = match &layer.kind {
+            LayerKind::Conv(conv) => {
+                let windows = (conv.window.out_height() * conv.window.out_width()) as u64;
+                let target = options.target_cycles.map(|t| (t / windows).max(1));
+                let mvau = proven_mvau(layer, index, &conv.dense, layer_bounds, element, target)?;
+                let window = conv_window(&layer.name, index, &conv.window, mvau.simd, element);
+                checked_window(index, &layer.name, window.problem())?;
+                vec![Unit::SlidingWindow(window), Unit::Mvau(Box::new(mvau))]
+            }
+            LayerKind::MaxPool(pool) => {
+                let previous = compute.last().map(|u| u.output_shape().elements);
+                let pool = pool_unit(&layer.name, index, &pool.window, previous, element);
+                checked_window(index, &layer.name, pool.problem())?;
+                vec![Unit::MaxPool(pool)]
             }
             LayerKind::Dense(dense) => {
-                let proof = layer_bounds
-                    .dense
-                    .as_ref()
-                    .expect("dense layers have bounds");
-                if proof.verdict() == WidthVerdict::TooNarrow {
-                    return Err(ArchError::Unproven {
-                        index,
-                        name: layer.name.clone(),
-                    });
-                }
-                let (pe, simd) =
-                    choose_folding(dense, options.target_cycles).map_err(|source| {
-                        ArchError::Folding {
-                            index,
-                            name: layer.name.clone(),
-                            source,
-                        }
-                    })?;
-                let mut mvau = mvau(&layer.name, index, dense, element, pe, simd);
-                mvau.proven_range = proof.range;
-                mvau.proven_tile_range = proof.inner.as_ref().map(|i| {
-                    let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
-                    ValueRange::new(t.lo, t.hi)
-                });
-                Unit::Mvau(Box::new(mvau))
+                let mvau = proven_mvau(
+                    layer,
+                    index,
+                    dense,
+                    layer_bounds,
+                    element,
+                    options.target_cycles,
+                )?;
+                vec![Unit::Mvau(Box::new(mvau))]
             }
             LayerKind::Hadamard(h) => {
                 let range = ValueRange::hull(&layer_bounds.output_ranges);
-                Unit::Hadamard(hadamard(
+                vec![Unit::Hadamard(hadamard(
                     &layer.name,
                     index,
                     h,
                     element,
                     model.input_length_of(index),
                     range,
-                ))
+                ))]
             }
         };
-        element = unit.output_shape().element;
-        compute.push(unit);
+        element = units
+            .last()
+            .expect("a layer has units")
+            .output_shape()
+            .element;
+        compute.extend(units);
     }
     let output_length = model.output_length(model.layers.len() - 1);
     Ok(assemble(
@@ -469,6 +460,107 @@ pub fn build_plan(
         output_length,
         compute,
     ))
+}
+
+fn checked_window(index: usize, name: &str, problem: Option<String>) -> Result<(), ArchError> {
+    match problem {
+        Some(problem) => Err(ArchError::Window {
+            index,
+            name: name.to_string(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The MVAU of a dense layer or a convolution's dense part, folded from its
+/// hints or to `target_cycles` per vector (window), refused when its width
+/// is not proven.
+fn proven_mvau(
+    layer: &Layer,
+    index: usize,
+    dense: &Dense,
+    layer_bounds: &LayerBounds,
+    element: IntType,
+    target_cycles: Option<u64>,
+) -> Result<Mvau, ArchError> {
+    let proof = layer_bounds
+        .dense
+        .as_ref()
+        .expect("dense and convolution layers have bounds");
+    if proof.verdict() == WidthVerdict::TooNarrow {
+        return Err(ArchError::Unproven {
+            index,
+            name: layer.name.clone(),
+        });
+    }
+    let (pe, simd) = choose_folding(dense, target_cycles).map_err(|source| ArchError::Folding {
+        index,
+        name: layer.name.clone(),
+        source,
+    })?;
+    let mut mvau = mvau(&layer.name, index, dense, element, pe, simd);
+    mvau.proven_range = proof.range;
+    mvau.proven_tile_range = proof.inner.as_ref().map(|i| {
+        let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
+        ValueRange::new(t.lo, t.hi)
+    });
+    Ok(mvau)
+}
+
+/// The largest divisor of `channels` not above `wanted`: a window or pool
+/// unit's beat takes whole pixels' channels in equal parts, and the link
+/// inserts a converter where its neighbour's beat differs.
+fn window_simd(channels: usize, wanted: usize) -> usize {
+    (1..=wanted.clamp(1, channels))
+        .rev()
+        .find(|s| channels.is_multiple_of(*s))
+        .unwrap_or(1)
+}
+
+/// The window unit of a convolution whose MVAU reads `mvau_simd` elements
+/// per beat.
+fn conv_window(
+    name: &str,
+    layer: usize,
+    window: &Window,
+    mvau_simd: usize,
+    element: IntType,
+) -> SlidingWindowUnit {
+    SlidingWindowUnit {
+        name: format!("{name}_window"),
+        layer,
+        height: window.input.height,
+        width: window.input.width,
+        channels: window.input.channels,
+        kernel: (window.kernel[0], window.kernel[1]),
+        stride: (window.stride[0], window.stride[1]),
+        padding: Padding::from_array(window.padding),
+        simd: window_simd(window.input.channels, mvau_simd),
+        element,
+    }
+}
+
+/// The max-pool unit of a pooling layer, its beat as wide as the unit
+/// before it gives (`previous`, or one channel at the top) where it can be.
+fn pool_unit(
+    name: &str,
+    layer: usize,
+    window: &Window,
+    previous: Option<usize>,
+    element: IntType,
+) -> MaxPoolUnit {
+    MaxPoolUnit {
+        name: name.to_string(),
+        layer,
+        height: window.input.height,
+        width: window.input.width,
+        channels: window.input.channels,
+        kernel: (window.kernel[0], window.kernel[1]),
+        stride: (window.stride[0], window.stride[1]),
+        simd: window_simd(window.input.channels, previous.unwrap_or(1)),
+        element,
+    }
 }
 
 /// The plan of a chain of compute units (stream order) taking input
@@ -712,11 +804,16 @@ fn link(compute: Vec<Unit>, input_length: usize) -> Vec<Unit> {
     let mut units = Vec::with_capacity(compute.len() * 3);
     let count = compute.len();
     let next_inputs: Vec<StreamShape> = compute.iter().skip(1).map(Unit::input_shape).collect();
+    let next_lengths: Vec<usize> = compute
+        .iter()
+        .skip(1)
+        .map(|u| u.input_vector_length(0))
+        .collect();
     let mut length = input_length;
     for (i, unit) in compute.into_iter().enumerate() {
         let out = unit.output_shape();
         let name = unit.name().to_string();
-        length = unit.output_vector_length(length);
+        length = unit.output_vector_length(unit.input_vector_length(length));
         units.push(unit);
         if i + 1 == count {
             break;
@@ -734,7 +831,8 @@ fn link(compute: Vec<Unit>, input_length: usize) -> Vec<Unit> {
             elements: next.elements,
             element: out.element,
         };
-        let beats_per_vector = length / beat.elements;
+        // An MVAU behind a map takes the whole map as its vector.
+        let beats_per_vector = length.max(next_lengths[i]) / beat.elements;
         units.push(Unit::Fifo(Fifo {
             name: format!("{name}_fifo"),
             beat,
@@ -753,6 +851,7 @@ fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
     let mut length = input_length;
     let mut worst = (input_length / units[0].input_shape().elements) as u64;
     for unit in units {
+        length = unit.input_vector_length(length);
         let vectors = (elements / length) as u64;
         let cycles = match unit {
             Unit::Mvau(m) => vectors * m.cycles_per_vector(),

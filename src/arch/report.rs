@@ -22,6 +22,7 @@ pub fn plan_table(plan: &Plan) -> String {
     // Elements per input vector (image) at the unit's input, and per vector.
     let (mut elements, mut length) = (plan.input_length, plan.input_length);
     for unit in &plan.units {
+        length = unit.input_vector_length(length);
         let vectors = (elements / length) as u64;
         let (kind, folding, accumulator, cycles, latency) = match unit {
             Unit::Mvau(m) => {

@@ -35,7 +35,7 @@ pub fn plan_error(e: ArchError) -> CliError {
     match e {
         ArchError::Unproven { .. } => CliError::verdict(e),
         ArchError::Folding { .. } => CliError::input(e),
-        ArchError::NoHardware { .. } => CliError::input(e),
+        ArchError::Window { .. } => CliError::input(e),
     }
 }
 

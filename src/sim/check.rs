@@ -61,7 +61,13 @@ fn vector_problem(plan: &Plan) -> Option<String> {
             _ => None,
         };
         let fits = match (unit, map) {
-            (Unit::Mvau(m), _) => length == m.in_features,
+            // Behind a map the MVAU takes whole maps, flattened in stream
+            // order: several of the vectors (pixels) it is given.
+            (Unit::Mvau(m), _) => {
+                m.in_features > 0
+                    && elements.is_multiple_of(m.in_features)
+                    && m.in_features.is_multiple_of(length)
+            }
             (_, Some((image, channels))) => elements == image && length.is_multiple_of(channels),
             _ => true,
         };
@@ -72,7 +78,7 @@ fn vector_problem(plan: &Plan) -> Option<String> {
             ));
         }
         elements = unit.output_elements(elements);
-        length = unit.output_vector_length(length);
+        length = unit.output_vector_length(unit.input_vector_length(length));
     }
     (elements != plan.output_length).then(|| {
         format!(
