@@ -3,6 +3,8 @@
 //! `--tighten`), `infer` on the digits CNN's test split, and `quantize` from
 //! the float CNN.
 
+mod tools;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
@@ -225,4 +227,223 @@ fn quantize_writes_a_proven_cnn_from_the_float_one() {
         "{stderr}"
     );
     assert!(!dir.path().join("gpfq.toml").exists());
+}
+
+/// A deterministic stream of values in `lo..=hi` (a linear congruential
+/// generator: the test needs no statistical quality, only variety).
+fn values(count: usize, lo: i64, hi: i64, seed: u64) -> Vec<i64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            lo + ((state >> 33) % (hi - lo + 1) as u64) as i64
+        })
+        .collect()
+}
+
+/// A one-convolution model (optionally followed by a max pool) over an
+/// `H x W x C` uint4 map, int3 weights, raw 20-bit accumulators out.
+struct SmallCnn {
+    name: &'static str,
+    map: [usize; 3],
+    out_channels: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 4],
+    pe: usize,
+    simd: usize,
+    pool: Option<[usize; 2]>,
+}
+
+impl SmallCnn {
+    fn write(&self, dir: &Path) -> PathBuf {
+        let [h, w, c] = self.map;
+        let [kh, kw] = self.kernel;
+        let shape = ndarray::IxDyn(&[self.out_channels, kh, kw, c]);
+        let weights = ndarray::ArrayD::from_shape_vec(
+            shape,
+            values(self.out_channels * kh * kw * c, -3, 3, 5),
+        )
+        .unwrap();
+        a2qgen::npyio::write_int_array(&dir.join(format!("{}_w.npy", self.name)), &weights)
+            .unwrap();
+        let pool = self.pool.map_or(String::new(), |[ph, pw]| {
+            format!(
+                "\n[[layers]]\nkind = \"maxpool\"\nname = \"pool\"\nkernel = [{ph}, {pw}]\nstride = [{ph}, {pw}]\n"
+            )
+        });
+        let toml = format!(
+            r#"[model]
+name = "{name}"
+
+[input]
+length = {length}
+bits = 4
+signed = false
+shape = [{h}, {w}, {c}]
+
+[[layers]]
+kind = "conv"
+name = "conv0"
+in_channels = {c}
+out_channels = {oc}
+kernel = [{kh}, {kw}]
+stride = [{sh}, {sw}]
+padding = [{pt}, {pl}, {pb}, {pr}]
+weight_bits = 3
+weights = "{name}_w.npy"
+
+[layers.accumulator]
+bits = 20
+overflow = "wrap"
+allow_overflow = false
+
+[layers.activation]
+kind = "none"
+
+[layers.hardware]
+pe = {pe}
+simd = {simd}
+multiplier = "lut"
+{pool}"#,
+            name = self.name,
+            length = h * w * c,
+            oc = self.out_channels,
+            sh = self.stride[0],
+            sw = self.stride[1],
+            pt = self.padding[0],
+            pl = self.padding[1],
+            pb = self.padding[2],
+            pr = self.padding[3],
+            pe = self.pe,
+            simd = self.simd,
+        );
+        let path = dir.join(format!("{}.toml", self.name));
+        std::fs::write(&path, toml).unwrap();
+        path
+    }
+
+    /// `check` proves it; `cosim` on random images with gaps and
+    /// back-pressure agrees three ways on every value and cycle.
+    fn cosim_is_clean(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let model = self.write(dir.path());
+        a2qgen().arg("check").arg(&model).assert().success();
+        if !tools::have("verilator") {
+            return;
+        }
+        let out = a2qgen()
+            .arg("cosim")
+            .arg(&model)
+            .args(["--random", "4", "--gaps", "0.3", "--backpressure", "0.3"])
+            .arg("--build-dir")
+            .arg(dir.path().join("build"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("reference, Rust simulation and Verilator agree on all"),
+            "{}: {stdout}",
+            self.name
+        );
+    }
+}
+
+#[test]
+fn stride_2_padding_on_one_side_only_and_simd_1_cosimulate_clean() {
+    SmallCnn {
+        name: "stride2_left_pad",
+        map: [5, 6, 2],
+        out_channels: 3,
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [0, 2, 0, 0],
+        pe: 1,
+        simd: 1,
+        pool: None,
+    }
+    .cosim_is_clean();
+}
+
+#[test]
+fn one_by_one_kernels_with_all_channels_per_beat_then_a_pool_cosimulate_clean() {
+    SmallCnn {
+        name: "one_by_one_pool",
+        map: [4, 4, 3],
+        out_channels: 4,
+        kernel: [1, 1],
+        stride: [1, 1],
+        padding: [0, 0, 0, 0],
+        pe: 2,
+        simd: 3,
+        pool: Some([2, 2]),
+    }
+    .cosim_is_clean();
+}
+
+#[test]
+fn a_kernel_as_large_as_the_image_padded_below_cosimulates_clean() {
+    SmallCnn {
+        name: "whole_image_kernel",
+        map: [3, 4, 2],
+        out_channels: 2,
+        kernel: [4, 4],
+        stride: [1, 1],
+        padding: [0, 0, 1, 0],
+        pe: 2,
+        simd: 8,
+        pool: None,
+    }
+    .cosim_is_clean();
+}
+
+/// The digits CNN on the whole test split: `cosim` with gaps and
+/// back-pressure agrees three ways, and without them the simulation's
+/// latency and II equal the plan's.
+#[test]
+fn the_digits_cnn_cosimulates_clean_on_the_test_split() {
+    let test_x = "examples/digits/data/test_x.npy";
+    let out = a2qgen()
+        .args(["sim", "examples/digits_cnn_p12.toml", "--inputs", test_x])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for figure in ["latency, first input to first output", "II, max spacing"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.contains(figure))
+            .unwrap_or_else(|| panic!("no {figure}: {stdout}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[2], cells[3], "{figure}: measured against the plan");
+    }
+    if !tools::have("verilator") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = a2qgen()
+        .args(["cosim", "examples/digits_cnn_p12.toml", "--inputs", test_x])
+        .args(["--gaps", "0.2", "--backpressure", "0.2", "--build-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "reference, Rust simulation and Verilator agree on all 5400 values; \
+             Rust simulation and Verilator on all 2700 beat cycles"
+        ),
+        "{stdout}"
+    );
 }
