@@ -1,21 +1,22 @@
-//! A 32 x 32 x 16 -> 32 convolution, 3 x 3, stride 1, padding 1 (a
-//! sliding-window unit feeding an MVAU of PE 16 x SIMD 16, built by hand
-//! until models carry convolutions) through the steps of the flow: `check`
-//! (the accumulator width proof of its dense part, 144 inputs of uint4),
-//! `gen` (the Verilog), and `sim` against Verilator on the same design and
-//! images: cycles per second of each. Under `cargo test` (or a debug build)
+//! A 32 x 32 x 16 -> 32 convolution, 3 x 3, stride 1, padding 1, as a
+//! model (a conv layer of PE 16 x SIMD 16: a sliding-window unit feeding an
+//! MVAU) through the steps of the flow: `check` (the accumulator width
+//! proof over every window, 144 inputs of uint4), the plan `build_plan`
+//! makes of it, `gen` (the Verilog), and `sim` against Verilator on the same
+//! design and images: cycles per second of each. Under `cargo test` (or a debug build)
 //! a smoke run on an 8 x 8 map.
 
-#[path = "../tests/conv/mod.rs"]
-mod conv;
+#[path = "../tests/conv_chains/mod.rs"]
+mod conv_chains;
 
+use a2qgen::arch::{PlanOptions, build_plan};
 use a2qgen::bounds::analyze;
 use a2qgen::cosim::{verilator, write_stimulus};
-use a2qgen::model::{Layer, LayerKind, Model};
+use a2qgen::model::{Conv, Layer, LayerKind, MapShape, Model, Window};
 use a2qgen::rtl::generate_named;
 use a2qgen::sim::{Schedule, cycle_limit, simulate};
 use a2qgen::synth::write_design;
-use conv::{ConvCase, INPUT, random_images, reference};
+use conv_chains::{ConvCase, INPUT, random_images, reference};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -35,35 +36,54 @@ fn main() {
         pool: None,
     };
     let p = case.pipeline(1);
-    let plan = &p.plan;
-    println!(
-        "conv bench: {side} x {side} x 16 -> 32, 3 x 3: II {} cycles per image, latency {} cycles",
-        plan.initiation_interval, plan.latency
-    );
-
-    // check: the dense part's accumulator width, for windows of uint4.
+    let map = MapShape {
+        height: side,
+        width: side,
+        channels: 16,
+    };
     let model = Model {
         name: "conv3x3".into(),
         description: None,
         source: PathBuf::new(),
-        input_length: p.dense.in_features,
+        input_length: map.len(),
         input: INPUT,
+        input_shape: Some(map),
         layers: vec![Layer {
             name: "conv".into(),
-            kind: LayerKind::Dense(Box::new(p.dense.clone())),
+            kind: LayerKind::Conv(Box::new(Conv {
+                window: Window {
+                    input: map,
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [1, 1, 1, 1],
+                },
+                dense: p.dense.clone(),
+            })),
         }],
         input_scale: None,
         output_scale: None,
     };
+
+    // check: the accumulator width over every window of uint4.
     let start = Instant::now();
     let bounds = analyze(&model);
-    let proof = bounds.layers[0].dense.as_ref().expect("a dense layer");
+    let proof = bounds.layers[0].dense.as_ref().expect("a conv layer");
     println!(
         "conv bench: check {:.1} ms: {} bits needed, {} declared: {:?}",
         start.elapsed().as_secs_f64() * 1e3,
         proof.min_bits,
         proof.declared_bits,
         proof.verdict()
+    );
+    let plan = &build_plan(&model, &bounds, PlanOptions::default()).expect("proven");
+    assert_eq!(
+        (plan.initiation_interval, plan.latency),
+        (p.plan.initiation_interval, p.plan.latency),
+        "the model's plan times as the hand-built chain"
+    );
+    println!(
+        "conv bench: {side} x {side} x 16 -> 32, 3 x 3: II {} cycles per image, latency {} cycles",
+        plan.initiation_interval, plan.latency
     );
 
     // gen: the Verilog of the plan, written out.

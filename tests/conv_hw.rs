@@ -5,7 +5,7 @@
 //! (built with `-Wall`, any warning fails) against the simulation on every
 //! beat's values and cycle, with and without gaps and back-pressure.
 
-mod conv;
+mod conv_chains;
 mod tools;
 
 use a2qgen::arch::Unit;
@@ -14,7 +14,7 @@ use a2qgen::cosim::verilator::{self, BuildOptions};
 use a2qgen::cosim::write_stimulus;
 use a2qgen::rtl::generate_named;
 use a2qgen::sim::{Schedule, SimError, SimResult, cycle_limit, simulate};
-use conv::{ConvCase, ConvPipeline, PoolCase, random_images, reference};
+use conv_chains::{ConvCase, ConvPipeline, PoolCase, random_images, reference};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
