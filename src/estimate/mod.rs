@@ -219,10 +219,12 @@ pub fn estimate_plan_with(plan: &Plan, constants: &Constants) -> PlanEstimate {
 }
 
 /// The band of `unit`'s block kind, unless the unit is built in a style
-/// the calibration grid does not synthesize.
+/// the calibration grid does not synthesize (hardwired weights, and the
+/// window and pool units, counted at unit costs and never calibrated).
 fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
     match unit {
         Unit::Mvau(m) if m.storage == WeightStorage::Hardwired => None,
+        Unit::SlidingWindow(_) | Unit::MaxPool(_) => None,
         _ => constants.band(Block::of(unit)),
     }
 }
@@ -353,6 +355,17 @@ mod tests {
         assert!(c.declared.units.iter().all(|u| u.band.is_some()));
         let total = c.declared.band.unwrap();
         assert!(total.lut_percent > 0.0 && total.lut_percent < 100.0);
+    }
+
+    #[test]
+    fn window_and_pool_units_have_no_band_and_the_rest_keep_theirs() {
+        let c = compare(&example("digits_cnn_p12.toml"), PlanOptions::default()).unwrap();
+        let windowed = |u: &UnitEstimate| u.name.ends_with("_window") || u.name == "pool";
+        assert_eq!(c.declared.units.iter().filter(|u| windowed(u)).count(), 3);
+        for unit in &c.declared.units {
+            assert_eq!(unit.band.is_none(), windowed(unit), "{}", unit.name);
+        }
+        assert!(c.declared.band.is_some());
     }
 
     #[test]
