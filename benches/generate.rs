@@ -25,6 +25,7 @@ fn main() {
         source: "bench".into(),
         input_length: size,
         input: IntType::unsigned(4),
+        input_shape: None,
         input_scale: None,
         output_scale: None,
         layers: vec![Layer {

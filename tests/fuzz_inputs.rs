@@ -75,9 +75,11 @@ const DTYPES: [&str; 14] = [
 ];
 
 /// Values of TOML strings swapped by a mutation.
-const WORDS: [&str; 15] = [
+const WORDS: [&str; 17] = [
     "dense",
     "hadamard",
+    "conv",
+    "maxpool",
     "wrap",
     "saturate",
     "thresholds",
@@ -183,7 +185,7 @@ fn mutate_toml(rng: &mut Rng, seed: &[u8], donors: &[Vec<u8>]) -> (Vec<u8>, &'st
     let mut bytes = seed.to_vec();
     let kind = if rng.below(7) == 0 {
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let from = rng.pick(&WORDS[..12]);
+        let from = rng.pick(&WORDS[..14]);
         let to = rng.pick(&WORDS);
         bytes = text.replacen(from, to, 1).into_bytes();
         "word swap"
@@ -326,6 +328,48 @@ struct Corpus {
     npy_host: String,
 }
 
+/// A convolution with stride and padding, a max pool and a dense layer,
+/// every array inline: the window fields and shapes to mutate.
+const SMALL_CNN: &str = r#"[model]
+name = "small_cnn"
+
+[input]
+length = 16
+bits = 4
+signed = false
+shape = [4, 4, 1]
+
+[[layers]]
+name = "conv0"
+kind = "conv"
+in_channels = 1
+out_channels = 2
+kernel = [3, 3]
+stride = [2, 1]
+padding = [1, 1, 1, 1]
+weight_bits = 3
+weights = [[[[1], [0], [-1]], [[2], [0], [-2]], [[1], [0], [-1]]], [[[3], [3], [3]], [[0], [0], [0]], [[-4], [-4], [-4]]]]
+bias = [1, -1]
+accumulator = { bits = 9, tile = { size = 3, inner_bits = 9 } }
+activation = { kind = "thresholds", bits = 1, thresholds = [[0], [2]] }
+hardware = { pe = 2, simd = 1 }
+
+[[layers]]
+name = "pool"
+kind = "maxpool"
+kernel = [2, 2]
+stride = [1, 2]
+
+[[layers]]
+name = "fc"
+kind = "dense"
+in_features = 4
+out_features = 2
+weight_bits = 4
+weights = [[1, -2, 3, -4], [-8, 7, 0, 1]]
+accumulator = { bits = 7 }
+"#;
+
 const FC0_WEIGHTS_MUTANT: &str = "mutant_weights.npy";
 /// Index in `Corpus::arrays` of mlp3's input vectors (0 is its fc0 weights).
 const INPUTS_SEED: usize = 4;
@@ -366,6 +410,8 @@ impl Corpus {
             auto.into_bytes(),
             absolute("hadamard_tiled").into_bytes(),
             std::fs::read(root().join("tests/fixtures/tiny_dense.toml")).unwrap(),
+            absolute("digits_cnn_p12").into_bytes(),
+            SMALL_CNN.as_bytes().to_vec(),
         ];
         let mut arrays = Vec::new();
         for file in [

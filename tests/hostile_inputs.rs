@@ -58,8 +58,272 @@ fn hadamard_model(length: u64, block: u64) -> String {
     )
 }
 
+/// A convolution over an input map `shape` (length its product, or
+/// `length`), 2 output channels of int3 weights `[2, kh, kw, C]` given
+/// inline when small, and `tail` appended (more layers).
+struct ConvModel<'a> {
+    length: &'a str,
+    shape: &'a str,
+    layer: &'a str,
+    tail: &'a str,
+}
+
+impl ConvModel<'_> {
+    fn text(&self) -> String {
+        format!(
+            "[model]\nname = \"cnn\"\n[input]\nlength = {}\nbits = 4\nsigned = false\nshape = {}\n\
+             [[layers]]\nname = \"conv0\"\nkind = \"conv\"\n{}\nweight_bits = 3\n\
+             accumulator = {{ bits = 12 }}\n{}",
+            self.length, self.shape, self.layer, self.tail
+        )
+    }
+}
+
+/// A valid 2x2 window of 2 channels, as the layer lines of [`ConvModel`].
+const CONV_2X2: &str = "in_channels = 2\nout_channels = 2\nkernel = [2, 2]\nstride = [1, 1]\n\
+     padding = [1, 1, 0, 0]\nweights = [[[[1, 0], [0, 1]], [[2, 0], [0, 3]]], \
+     [[[-1, 0], [0, -1]], [[-2, 0], [0, -3]]]]";
+
+/// The conv and maxpool fixtures: every shape rule broken once, with
+/// dimensions that overflow or exhaust memory if multiplied unchecked.
+fn make_conv_fixtures(dir: &Path) {
+    let write = |name: &str, model: ConvModel| {
+        std::fs::write(dir.join(format!("{name}.toml")), model.text()).unwrap()
+    };
+    let layer = |from: &str, to: &str| {
+        let edited = CONV_2X2.replacen(from, to, 1);
+        assert_ne!(edited, CONV_2X2, "{from}");
+        edited
+    };
+    let ok = ConvModel {
+        length: "18",
+        shape: "[3, 3, 2]",
+        layer: CONV_2X2,
+        tail: "",
+    };
+    write("conv_ok", ConvModel { ..ok });
+    write(
+        "conv_shape_overflow",
+        ConvModel {
+            shape: "[4294967296, 4294967296, 2]",
+            ..ok
+        },
+    );
+    write("conv_shape_product", ConvModel { length: "17", ..ok });
+    write(
+        "conv_shape_zero",
+        ConvModel {
+            shape: "[3, 0, 2]",
+            ..ok
+        },
+    );
+    let huge_kernel = layer("kernel = [2, 2]", "kernel = [4611686018427387904, 2]");
+    write(
+        "conv_kernel_huge",
+        ConvModel {
+            layer: &huge_kernel,
+            ..ok
+        },
+    );
+    let huge_padding = layer(
+        "kernel = [2, 2]\nstride = [1, 1]\npadding = [1, 1, 0, 0]",
+        "kernel = [9223372036854775807, 2]\nstride = [1, 1]\n\
+         padding = [9223372036854775806, 0, 9223372036854775806, 0]",
+    );
+    // 4 rows and both pads overflow 64 bits; 3 rows fill them exactly, and
+    // the window then overflows instead.
+    let tall = ConvModel {
+        length: "24",
+        shape: "[4, 3, 2]",
+        layer: &huge_padding,
+        tail: "",
+    };
+    write("conv_padding_overflow", tall);
+    write(
+        "conv_padding_window",
+        ConvModel {
+            layer: &huge_padding,
+            ..ok
+        },
+    );
+    let wide_window = "in_channels = 1024\nout_channels = 2\nkernel = [2, 1024]\n\
+                       padding = [1, 0, 0, 0]\nweights = \"none.npy\"";
+    write(
+        "conv_window_huge",
+        ConvModel {
+            length: "1048576",
+            shape: "[1, 1024, 1024]",
+            layer: wide_window,
+            tail: "",
+        },
+    );
+    let wide_output = "in_channels = 1\nout_channels = 2\nkernel = [1, 1]\nweights = \"none.npy\"";
+    write(
+        "conv_output_huge",
+        ConvModel {
+            length: "1048576",
+            shape: "[1024, 1024, 1]",
+            layer: wide_output,
+            tail: "",
+        },
+    );
+    let stride_zero = layer("stride = [1, 1]", "stride = [0, 1]");
+    write(
+        "conv_stride_zero",
+        ConvModel {
+            layer: &stride_zero,
+            ..ok
+        },
+    );
+    let padding_kernel = layer("padding = [1, 1, 0, 0]", "padding = [0, 2, 0, 0]");
+    write(
+        "conv_padding_kernel",
+        ConvModel {
+            layer: &padding_kernel,
+            ..ok
+        },
+    );
+    let channels = layer("in_channels = 2", "in_channels = 3");
+    write(
+        "conv_in_channels",
+        ConvModel {
+            layer: &channels,
+            ..ok
+        },
+    );
+    let weights = layer(", [[[-1, 0], [0, -1]], [[-2, 0], [0, -3]]]", "");
+    write(
+        "conv_weights_shape",
+        ConvModel {
+            layer: &weights,
+            ..ok
+        },
+    );
+    let out_huge = layer("out_channels = 2", "out_channels = 1099511627776");
+    write(
+        "conv_out_channels_huge",
+        ConvModel {
+            layer: &out_huge,
+            ..ok
+        },
+    );
+    let simd = format!("{CONV_2X2}\nhardware = {{ simd = 3 }}");
+    write("conv_simd", ConvModel { layer: &simd, ..ok });
+    let kernel_negative = layer("kernel = [2, 2]", "kernel = [-2, 2]");
+    write(
+        "conv_kernel_negative",
+        ConvModel {
+            layer: &kernel_negative,
+            ..ok
+        },
+    );
+    let no_shape = ok.text().replacen("shape = [3, 3, 2]\n", "", 1);
+    std::fs::write(dir.join("conv_no_shape.toml"), no_shape).unwrap();
+    let inputs: Vec<u8> = (0..36).map(|i| (i % 16) as u8).collect();
+    std::fs::write(dir.join("x18.npy"), npy(&header("|u1", "(2, 18)"), &inputs)).unwrap();
+    write(
+        "pool_huge_kernel",
+        ConvModel {
+            tail: "[[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [3, 1099511627776]\n",
+            ..ok
+        },
+    );
+    write(
+        "pool_after_dense",
+        ConvModel {
+            tail: "[[layers]]\nname = \"fc\"\nkind = \"dense\"\nin_features = 18\nout_features = 1\n\
+                   weight_bits = 2\nweights = [[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]\n\
+                   accumulator = { bits = 10 }\n\
+                   [[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [1, 1]\n",
+            ..ok
+        },
+    );
+    write(
+        "pool_padding",
+        ConvModel {
+            tail: "[[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [2, 2]\npadding = [1, 1, 1, 1]\n",
+            ..ok
+        },
+    );
+}
+
+/// `values` as a little-endian float32 `.npy` of `shape`.
+fn float32_npy(shape: &str, values: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy(&header("<f4", shape), &data)
+}
+
+/// Float CNNs for `quantize --float`: conv0 (3x3, 1 -> 2, padding 1) over
+/// an 8x8x1 map and fc0 (128 -> 3), with `architecture.toml` edited.
+fn make_float_cnn_fixtures(dir: &Path) {
+    const ARCHITECTURE: &str = "input_shape = [8, 8, 1]\n\
+        [[layers]]\nname = \"conv0\"\nkind = \"conv\"\nkernel = [3, 3]\npadding = [1, 1, 1, 1]\n\
+        [[layers]]\nname = \"fc0\"\nkind = \"dense\"\n";
+    let conv: Vec<f32> = (0..18).map(|i| (i as f32 - 9.0) / 10.0).collect();
+    let dense: Vec<f32> = (0..384).map(|i| ((i % 7) as f32 - 3.0) / 20.0).collect();
+    for (name, from, to) in [
+        ("arch_ok", "", ""),
+        (
+            "arch_shape_overflow",
+            "[8, 8, 1]",
+            "[4294967296, 4294967296, 2]",
+        ),
+        ("arch_shape_zero", "[8, 8, 1]", "[8, 0, 1]"),
+        ("arch_kind", "kind = \"conv\"", "kind = \"pool\""),
+        (
+            "arch_padding",
+            "padding = [1, 1, 1, 1]",
+            "padding = [3, 1, 1, 1]",
+        ),
+        ("arch_kernel", "kernel = [3, 3]", "kernel = [5, 5]"),
+        (
+            "arch_unknown_field",
+            "padding = [1, 1, 1, 1]",
+            "dilation = [2, 2]",
+        ),
+        (
+            "arch_pool_huge",
+            "[[layers]]\nname = \"fc0\"",
+            "[[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [2, 9223372036854775807]\n\
+             [[layers]]\nname = \"fc0\"",
+        ),
+    ] {
+        let folder = dir.join(name);
+        std::fs::create_dir(&folder).unwrap();
+        let text = ARCHITECTURE.replacen(from, to, 1);
+        assert!(from.is_empty() || text != ARCHITECTURE, "{name}");
+        std::fs::write(folder.join("architecture.toml"), text).unwrap();
+        std::fs::write(
+            folder.join("conv0_weight.npy"),
+            float32_npy("(2, 3, 3, 1)", &conv),
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("fc0_weight.npy"),
+            float32_npy("(3, 128)", &dense),
+        )
+        .unwrap();
+    }
+    // A dense layer that does not take the map's 128 elements.
+    let folder = dir.join("arch_dense_chain");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("architecture.toml"), ARCHITECTURE).unwrap();
+    std::fs::write(
+        folder.join("conv0_weight.npy"),
+        float32_npy("(2, 3, 3, 1)", &conv),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("fc0_weight.npy"),
+        float32_npy("(3, 64)", &dense[..192]),
+    )
+    .unwrap();
+}
+
 /// Every file the cases read, made in `dir`.
 fn make_fixtures(dir: &Path) {
+    make_conv_fixtures(dir);
+    make_float_cnn_fixtures(dir);
     let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
     // Valid inputs of mlp3 (16 x uint4) and of tiny_dense (8 x uint4).
     write(
@@ -965,6 +1229,123 @@ fn weight_storage_is_checked_naming_the_layer_and_field() {
 }
 
 #[test]
+fn window_layers_with_hostile_shapes_are_refused_naming_the_field() {
+    let at = |file: &str, layer: &str, field: &str| {
+        format!("{{fx}}/{file}.toml: {layer}field `{field}`")
+    };
+    let conv = "layer 0 (`conv0`): ";
+    let mut cases = Vec::new();
+    for (file, layer, field, says) in [
+        ("conv_shape_overflow", "", "input.shape", "overflows"),
+        (
+            "conv_shape_product",
+            "",
+            "input.shape",
+            "18 elements, but input.length is 17",
+        ),
+        ("conv_shape_zero", "", "input.shape", "dimension 1 is 0"),
+        (
+            "conv_kernel_huge",
+            conv,
+            "kernel",
+            "larger than the padded 3x3x2 input map",
+        ),
+        (
+            "conv_padding_overflow",
+            conv,
+            "kernel",
+            "overflowing rows with padding",
+        ),
+        (
+            "conv_window_huge",
+            conv,
+            "kernel",
+            "exceeds the longest window",
+        ),
+        (
+            "conv_output_huge",
+            conv,
+            "kernel",
+            "exceeds the longest vector",
+        ),
+        ("conv_stride_zero", conv, "stride", "at least 1"),
+        (
+            "conv_padding_kernel",
+            conv,
+            "padding",
+            "left padding 2 is not smaller",
+        ),
+        (
+            "conv_in_channels",
+            conv,
+            "in_channels",
+            "the incoming 3x3x2 map has 2 channels",
+        ),
+        (
+            "conv_weights_shape",
+            conv,
+            "weights",
+            "expected [2, 2, 2, 2]",
+        ),
+        (
+            "conv_out_channels_huge",
+            conv,
+            "out_channels",
+            "exceeds the longest vector",
+        ),
+        (
+            "conv_simd",
+            conv,
+            "hardware.simd",
+            "neither divides in_channels = 2",
+        ),
+        ("conv_kernel_negative", conv, "kernel", "invalid value"),
+        ("conv_no_shape", conv, "kind", "the input has no `shape"),
+        (
+            "pool_huge_kernel",
+            "layer 1 (`pool`): ",
+            "kernel",
+            "larger than the padded",
+        ),
+        (
+            "pool_after_dense",
+            "layer 2 (`pool`): ",
+            "kind",
+            "layer 1 produces a vector",
+        ),
+        (
+            "pool_padding",
+            "layer 1 (`pool`): ",
+            "padding",
+            "unknown field",
+        ),
+    ] {
+        for command in ["info", "check", "gen -o {out} --constraints {out}/c"] {
+            let verb = command.split(' ').next().unwrap();
+            cases.push(case(
+                &format!("{verb}_{file}"),
+                2,
+                &format!("{command} {{fx}}/{file}.toml"),
+                &[&at(file, layer, field), says],
+            ));
+        }
+    }
+    // The valid model: info, check and the hardware commands without
+    // external tools take it (cosim and synth run in tests/conv.rs).
+    cases.push(case("info_conv_ok", 0, "info {fx}/conv_ok.toml", &[]).expect_success());
+    cases.push(case("check_conv_ok", 0, "check {fx}/conv_ok.toml", &[]).expect_success());
+    for command in [
+        "gen {fx}/conv_ok.toml -o {out} --constraints {out}/c",
+        "sim {fx}/conv_ok.toml --inputs {fx}/x18.npy",
+        "estimate {fx}/conv_ok.toml",
+    ] {
+        let verb = command.split(' ').next().unwrap();
+        cases.push(case(&format!("{verb}_conv_ok"), 0, command, &[]).expect_success());
+    }
+    assert_cases(&cases);
+}
+
+#[test]
 fn float_scales_that_are_not_finite_and_positive_are_refused() {
     let cases = vec![
         case("scales_ok", 0, "info {fx}/scales_ok.toml", &[]).expect_success(),
@@ -1197,6 +1578,38 @@ fn messages_name_the_file_at_fault() {
             &["{fx}/float_nan/fc0_weight.npy: element [0, 5] is NaN: every value must be finite"],
         ),
     ];
+    assert_cases(&cases);
+}
+
+#[test]
+fn float_cnn_architectures_are_checked_naming_the_layer() {
+    let quantize = |name: &str| {
+        format!(
+            "quantize --float {{fx}}/{name} --calibration {{fx}}/x64_constant.npy --input-scale 0.0625 --acc-bits 16 -o {{out}}/q.toml"
+        )
+    };
+    let mut cases = vec![case("arch_ok", 0, &quantize("arch_ok"), &[]).expect_success()];
+    for (name, says) in [
+        (
+            "arch_shape_overflow",
+            "is not a map of 1 to 1048576 elements",
+        ),
+        ("arch_shape_zero", "is not a map of 1 to 1048576 elements"),
+        (
+            "arch_kind",
+            "float layer `conv0` {fx}/arch_kind/architecture.toml: unknown kind \"pool\"",
+        ),
+        ("arch_padding", "float layer `conv0`"),
+        ("arch_kernel", "do not match kernel Some([5, 5])"),
+        ("arch_unknown_field", "unknown field `dilation`"),
+        ("arch_pool_huge", "float layer `pool`"),
+        (
+            "arch_dense_chain",
+            "float layer `fc0` {fx}/arch_dense_chain/architecture.toml: takes 64 inputs but receives 128",
+        ),
+    ] {
+        cases.push(case(name, 2, &quantize(name), &[says]));
+    }
     assert_cases(&cases);
 }
 

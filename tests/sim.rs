@@ -4,12 +4,16 @@
 
 use a2qgen::arch::{Plan, PlanOptions, Unit, build_plan};
 use a2qgen::bounds::analyze;
-use a2qgen::model::{Activation, Dense, Hadamard, IntType, LayerKind, Model, load_model};
+use a2qgen::model::{Activation, Dense, Hadamard, IntType, LayerKind, Model, Window, load_model};
 use a2qgen::sim::{Schedule, SimError, SplitMix64, simulate, simulate_with_limit};
 use ndarray::{Array2, ArrayView1};
 use std::path::Path;
 
-const EXAMPLES: [&str; 2] = ["examples/mlp3.toml", "examples/hadamard_tiled.toml"];
+const EXAMPLES: [&str; 3] = [
+    "examples/mlp3.toml",
+    "examples/hadamard_tiled.toml",
+    "examples/digits_cnn_p12.toml",
+];
 const VECTORS: usize = 1000;
 
 fn example(path: &str) -> (Model, Plan) {
@@ -79,6 +83,19 @@ fn hadamard(layer: &Hadamard, x: &[i128]) -> Vec<i128> {
         .collect()
 }
 
+/// Every window of `x` (row-major over output pixels), its taps in
+/// `(ky, kx, c)` order, zeros in the padding.
+fn windows<'a>(window: &'a Window, x: &'a [i128]) -> impl Iterator<Item = Vec<i128>> + 'a {
+    (0..window.out_height()).flat_map(move |oy| {
+        (0..window.out_width()).map(move |ox| {
+            window
+                .taps_at(oy, ox)
+                .map(|tap| tap.map_or(0, |i| x[i]))
+                .collect()
+        })
+    })
+}
+
 /// The model's integer outputs for one input vector.
 fn forward(model: &Model, input: ArrayView1<i64>) -> Vec<i64> {
     let mut x: Vec<i128> = input.iter().map(|&v| i128::from(v)).collect();
@@ -86,6 +103,26 @@ fn forward(model: &Model, input: ArrayView1<i64>) -> Vec<i64> {
         x = match &layer.kind {
             LayerKind::Dense(d) => dense(d, &x),
             LayerKind::Hadamard(h) => hadamard(h, &x),
+            LayerKind::Conv(c) => windows(&c.window, &x)
+                .flat_map(|taps| dense(&c.dense, &taps))
+                .collect(),
+            LayerKind::MaxPool(p) => {
+                let channels = p.window.input.channels;
+                windows(&p.window, &x)
+                    .flat_map(|taps| {
+                        (0..channels)
+                            .map(|c| {
+                                taps.iter()
+                                    .skip(c)
+                                    .step_by(channels)
+                                    .copied()
+                                    .max()
+                                    .unwrap()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            }
         };
     }
     x.into_iter().map(|v| i64::try_from(v).unwrap()).collect()
@@ -143,6 +180,7 @@ fn prefix(model: &Model, plan: &Plan, layer: usize) -> (Model, Plan) {
         .iter()
         .position(|u| match u {
             Unit::Mvau(m) => m.layer == layer,
+            Unit::MaxPool(p) => p.layer == layer,
             Unit::Hadamard(h) => h.layer == layer,
             _ => false,
         })

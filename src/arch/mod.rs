@@ -55,6 +55,19 @@
 //!   `h = 2^(j-1)`, within groups of `2h`, into `(a + b, a - b)`; after `k`
 //!   stages this is `H_n x` in Sylvester order. The output register applies
 //!   `(y + 2^(s-1)) >> s` (arithmetic) and the clamp, when declared.
+//! * **Sliding-window unit**: `in_ready = held < R` (from state);
+//!   `advance = !out_valid || out_ready`; a window beat issues when
+//!   `advance` and `held` covers the rows its window row reads. On
+//!   `advance` `out_valid` takes `issue`; on `issue` the read register
+//!   takes the line-buffer word at the beat's address (read before the
+//!   edge's write) and the padding flag (a padding beat reads nothing and
+//!   leaves as zeros); an input beat is written at the write address. Its
+//!   beat is valid one cycle after it issues. [`WindowControl`] is the rule.
+//! * **Max-pool unit**: a window unit, then a reducer with
+//!   `advance = !out_valid || out_ready` (the window's output ready): on
+//!   `advance` `out_valid` takes `in_valid && last pixel`, an accepted beat
+//!   replaces or raises its word of running maxima, the last pixel's new
+//!   word loads the output register.
 //! * **Top**: input stream, then per layer: its unit, a FIFO, and a width
 //!   converter when the next unit takes another beat width; the last unit
 //!   drives the output stream.
@@ -64,6 +77,7 @@ mod hardwired;
 mod plan;
 mod report;
 mod rom_tree;
+mod window;
 
 pub use fold::{FoldingError, choose_folding};
 pub use hardwired::{
@@ -72,3 +86,7 @@ pub use hardwired::{
 pub use plan::*;
 pub use report::plan_table;
 pub use rom_tree::{LaneProduct, RomDot};
+pub use window::{
+    MaxPoolUnit, POOL_REDUCER_LATENCY, Padding, SlidingWindowUnit, WINDOW_LATENCY, WindowControl,
+    WindowSource, pool_timeline, window_timeline,
+};

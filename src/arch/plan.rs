@@ -3,10 +3,11 @@
 use super::fold::{FoldingError, choose_folding};
 use super::hardwired::ConstantDot;
 use super::rom_tree::{LaneProduct, RomDot};
-use crate::bounds::{ModelBounds, ValueRange, WidthVerdict};
+use super::window::{MaxPoolUnit, Padding, SlidingWindowUnit, pool_timeline, window_timeline};
+use crate::bounds::{LayerBounds, ModelBounds, ValueRange, WidthVerdict};
 use crate::model::{
-    Activation, Dense, Hadamard, IntType, LayerKind, Model, MultiplierStyle, OverflowMode,
-    WeightStorage, WeightsHint, min_signed_bits,
+    Activation, Dense, Hadamard, IntType, Layer, LayerKind, Model, MultiplierStyle, OverflowMode,
+    WeightStorage, WeightsHint, Window, min_signed_bits,
 };
 use serde::Serialize;
 
@@ -291,6 +292,8 @@ pub enum Unit {
     Hadamard(HadamardUnit),
     Fifo(Fifo),
     Converter(Converter),
+    SlidingWindow(SlidingWindowUnit),
+    MaxPool(MaxPoolUnit),
 }
 
 impl Unit {
@@ -300,6 +303,50 @@ impl Unit {
             Unit::Hadamard(u) => &u.name,
             Unit::Fifo(u) => &u.name,
             Unit::Converter(u) => &u.name,
+            Unit::SlidingWindow(u) => &u.name,
+            Unit::MaxPool(u) => &u.name,
+        }
+    }
+
+    /// Elements of one vector this unit emits (an MVAU's output, a window,
+    /// a pixel of the pooled map); `input` is the length of the vectors it
+    /// takes (kept by stream plumbing).
+    /// Length of the vectors this unit works on when given vectors of
+    /// `given` elements: an MVAU's `in_features` (behind a map, the whole
+    /// map flattened in stream order, several pixels or windows), any
+    /// other unit's `given`.
+    pub fn input_vector_length(&self, given: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => m.in_features,
+            _ => given,
+        }
+    }
+
+    pub fn output_vector_length(&self, input: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => m.out_features,
+            Unit::Hadamard(_) | Unit::Fifo(_) | Unit::Converter(_) => input,
+            Unit::SlidingWindow(w) => w.window_length(),
+            Unit::MaxPool(p) => p.channels,
+        }
+    }
+
+    /// Elements this unit emits for `elements` it takes: MVAUs change the
+    /// vector length, the window unit repeats elements over windows, the
+    /// pool keeps one pixel of each window.
+    pub fn output_elements(&self, elements: usize) -> usize {
+        match self {
+            Unit::Mvau(m) => elements / m.in_features * m.out_features,
+            Unit::Hadamard(_) | Unit::Fifo(_) | Unit::Converter(_) => elements,
+            Unit::SlidingWindow(w) => {
+                elements / w.input_beats_per_image() / w.simd * w.output_beats_per_image() * w.simd
+            }
+            Unit::MaxPool(p) => {
+                let window = p.window();
+                elements / window.input_beats_per_image() / p.simd
+                    * p.output_beats_per_image()
+                    * p.simd
+            }
         }
     }
 
@@ -312,6 +359,8 @@ impl Unit {
                 elements: u.input_elements,
                 element: u.element,
             },
+            Unit::SlidingWindow(u) => u.input_shape(),
+            Unit::MaxPool(u) => u.shape(),
         }
     }
 
@@ -324,6 +373,8 @@ impl Unit {
                 elements: u.output_elements,
                 element: u.element,
             },
+            Unit::SlidingWindow(u) => u.input_shape(),
+            Unit::MaxPool(u) => u.shape(),
         }
     }
 }
@@ -387,85 +438,277 @@ pub enum ArchError {
         name: String,
         source: FoldingError,
     },
+    #[error("layer {index} (`{name}`): {problem}")]
+    Window {
+        index: usize,
+        name: String,
+        problem: String,
+    },
     #[error(
         "layer {index} (`{name}`): accumulator width not proven (run `a2qgen check`); set allow_overflow = true to build it anyway"
     )]
     Unproven { index: usize, name: String },
 }
 
-/// Builds the plan of `model` from its proven `bounds`.
+/// Builds the plan of `model` from its proven `bounds`: one MVAU per dense
+/// layer, a sliding-window unit then an MVAU per convolution, a max-pool
+/// unit per pooling layer, a Hadamard unit per transform.
 pub fn build_plan(
     model: &Model,
     bounds: &ModelBounds,
     options: PlanOptions,
 ) -> Result<Plan, ArchError> {
-    let mut compute = Vec::with_capacity(model.layers.len());
+    let mut compute: Vec<Unit> = Vec::with_capacity(model.layers.len() + 2);
     let mut element = model.input;
     for (index, layer) in model.layers.iter().enumerate() {
         let layer_bounds = &bounds.layers[index];
-        let unit = match &layer.kind {
+        let units = match &layer.kind {
+            LayerKind::Conv(conv) => {
+                let windows = (conv.window.out_height() * conv.window.out_width()) as u64;
+                let target = options.target_cycles.map(|t| (t / windows).max(1));
+                let mvau = proven_mvau(
+                    layer,
+                    index,
+                    &conv.dense,
+                    layer_bounds,
+                    element,
+                    target,
+                    options.thresholds,
+                )?;
+                let window = conv_window(&layer.name, index, &conv.window, mvau.simd, element);
+                checked_window(index, &layer.name, window.problem())?;
+                vec![Unit::SlidingWindow(window), Unit::Mvau(Box::new(mvau))]
+            }
+            LayerKind::MaxPool(pool) => {
+                let previous = compute.last().map(|u| u.output_shape().elements);
+                let pool = pool_unit(&layer.name, index, &pool.window, previous, element);
+                checked_window(index, &layer.name, pool.problem())?;
+                vec![Unit::MaxPool(pool)]
+            }
             LayerKind::Dense(dense) => {
-                let proof = layer_bounds
-                    .dense
-                    .as_ref()
-                    .expect("dense layers have bounds");
-                if proof.verdict() == WidthVerdict::TooNarrow {
-                    return Err(ArchError::Unproven {
-                        index,
-                        name: layer.name.clone(),
-                    });
-                }
-                let (pe, simd) =
-                    choose_folding(dense, options.target_cycles).map_err(|source| {
-                        ArchError::Folding {
-                            index,
-                            name: layer.name.clone(),
-                            source,
-                        }
-                    })?;
-                let build = |storage: WeightStorage| {
-                    let mut m = mvau(&layer.name, index, dense, element, (pe, simd), storage, options.thresholds);
-                    m.proven_range = proof.range;
-                    m.proven_tile_range = proof.inner.as_ref().map(|i| {
-                        let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
-                        ValueRange::new(t.lo, t.hi)
-                    });
-                    m
-                };
-                let mvau = match dense.hardware.weights {
-                    WeightsHint::Rom => build(WeightStorage::Rom),
-                    WeightsHint::Hardwired => build(WeightStorage::Hardwired),
-                    WeightsHint::Auto => choose_storage(build),
-                };
-                Unit::Mvau(Box::new(mvau))
+                let mvau = proven_mvau(
+                    layer,
+                    index,
+                    dense,
+                    layer_bounds,
+                    element,
+                    options.target_cycles,
+                    options.thresholds,
+                )?;
+                vec![Unit::Mvau(Box::new(mvau))]
             }
             LayerKind::Hadamard(h) => {
                 let range = ValueRange::hull(&layer_bounds.output_ranges);
-                Unit::Hadamard(hadamard(
+                vec![Unit::Hadamard(hadamard(
                     &layer.name,
                     index,
                     h,
                     element,
                     model.input_length_of(index),
                     range,
-                ))
+                ))]
             }
         };
-        element = unit.output_shape().element;
-        compute.push(unit);
+        element = units
+            .last()
+            .expect("a layer has units")
+            .output_shape()
+            .element;
+        compute.extend(units);
     }
-    let units = link(compute, model);
-    let initiation_interval = initiation_interval(&units, model.input_length);
+    let output_length = model.output_length(model.layers.len() - 1);
+    Ok(assemble(
+        &model.name,
+        model.input_length,
+        output_length,
+        compute,
+    ))
+}
+
+fn checked_window(index: usize, name: &str, problem: Option<String>) -> Result<(), ArchError> {
+    match problem {
+        Some(problem) => Err(ArchError::Window {
+            index,
+            name: name.to_string(),
+            problem,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The MVAU of a dense layer or a convolution's dense part, folded from its
+/// hints or to `target_cycles` per vector (window), refused when its width
+/// is not proven.
+fn proven_mvau(
+    layer: &Layer,
+    index: usize,
+    dense: &Dense,
+    layer_bounds: &LayerBounds,
+    element: IntType,
+    target_cycles: Option<u64>,
+    thresholds: Option<ThresholdStyle>,
+) -> Result<Mvau, ArchError> {
+    let proof = layer_bounds
+        .dense
+        .as_ref()
+        .expect("dense and convolution layers have bounds");
+    if proof.verdict() == WidthVerdict::TooNarrow {
+        return Err(ArchError::Unproven {
+            index,
+            name: layer.name.clone(),
+        });
+    }
+    let (pe, simd) = choose_folding(dense, target_cycles).map_err(|source| ArchError::Folding {
+        index,
+        name: layer.name.clone(),
+        source,
+    })?;
+    let build = |storage: WeightStorage| {
+        let mut m = mvau(
+            &layer.name,
+            index,
+            dense,
+            element,
+            (pe, simd),
+            storage,
+            thresholds,
+        );
+        m.proven_range = proof.range;
+        m.proven_tile_range = proof.inner.as_ref().map(|i| {
+            let t = &proof.channels[i.worst_channel].tiles[i.worst_tile];
+            ValueRange::new(t.lo, t.hi)
+        });
+        m
+    };
+    Ok(match dense.hardware.weights {
+        WeightsHint::Rom => build(WeightStorage::Rom),
+        WeightsHint::Hardwired => build(WeightStorage::Hardwired),
+        WeightsHint::Auto => choose_storage(build),
+    })
+}
+
+/// The largest divisor of `channels` not above `wanted`: a window or pool
+/// unit's beat takes whole pixels' channels in equal parts, and the link
+/// inserts a converter where its neighbour's beat differs.
+fn window_simd(channels: usize, wanted: usize) -> usize {
+    (1..=wanted.clamp(1, channels))
+        .rev()
+        .find(|s| channels.is_multiple_of(*s))
+        .unwrap_or(1)
+}
+
+/// The window unit of a convolution whose MVAU reads `mvau_simd` elements
+/// per beat.
+fn conv_window(
+    name: &str,
+    layer: usize,
+    window: &Window,
+    mvau_simd: usize,
+    element: IntType,
+) -> SlidingWindowUnit {
+    SlidingWindowUnit {
+        name: format!("{name}_window"),
+        layer,
+        height: window.input.height,
+        width: window.input.width,
+        channels: window.input.channels,
+        kernel: (window.kernel[0], window.kernel[1]),
+        stride: (window.stride[0], window.stride[1]),
+        padding: Padding::from_array(window.padding),
+        simd: window_simd(window.input.channels, mvau_simd),
+        element,
+    }
+}
+
+/// The max-pool unit of a pooling layer, its beat as wide as the unit
+/// before it gives (`previous`, or one channel at the top) where it can be.
+fn pool_unit(
+    name: &str,
+    layer: usize,
+    window: &Window,
+    previous: Option<usize>,
+    element: IntType,
+) -> MaxPoolUnit {
+    MaxPoolUnit {
+        name: name.to_string(),
+        layer,
+        height: window.input.height,
+        width: window.input.width,
+        channels: window.input.channels,
+        kernel: (window.kernel[0], window.kernel[1]),
+        stride: (window.stride[0], window.stride[1]),
+        simd: window_simd(window.input.channels, previous.unwrap_or(1)),
+        element,
+    }
+}
+
+/// The plan of a chain of compute units (stream order) taking input
+/// vectors (images) of `input_length` elements and giving `output_length`:
+/// FIFOs and converters between them, the initiation interval and the
+/// latency.
+pub fn assemble(
+    model: &str,
+    input_length: usize,
+    output_length: usize,
+    compute: Vec<Unit>,
+) -> Plan {
+    let units = link(compute, input_length);
+    let initiation_interval = initiation_interval(&units, input_length);
     let mut plan = Plan {
-        model: model.name.clone(),
-        input_length: model.input_length,
-        output_length: model.output_length(model.layers.len() - 1),
+        model: model.to_string(),
+        input_length,
+        output_length,
         units,
         initiation_interval,
         latency: 0,
     };
     plan.latency = first_output_cycle(&plan);
-    Ok(plan)
+    if let Some(spacing) = startup_spacing(&plan) {
+        plan.initiation_interval = plan.initiation_interval.max(spacing);
+    }
+    plan
+}
+
+/// Images the plan's timeline follows to find the start-up spacing of a
+/// chain with window or pool units.
+pub const STARTUP_IMAGES: usize = 3;
+
+/// The largest spacing of the first output beats of the first
+/// [`STARTUP_IMAGES`] images offered back to back, for chains with window
+/// or pool units. The first image's first window row starts as soon as its
+/// rows arrive; a later image's may wait for the window side to finish the
+/// image before it, so the first spacing can exceed the steady rate.
+fn startup_spacing(plan: &Plan) -> Option<u64> {
+    let windowed = plan
+        .units
+        .iter()
+        .any(|u| matches!(u, Unit::SlidingWindow(_) | Unit::MaxPool(_)));
+    if !windowed {
+        return None;
+    }
+    let beats = plan.output_beats_per_vector();
+    let times = output_timeline(plan, STARTUP_IMAGES);
+    (1..STARTUP_IMAGES)
+        .map(|k| times[k * beats] - times[(k - 1) * beats])
+        .max()
+}
+
+/// The MVAU of a dense layer folded `pe x simd`, taking `input` elements:
+/// `build_plan`'s, for plans built unit by unit (a convolution's dense
+/// part behind a sliding-window unit).
+pub fn dense_mvau(
+    name: &str,
+    layer: usize,
+    dense: &Dense,
+    input: IntType,
+    pe: usize,
+    simd: usize,
+) -> Mvau {
+    let storage = match dense.hardware.weights {
+        WeightsHint::Hardwired => WeightStorage::Hardwired,
+        WeightsHint::Rom | WeightsHint::Auto => WeightStorage::Rom,
+    };
+    mvau(name, layer, dense, input, (pe, simd), storage, None)
 }
 
 /// The MVAU of `build(storage)` for the storage the estimator counts
@@ -728,14 +971,22 @@ fn hadamard(
 /// unit takes another beat width, then a FIFO of the next unit's beats. The
 /// FIFO sits after the converter so that it holds whole beats of the
 /// consumer: an MVAU reads its `SF` beats back to back, which a converter
-/// with room for one beat could not feed.
-fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
+/// with room for one beat could not feed. The FIFO holds two of the
+/// vectors the unit emits (an MVAU's output, a window, a pixel).
+fn link(compute: Vec<Unit>, input_length: usize) -> Vec<Unit> {
     let mut units = Vec::with_capacity(compute.len() * 3);
     let count = compute.len();
     let next_inputs: Vec<StreamShape> = compute.iter().skip(1).map(Unit::input_shape).collect();
+    let next_lengths: Vec<usize> = compute
+        .iter()
+        .skip(1)
+        .map(|u| u.input_vector_length(0))
+        .collect();
+    let mut length = input_length;
     for (i, unit) in compute.into_iter().enumerate() {
         let out = unit.output_shape();
         let name = unit.name().to_string();
+        length = unit.output_vector_length(unit.input_vector_length(length));
         units.push(unit);
         if i + 1 == count {
             break;
@@ -753,7 +1004,8 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
             elements: next.elements,
             element: out.element,
         };
-        let beats_per_vector = model.output_length(i) / beat.elements;
+        // An MVAU behind a map takes the whole map as its vector.
+        let beats_per_vector = length.max(next_lengths[i]) / beat.elements;
         units.push(Unit::Fifo(Fifo {
             name: format!("{name}_fifo"),
             beat,
@@ -763,22 +1015,33 @@ fn link(compute: Vec<Unit>, model: &Model) -> Vec<Unit> {
     units
 }
 
-/// The slowest unit's cycles per vector; a stream moves at most one beat
-/// per cycle, so the top input and each converter count too.
+/// The slowest unit's cycles per input vector (image); a stream moves at
+/// most one beat per cycle, so the top input and each converter count too.
+/// Elements per image are followed through the chain: a window unit
+/// multiplies them, a pool and an MVAU change them.
 fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
+    let mut elements = input_length;
     let mut length = input_length;
     let mut worst = (input_length / units[0].input_shape().elements) as u64;
     for unit in units {
+        length = unit.input_vector_length(length);
+        let vectors = (elements / length) as u64;
         let cycles = match unit {
-            Unit::Mvau(m) => {
-                length = m.out_features;
-                m.cycles_per_vector()
+            Unit::Mvau(m) => vectors * m.cycles_per_vector(),
+            Unit::Hadamard(h) => vectors * h.cycles_per_vector(),
+            Unit::Fifo(f) => (elements / f.beat.elements) as u64,
+            Unit::Converter(c) => (elements / c.input_elements.min(c.output_elements)) as u64,
+            Unit::SlidingWindow(w) => {
+                (elements / (w.input_beats_per_image() * w.simd)) as u64 * w.cycles_per_image()
             }
-            Unit::Hadamard(h) => h.cycles_per_vector(),
-            Unit::Fifo(f) => (length / f.beat.elements) as u64,
-            Unit::Converter(c) => (length / c.input_elements.min(c.output_elements)) as u64,
+            Unit::MaxPool(p) => {
+                let images = elements / (p.window().input_beats_per_image() * p.simd);
+                images as u64 * p.cycles_per_image()
+            }
         };
         worst = worst.max(cycles);
+        elements = unit.output_elements(elements);
+        length = unit.output_vector_length(length);
     }
     worst
 }
@@ -788,23 +1051,27 @@ fn initiation_interval(units: &[Unit], input_length: usize) -> u64 {
 /// ready: each unit's timing rule of the module documentation, applied to
 /// the beat arrival times of the unit before it.
 fn first_output_cycle(plan: &Plan) -> u64 {
-    let mut arrivals: Vec<u64> = (0..plan.input_beats_per_vector() as u64).collect();
-    let mut length = plan.input_length;
+    output_timeline(plan, 1)[0]
+}
+
+/// The valid cycle of every output beat of `vectors` input vectors offered
+/// back to back from cycle 0, the output always ready.
+fn output_timeline(plan: &Plan, vectors: usize) -> Vec<u64> {
+    let mut arrivals: Vec<u64> = (0..(plan.input_beats_per_vector() * vectors) as u64).collect();
     for unit in &plan.units {
         arrivals = match unit {
-            Unit::Mvau(m) => {
-                length = m.out_features;
-                mvau_timeline(m, &arrivals)
-            }
+            Unit::Mvau(m) => mvau_timeline(m, &arrivals),
             Unit::Hadamard(h) => accept_one_per_cycle(&arrivals)
                 .iter()
                 .map(|c| c + h.latency())
                 .collect(),
             Unit::Fifo(_) => arrivals.iter().map(|c| c + 1).collect(),
-            Unit::Converter(c) => converter_timeline(c, &arrivals, length),
+            Unit::Converter(c) => converter_timeline(c, &arrivals),
+            Unit::SlidingWindow(w) => window_timeline(w, &arrivals),
+            Unit::MaxPool(p) => pool_timeline(p, &arrivals),
         };
     }
-    arrivals[0]
+    arrivals
 }
 
 /// Accept times of beats offered at `arrivals`, at most one per cycle.
@@ -817,23 +1084,31 @@ fn accept_one_per_cycle(arrivals: &[u64]) -> Vec<u64> {
     accepted
 }
 
+/// Output valid times of an MVAU for input beats arriving at `arrivals`
+/// (whole vectors of `SF` beats): during a vector's first neuron fold each
+/// step issues when its beat is there, the later folds' steps follow one
+/// per cycle, and the next vector's first step comes after the last.
 fn mvau_timeline(m: &Mvau, arrivals: &[u64]) -> Vec<u64> {
-    let accepted = accept_one_per_cycle(arrivals);
-    let last_input = accepted[m.sf - 1];
-    (0..m.nf as u64)
-        .map(|nf| {
-            let last_issue = if nf == 0 {
-                last_input
-            } else {
-                last_input + nf * m.sf as u64
-            };
-            last_issue + MVAU_LATENCY
-        })
-        .collect()
+    let mut outputs = Vec::with_capacity(arrivals.len() / m.sf * m.nf);
+    let mut next_free = 0u64;
+    for vector in arrivals.chunks(m.sf) {
+        let mut issue = 0;
+        for &a in vector {
+            issue = a.max(next_free);
+            next_free = issue + 1;
+        }
+        outputs.push(issue + MVAU_LATENCY);
+        for _ in 1..m.nf {
+            issue += m.sf as u64;
+            outputs.push(issue + MVAU_LATENCY);
+        }
+        next_free = issue + 1;
+    }
+    outputs
 }
 
-fn converter_timeline(c: &Converter, arrivals: &[u64], length: usize) -> Vec<u64> {
-    let outputs = length / c.output_elements;
+fn converter_timeline(c: &Converter, arrivals: &[u64]) -> Vec<u64> {
+    let outputs = arrivals.len() * c.input_elements / c.output_elements;
     let mut result = Vec::with_capacity(outputs);
     let (mut fill, mut next_in, mut cycle) = (0usize, 0usize, 0u64);
     // Step cycle by cycle: the converter's rule is simple enough.

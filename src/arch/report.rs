@@ -33,11 +33,13 @@ pub fn plan_table(plan: &Plan) -> String {
         ("cycles/vector", Align::Right),
         ("latency", Align::Right),
     ]);
-    let mut length = plan.input_length;
+    // Elements per input vector (image) at the unit's input, and per vector.
+    let (mut elements, mut length) = (plan.input_length, plan.input_length);
     for unit in &plan.units {
+        length = unit.input_vector_length(length);
+        let vectors = (elements / length) as u64;
         let (kind, folding, accumulator, cycles, latency) = match unit {
             Unit::Mvau(m) => {
-                length = m.out_features;
                 let acc = match &m.accumulator.inner {
                     Some(i) => format!(
                         "{}b tiles of {} into {}b {}",
@@ -56,7 +58,7 @@ pub fn plan_table(plan: &Plan) -> String {
                         weights(m)
                     ),
                     acc,
-                    m.cycles_per_vector(),
+                    vectors * m.cycles_per_vector(),
                     MVAU_LATENCY.to_string(),
                 )
             }
@@ -64,24 +66,61 @@ pub fn plan_table(plan: &Plan) -> String {
                 format!("Hadamard x{}", h.block),
                 format!("{} stages", h.stages),
                 "-".into(),
-                h.cycles_per_vector(),
+                vectors * h.cycles_per_vector(),
                 h.latency().to_string(),
             ),
             Unit::Fifo(f) => (
                 "FIFO".into(),
                 format!("depth {}", f.depth),
                 "-".into(),
-                (length / f.beat.elements) as u64,
+                (elements / f.beat.elements) as u64,
                 "1".into(),
             ),
             Unit::Converter(c) => (
                 "width converter".into(),
                 format!("{} -> {} elements", c.input_elements, c.output_elements),
                 "-".into(),
-                (length / c.input_elements.min(c.output_elements)) as u64,
+                (elements / c.input_elements.min(c.output_elements)) as u64,
                 "-".into(),
             ),
+            Unit::SlidingWindow(w) => {
+                let (oh, ow) = w.output();
+                let p = w.padding;
+                (
+                    format!("window {}x{}x{}", w.height, w.width, w.channels),
+                    format!(
+                        "kernel {}x{}, stride {}x{}, pad {},{},{},{} -> {oh}x{ow}; buffer {} rows",
+                        w.kernel.0,
+                        w.kernel.1,
+                        w.stride.0,
+                        w.stride.1,
+                        p.top,
+                        p.left,
+                        p.bottom,
+                        p.right,
+                        w.buffer_rows()
+                    ),
+                    "-".into(),
+                    w.cycles_per_image(),
+                    w.latency().to_string(),
+                )
+            }
+            Unit::MaxPool(m) => {
+                let (ph, pw) = m.output();
+                (
+                    format!("max pool {}x{}x{}", m.height, m.width, m.channels),
+                    format!(
+                        "kernel {}x{}, stride {}x{} -> {ph}x{pw}",
+                        m.kernel.0, m.kernel.1, m.stride.0, m.stride.1
+                    ),
+                    "-".into(),
+                    m.cycles_per_image(),
+                    m.latency().to_string(),
+                )
+            }
         };
+        elements = unit.output_elements(elements);
+        length = unit.output_vector_length(length);
         table.row([
             unit.name().to_string(),
             kind,

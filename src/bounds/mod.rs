@@ -3,16 +3,18 @@
 //! and the data-type bound beside them, and the concrete input that
 //! overflows a width that is too small. The exact range decides.
 
+mod conv;
 mod dense;
 mod range;
 
+pub use conv::{DistinctWindows, distinct_windows, maxpool_output_ranges};
 pub use dense::{
     ChannelBound, MIN_ACCUMULATOR_BITS, NormBudget, TileBound, accumulator_bits,
     centered_l1_times_count, channel_bounds, data_type_bits, dot_range, extremal_input,
 };
 pub use range::{ValueRange, hadamard_output_ranges, sylvester_sign};
 
-use crate::model::{Activation, Dense, IntType, LayerKind, Model};
+use crate::model::{Activation, Conv, Dense, IntType, Layer, LayerKind, Model};
 use serde::Serialize;
 
 /// How a norm check fared over a layer's channels.
@@ -105,7 +107,7 @@ pub struct LayerBounds {
     pub input_ranges: Vec<ValueRange>,
     /// Range of every element of the layer's output vector.
     pub output_ranges: Vec<ValueRange>,
-    /// Present for dense layers.
+    /// Present for dense and convolution layers.
     pub dense: Option<DenseBounds>,
 }
 
@@ -157,6 +159,11 @@ pub fn analyze(model: &Model) -> ModelBounds {
                 (dense_output_ranges(d, &bounds), Some(bounds))
             }
             LayerKind::Hadamard(h) => (hadamard_output_ranges(h, &inputs), None),
+            LayerKind::Conv(c) => {
+                let (bounds, outputs) = conv_bounds(c, &inputs);
+                (outputs, Some(bounds))
+            }
+            LayerKind::MaxPool(p) => (maxpool_output_ranges(p, &inputs), None),
         };
         layers.push(LayerBounds {
             index,
@@ -179,6 +186,38 @@ pub fn dense_bounds(layer: &Dense, inputs: &[ValueRange]) -> DenseBounds {
     let inputs: Vec<ValueRange> = inputs.iter().map(|r| r.with_zero()).collect();
     let input_type = ValueRange::hull(&inputs).container();
     let channels = channel_bounds(layer, &inputs, input_type);
+    summarize(layer, channels, input_type)
+}
+
+/// The certificate of a convolution for per-element ranges of its input
+/// map, with the ranges of its output map: every channel's range is the
+/// union over the distinct windows (padding fixed at zero), and each output
+/// pixel's accumulator range is its own window's.
+pub fn conv_bounds(conv: &Conv, inputs: &[ValueRange]) -> (DenseBounds, Vec<ValueRange>) {
+    let input_type = ValueRange::hull(inputs).with_zero().container();
+    let windows = distinct_windows(&conv.window, inputs);
+    let (channels, per_window) = conv::conv_channel_bounds(conv, &windows, input_type);
+    let bounds = summarize(&conv.dense, channels, input_type);
+    let dense = &conv.dense;
+    let outputs = match &dense.activation {
+        Activation::Thresholds { output, .. } => {
+            vec![ValueRange::of_type(*output); conv.output_map().len()]
+        }
+        Activation::None if bounds.verdict() == WidthVerdict::Proven => windows
+            .of_pixel
+            .iter()
+            .flat_map(|&w| per_window[w].iter().map(|r| r.with_zero()))
+            .collect(),
+        Activation::None => vec![
+            ValueRange::of_type(IntType::signed(dense.accumulator.bits));
+            conv.output_map().len()
+        ],
+    };
+    (bounds, outputs)
+}
+
+/// A layer's certificate from its channel bounds.
+fn summarize(layer: &Dense, channels: Vec<ChannelBound>, input_type: IntType) -> DenseBounds {
     let worst = channels
         .iter()
         .max_by_key(|c| (c.min_bits, std::cmp::Reverse(c.channel)))
@@ -285,6 +324,82 @@ pub struct Counterexample {
     pub reached: i128,
     /// The layer's input vector.
     pub input: Vec<i64>,
+}
+
+/// The worst overflow of an accumulating layer (dense or convolution), if
+/// any width is too small.
+pub fn layer_counterexample(layer: &Layer, bounds: &LayerBounds) -> Option<Counterexample> {
+    match &layer.kind {
+        LayerKind::Dense(d) => counterexample(d, bounds),
+        LayerKind::Conv(c) => conv_counterexample(c, bounds),
+        LayerKind::Hadamard(_) | LayerKind::MaxPool(_) => None,
+    }
+}
+
+/// The worst overflow of a convolution: the window where the worst channel
+/// (or tile) reaches the end of its range outside the width, set to the
+/// dense counterexample's values, in an input map of zeros.
+pub fn conv_counterexample(conv: &Conv, bounds: &LayerBounds) -> Option<Counterexample> {
+    let dense_bounds = bounds.dense.as_ref()?;
+    let windows = distinct_windows(&conv.window, &bounds.input_ranges);
+    let taps = conv.window.taps();
+    let (channel, stage, range, needed_bits, declared_bits, span) = if !dense_bounds.outer_proven()
+    {
+        let c = &dense_bounds.channels[dense_bounds.worst_channel];
+        (
+            c.channel,
+            Stage::Accumulator,
+            c.range(),
+            c.min_bits,
+            dense_bounds.declared_bits,
+            0..taps,
+        )
+    } else {
+        let inner = dense_bounds
+            .inner
+            .as_ref()
+            .filter(|i| i.declared_bits < i.min_bits)?;
+        let tile = &dense_bounds.channels[inner.worst_channel].tiles[inner.worst_tile];
+        (
+            inner.worst_channel,
+            Stage::Tile(tile.tile),
+            ValueRange::new(tile.lo, tile.hi),
+            tile.min_bits,
+            inner.declared_bits,
+            tile.tile * inner.tile_size..(tile.tile + 1) * inner.tile_size,
+        )
+    };
+    let toward_hi = !IntType::signed(declared_bits).contains(range.hi);
+    let bias = match stage {
+        Stage::Accumulator => conv.dense.bias_of(channel),
+        Stage::Tile(_) => 0,
+    };
+    let window = conv::window_reaching(conv, &windows, channel, span.clone(), bias, toward_hi);
+    let ranges = &windows.windows[window];
+    let row = conv.dense.weights.row(channel);
+    let values = extremal_input(
+        row.slice(ndarray::s![span.clone()]),
+        &ranges[span.clone()],
+        toward_hi,
+    );
+    let (oy, ox) = windows.first_pixel[window];
+    let mut input = vec![0i64; bounds.input_ranges.len()];
+    let placed = conv.window.taps_at(oy, ox).skip(span.start);
+    for (tap, value) in placed.zip(values) {
+        // Padded taps have the range [0, 0], so their value is 0 already.
+        if let Some(element) = tap {
+            input[element] = value;
+        }
+    }
+    Some(Counterexample {
+        channel,
+        stage,
+        range,
+        needed_bits,
+        declared_bits,
+        reached: if toward_hi { range.hi } else { range.lo },
+        input,
+    })
 }
 
 /// The worst overflow of a dense layer, if any width is too small: the

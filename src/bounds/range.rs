@@ -4,7 +4,7 @@ use crate::model::{Hadamard, IntType};
 use serde::Serialize;
 
 /// An inclusive range of integers `[lo, hi]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ValueRange {
     pub lo: i128,
     pub hi: i128,

@@ -247,3 +247,58 @@ fn analyze_propagates_through_the_examples() {
     assert_eq!(bounds.layers[2].input_type(), IntType::signed(3));
     assert!(bounds.all_proven());
 }
+
+/// A 3x3 box filter of ones over a 3x3 uint2 map with padding 1: each
+/// output pixel sums the input pixels its window covers, 4 at a corner, 6
+/// on an edge, 9 in the centre.
+fn box_filter(bits: u32) -> crate::model::Conv {
+    use crate::model::{Conv, MapShape, Window};
+    let window = Window {
+        input: MapShape {
+            height: 3,
+            width: 3,
+            channels: 1,
+        },
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1, 1, 1],
+    };
+    Conv {
+        window,
+        dense: layer(Array2::ones((1, 9)), Some(vec![-1]), bits, None),
+    }
+}
+
+#[test]
+fn padded_windows_have_their_own_exact_ranges() {
+    let conv = box_filter(6);
+    let inputs = vec![ValueRange::new(0, 3); 9];
+    let (bounds, outputs) = conv_bounds(&conv, &inputs);
+    // The centre window covers every pixel: -1 + 9 * 3.
+    assert_eq!(bounds.channels[0].range(), ValueRange::new(-1, 26));
+    assert_eq!(
+        (bounds.min_bits, bounds.verdict()),
+        (6, WidthVerdict::Proven)
+    );
+    let his: Vec<i128> = outputs.iter().map(|r| r.hi).collect();
+    assert_eq!(his, [11, 17, 11, 17, 26, 17, 11, 17, 11]);
+    assert!(outputs.iter().all(|r| r.lo == -1));
+}
+
+#[test]
+fn a_conv_counterexample_is_a_whole_input_map() {
+    let conv = box_filter(5);
+    let inputs = vec![ValueRange::new(0, 3); 9];
+    let (dense, _) = conv_bounds(&conv, &inputs);
+    assert_eq!(dense.verdict(), WidthVerdict::TooNarrow);
+    let bounds = LayerBounds {
+        index: 0,
+        name: "box".into(),
+        input_ranges: inputs,
+        output_ranges: vec![],
+        dense: Some(dense),
+    };
+    let cx = conv_counterexample(&conv, &bounds).unwrap();
+    assert_eq!((cx.channel, cx.reached, cx.needed_bits), (0, 26, 6));
+    assert_eq!(cx.input, vec![3; 9]);
+}

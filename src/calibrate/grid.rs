@@ -542,6 +542,7 @@ impl Config {
             source: PathBuf::new(),
             input_length,
             input: self.input_type(),
+            input_shape: None,
             layers,
             input_scale: None,
             output_scale: None,

@@ -229,6 +229,8 @@ pub fn unit_kind(unit: &Unit) -> &'static str {
         Unit::Hadamard(_) => "hadamard",
         Unit::Fifo(_) => "fifo",
         Unit::Converter(_) => "converter",
+        Unit::SlidingWindow(_) => "window",
+        Unit::MaxPool(_) => "maxpool",
     }
 }
 

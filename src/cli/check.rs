@@ -4,7 +4,7 @@
 use super::CliError;
 use crate::bounds::{
     Counterexample, DenseBounds, LayerBounds, ModelBounds, NormSummary, Stage, WidthVerdict,
-    analyze, counterexample,
+    analyze, layer_counterexample,
 };
 use crate::model::{LayerKind, Model, load_model, stage_model};
 use crate::npyio;
@@ -134,7 +134,7 @@ fn overflowing_layers<'b>(
         .layers
         .iter()
         .zip(&bounds.layers)
-        .filter_map(|(layer, b)| Some((b, counterexample(layer.as_dense()?, b)?)))
+        .filter_map(|(layer, b)| Some((b, layer_counterexample(layer, b)?)))
         .collect()
 }
 
@@ -218,7 +218,7 @@ fn write_counterexamples(
 pub fn tightened(model: &Model, bounds: &ModelBounds) -> Model {
     let mut tight = model.clone();
     for (layer, b) in tight.layers.iter_mut().zip(&bounds.layers) {
-        let (LayerKind::Dense(dense), Some(proof)) = (&mut layer.kind, &b.dense) else {
+        let (Some(dense), Some(proof)) = (layer.accumulating_mut(), &b.dense) else {
             continue;
         };
         dense.accumulator.bits = proof.min_bits;
@@ -252,12 +252,21 @@ pub fn render(model: &Model, bounds: &ModelBounds) -> String {
             table.row(row);
         }
     }
-    let dense_layers = model.dense_layers().count();
+    let accumulating = model.accumulating_layers().count();
+    let kinds = if model
+        .layers
+        .iter()
+        .any(|l| matches!(l.kind, LayerKind::Conv(_)))
+    {
+        "dense and conv"
+    } else {
+        "dense"
+    };
     let summary = if bounds.all_proven() {
-        format!("every accumulator width of its {dense_layers} dense layer(s) is proven")
+        format!("every accumulator width of its {accumulating} {kinds} layer(s) is proven")
     } else {
         let refused = bounds.refused().count();
-        format!("{refused} of {dense_layers} dense layer(s) can overflow and are refused")
+        format!("{refused} of {accumulating} {kinds} layer(s) can overflow and are refused")
     };
     format!("model {}: {summary}\n\n{table}", model.name)
 }

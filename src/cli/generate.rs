@@ -36,6 +36,7 @@ pub fn plan_error(e: ArchError) -> CliError {
     match e {
         ArchError::Unproven { .. } => CliError::verdict(e),
         ArchError::Folding { .. } => CliError::input(e),
+        ArchError::Window { .. } => CliError::input(e),
     }
 }
 

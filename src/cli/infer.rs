@@ -3,7 +3,7 @@
 //! outputs (or every layer's values).
 
 use super::CliError;
-use crate::model::{LayerKind, Model, OverflowMode, load_model};
+use crate::model::{Model, OverflowMode, load_model};
 use crate::npyio::{read_int_array, write_int_array};
 use crate::output::Outputs;
 use crate::reference::{
@@ -401,7 +401,7 @@ fn layer_table(reference: &Reference, result: &RunResult) -> Table {
     for (index, layer) in model.layers.iter().enumerate() {
         let events = result.overflow[index];
         let row = match (&layer.kind, reference.accumulation(index)) {
-            (LayerKind::Dense(_), Some(acc)) => [
+            (_, Some(acc)) => [
                 acc.to_string(),
                 acc.simd.to_string(),
                 events.outer.to_string(),

@@ -2,7 +2,7 @@
 
 use super::CliError;
 use crate::model::{
-    Accumulator, Activation, Dense, Hadamard, LayerKind, Model, WeightsHint, load_model,
+    Accumulator, Activation, Dense, Hadamard, LayerKind, Model, WeightsHint, Window, load_model,
 };
 use crate::table::{Align, Table};
 use clap::Args;
@@ -60,6 +60,42 @@ pub fn render(model: &Model) -> String {
                     percent(layer_zeros, d.weights.len()),
                 ]);
             }
+            LayerKind::Conv(c) => {
+                let d = &c.dense;
+                let pixels = c.window.out_height() * c.window.out_width();
+                let layer_params = dense_parameters(d);
+                let layer_zeros = d.weights.iter().filter(|&&w| w == 0).count();
+                macs += d.weights.len() * pixels;
+                params += layer_params;
+                weights += d.weights.len();
+                zeros += layer_zeros;
+                table.row([
+                    index.to_string(),
+                    layer.name.clone(),
+                    "conv".into(),
+                    window_shape(&c.window, c.output_map().channels),
+                    d.weight_type().to_string(),
+                    dense_output(d),
+                    accumulator(&d.accumulator),
+                    folding(d),
+                    (d.weights.len() * pixels).to_string(),
+                    layer_params.to_string(),
+                    percent(layer_zeros, d.weights.len()),
+                ]);
+            }
+            LayerKind::MaxPool(p) => table.row([
+                index.to_string(),
+                layer.name.clone(),
+                "maxpool".into(),
+                window_shape(&p.window, p.window.input.channels),
+                "-".into(),
+                "input".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "0".into(),
+                "-".into(),
+            ]),
             LayerKind::Hadamard(h) => table.row([
                 index.to_string(),
                 layer.name.clone(),
@@ -96,12 +132,32 @@ pub fn render(model: &Model) -> String {
         .description
         .as_ref()
         .map_or(String::new(), |d| format!("{d}\n"));
+    let input = match model.input_shape {
+        Some(map) => format!("{map} (HxWxC) = {}", model.input_length),
+        None => model.input_length.to_string(),
+    };
     format!(
-        "model {}: input {} x {}, {} layers\n{description}\n{table}",
+        "model {}: input {input} x {}, {} layers\n{description}\n{table}",
         model.name,
-        model.input_length,
         model.input,
         model.layers.len()
+    )
+}
+
+/// `HxWxC -> HxWxC (kh x kw, stride sh x sw, pad t,l,b,r)`.
+fn window_shape(window: &Window, out_channels: usize) -> String {
+    let [kh, kw] = window.kernel;
+    let [sh, sw] = window.stride;
+    let pad = if window.has_padding() {
+        let [t, l, b, r] = window.padding;
+        format!(", pad {t},{l},{b},{r}")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} -> {} ({kh}x{kw}, stride {sh}x{sw}{pad})",
+        window.input,
+        window.output(out_channels)
     )
 }
 

@@ -52,7 +52,8 @@ pub struct QuantizeArgs {
 pub(super) struct QuantizerFlags {
     /// Directory of the float model: fc0_weight.npy ([out, in]) and
     /// fc0_bias.npy, fc1_..., float32 or float64, read until an index is
-    /// missing; ReLU between layers.
+    /// missing; ReLU between layers. With an architecture.toml, a CNN of
+    /// the conv, maxpool and dense layers it lists (docs/conv.md).
     #[arg(long, value_name = "DIR")]
     pub float: PathBuf,
     /// Integer model inputs [n, input length] to calibrate the hidden
@@ -438,9 +439,13 @@ pub fn render(quantized: &Quantized, written: &Path) -> String {
         ("zero w", Align::Right),
         ("output step", Align::Right),
     ]);
-    for ((index, report), layer) in quantized.layers.iter().enumerate().zip(&bounds.layers) {
-        let min_bits = layer.dense.as_ref().map_or(0, |d| d.min_bits);
-        table.row(report_row(index, report, min_bits));
+    // Reports are per accumulating layer; max pools have none.
+    let accumulating = bounds
+        .layers
+        .iter()
+        .filter_map(|l| l.dense.as_ref().map(|d| (l.index, d)));
+    for (report, (index, dense)) in quantized.layers.iter().zip(accumulating) {
+        table.row(report_row(index, report, dense.min_bits));
     }
     format!(
         "model {}: {}\nevery accumulator width is proven (`a2qgen check` re-proves it)\nwrote {}\n\n{table}",

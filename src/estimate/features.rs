@@ -6,8 +6,8 @@
 
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{
-    ActivationPlan, ConstantDot, ConstantProduct, Converter, Fifo, HadamardUnit, LutProduct, Mvau,
-    ThresholdStyle, Unit,
+    ActivationPlan, ConstantDot, ConstantProduct, Converter, Fifo, HadamardUnit, LutProduct,
+    MaxPoolUnit, Mvau, SlidingWindowUnit, ThresholdStyle, Unit,
 };
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
@@ -41,6 +41,8 @@ impl Block {
             Unit::Hadamard(_) => Block::Hadamard,
             Unit::Fifo(_) => Block::Fifo,
             Unit::Converter(_) => Block::Converter,
+            // A line buffer with counters, counted at unit costs.
+            Unit::SlidingWindow(_) | Unit::MaxPool(_) => Block::Fifo,
         }
     }
 }
@@ -141,6 +143,8 @@ pub fn unit_features(unit: &Unit) -> UnitFeatures {
         Unit::Hadamard(h) => hadamard_features(h),
         Unit::Fifo(f) => fifo_features(f),
         Unit::Converter(c) => converter_features(c),
+        Unit::SlidingWindow(w) => window_features(w),
+        Unit::MaxPool(p) => pool_features(p),
     }
 }
 
@@ -259,10 +263,11 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
 
 /// Features of hardwired dot products, counted at one LUT per full adder,
 /// per final-adder bit and per multiplexer LUT, and one CARRY4 per four
-/// final-adder bits, and of binary-search comparator banks: structural
-/// counts, not fitted (`docs/estimator.md#hardwired-weights`,
+/// final-adder bits, of binary-search comparator banks, and of window and
+/// pool units: structural counts, not fitted
+/// (`docs/estimator.md#hardwired-weights`,
 /// `docs/estimator.md#threshold-search`).
-pub const UNIT_COST_FEATURES: [&str; 8] = [
+pub const UNIT_COST_FEATURES: [&str; 12] = [
     "hardwired_full_adders",
     "hardwired_final_adder_bits",
     "hardwired_carry4",
@@ -271,6 +276,11 @@ pub const UNIT_COST_FEATURES: [&str; 8] = [
     "search_compare_luts",
     "search_select_luts",
     "search_carry4",
+    // The window and pool units (`docs/estimator.md#sliding-window-and-max-pool-units`).
+    "window_adder_bits",
+    "window_register_bits",
+    "window_carry4",
+    "window_memory_luts",
 ];
 
 /// LUTs per output bit of a lane that is a function of `inputs` bits (its
@@ -1007,6 +1017,128 @@ fn fifo_features(fifo: &Fifo) -> UnitFeatures {
         RamMapping::Registers { ffs, mux_luts } => {
             f.add(Resource::Ff, "memory_ffs", Part, ffs);
             f.add(Resource::Lut, "memory_mux_luts", Part, mux_luts);
+        }
+    }
+    f
+}
+
+/// The window unit as `rtl::window` writes it, counted structurally at
+/// unit costs (`docs/estimator.md#sliding-window-and-max-pool-units`): the
+/// line buffer by Yosys's mapping of a memory with a registered read (block
+/// RAM absorbs the read register); one LUT per bit of every adder and
+/// comparator (row and column positions, the padding and read tests, the
+/// held-row count, three address wraps) and per bit of every control
+/// register (its next-state multiplexer); one flip-flop per register bit;
+/// one CARRY4 per four adder bits.
+fn window_features(w: &SlidingWindowUnit) -> UnitFeatures {
+    let mut f = UnitFeatures::default();
+    let (oh, ow) = w.output();
+    let address = w.address_bits();
+    let arithmetic = w.arithmetic_bits();
+    // Write, base and kernel-row addresses; write beat; window row, column.
+    let counters = 3 * address + index_bits(w.row_beats()) + index_bits(oh) + index_bits(ow);
+    // Held rows, kernel row, beat in the row, row and column starts; the
+    // valid and padding flags.
+    let control = counters + 5 * arithmetic + 2;
+    // row_top, row_end, row, col, the read test, four padding tests,
+    // held's update: one adder or comparator each; the address sum and
+    // its wrap, the two wraps of the next addresses.
+    let adders = 10 * arithmetic + 4 * (address + 1);
+    f.add(
+        Resource::Lut,
+        "window_adder_bits",
+        Component::Control,
+        adders as f64,
+    );
+    f.add(
+        Resource::Lut,
+        "window_register_bits",
+        Component::Control,
+        control as f64,
+    );
+    f.add(
+        Resource::Carry4,
+        "window_carry4",
+        Component::Control,
+        carry4s(adders as u32),
+    );
+    f.add(
+        Resource::Ff,
+        "window_register_bits",
+        Component::Control,
+        control as f64,
+    );
+    memory_features(
+        &mut f,
+        ram_mapping(w.buffer_words(), w.word_bits(), true),
+        w.word_bits(),
+    );
+    f
+}
+
+/// A line buffer or running-maximum memory of `word`-bit words: LUT RAM,
+/// block RAM (which holds the read register), or flip-flops and a read
+/// multiplexer; the registered read word otherwise in flip-flops.
+fn memory_features(f: &mut UnitFeatures, mapping: RamMapping, word: usize) {
+    use Component::Fifo as Part;
+    match mapping {
+        RamMapping::Distributed { luts } => {
+            f.add(Resource::Lut, "window_memory_luts", Part, luts);
+            f.add(Resource::Ff, "window_register_bits", Part, word as f64);
+        }
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+        RamMapping::Registers { ffs, mux_luts } => {
+            f.add(
+                Resource::Ff,
+                "window_register_bits",
+                Part,
+                ffs + word as f64,
+            );
+            f.add(Resource::Lut, "window_memory_luts", Part, mux_luts);
+        }
+    }
+}
+
+/// The max-pool unit: its window unit, then the reducer: per element a
+/// comparator and a multiplexer, the running maxima (a memory of one word
+/// per beat of a pixel, read asynchronously), the output register and the
+/// pixel and beat counters.
+fn pool_features(p: &MaxPoolUnit) -> UnitFeatures {
+    let mut f = window_features(&p.window());
+    let word = p.shape().bits();
+    let cb = p.window().beats_per_pixel();
+    let counters = index_bits(p.pool_pixels()) + index_bits(cb);
+    f.add(
+        Resource::Lut,
+        "window_adder_bits",
+        Component::Comparators,
+        (2 * word + counters) as f64,
+    );
+    f.add(
+        Resource::Carry4,
+        "window_carry4",
+        Component::Comparators,
+        p.simd as f64 * carry4s(p.element.bits),
+    );
+    f.add(
+        Resource::Ff,
+        "window_register_bits",
+        Component::Comparators,
+        (word + counters + 1) as f64,
+    );
+    match ram_mapping(cb, word, false) {
+        RamMapping::Distributed { luts } => {
+            f.add(Resource::Lut, "window_memory_luts", Component::Fifo, luts)
+        }
+        RamMapping::BlockRam { bram18 } => f.bram18 += bram18 as f64,
+        RamMapping::Registers { ffs, mux_luts } => {
+            f.add(Resource::Ff, "window_register_bits", Component::Fifo, ffs);
+            f.add(
+                Resource::Lut,
+                "window_memory_luts",
+                Component::Fifo,
+                mux_luts,
+            );
         }
     }
     f

@@ -21,7 +21,7 @@ pub use features::{Block, Component, Resource, UnitFeatures, unit_features};
 
 use crate::arch::{ArchError, Plan, PlanOptions, Unit, build_plan};
 use crate::bounds::analyze;
-use crate::model::{LayerKind, Model, WeightStorage};
+use crate::model::{Model, WeightStorage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
@@ -219,10 +219,12 @@ pub fn estimate_plan_with(plan: &Plan, constants: &Constants) -> PlanEstimate {
 }
 
 /// The band of `unit`'s block kind, unless the unit is built in a style
-/// the calibration grid does not synthesize.
+/// the calibration grid does not synthesize (hardwired weights, and the
+/// window and pool units, counted at unit costs and never calibrated).
 fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
     match unit {
         Unit::Mvau(m) if m.storage == WeightStorage::Hardwired => None,
+        Unit::SlidingWindow(_) | Unit::MaxPool(_) => None,
         _ => constants.band(Block::of(unit)),
     }
 }
@@ -232,7 +234,7 @@ fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
 pub fn widened_model(model: &Model) -> Model {
     let mut wide = model.clone();
     for layer in &mut wide.layers {
-        if let LayerKind::Dense(dense) = &mut layer.kind {
+        if let Some(dense) = layer.accumulating_mut() {
             let acc = &mut dense.accumulator;
             acc.bits = acc.bits.max(WIDE_ACCUMULATOR_BITS);
             if let Some(tile) = &mut acc.tile {
@@ -282,7 +284,7 @@ pub fn compare(model: &Model, options: PlanOptions) -> Result<Comparison, ArchEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::load_model;
+    use crate::model::{LayerKind, load_model};
     use std::path::Path;
 
     fn example(name: &str) -> Model {
@@ -353,6 +355,17 @@ mod tests {
         assert!(c.declared.units.iter().all(|u| u.band.is_some()));
         let total = c.declared.band.unwrap();
         assert!(total.lut_percent > 0.0 && total.lut_percent < 100.0);
+    }
+
+    #[test]
+    fn window_and_pool_units_have_no_band_and_the_rest_keep_theirs() {
+        let c = compare(&example("digits_cnn_p12.toml"), PlanOptions::default()).unwrap();
+        let windowed = |u: &UnitEstimate| u.name.ends_with("_window") || u.name == "pool";
+        assert_eq!(c.declared.units.iter().filter(|u| windowed(u)).count(), 3);
+        for unit in &c.declared.units {
+            assert_eq!(unit.band.is_none(), windowed(unit), "{}", unit.name);
+        }
+        assert!(c.declared.band.is_some());
     }
 
     #[test]

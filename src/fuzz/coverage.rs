@@ -52,6 +52,12 @@ pub enum Feature {
     NarrowRomTree,
     ThresholdSearch,
     FloatScales,
+    Conv,
+    ConvStride2Plus,
+    ConvOneSidedPadding,
+    ConvOneByOne,
+    ConvWholeMapKernel,
+    MaxPool,
     Layers(usize),
 }
 
@@ -99,6 +105,12 @@ impl Feature {
             NarrowRomTree,
             ThresholdSearch,
             FloatScales,
+            Conv,
+            ConvStride2Plus,
+            ConvOneSidedPadding,
+            ConvOneByOne,
+            ConvWholeMapKernel,
+            MaxPool,
         ];
         all.extend((1..=5).map(Layers));
         all
@@ -148,6 +160,12 @@ impl fmt::Display for Feature {
             NarrowRomTree => "ROM products narrower than their types",
             ThresholdSearch => "binary-search threshold banks",
             FloatScales => "float scales (input, output)",
+            Conv => "convolutions",
+            ConvStride2Plus => "convolutions of stride 2+",
+            ConvOneSidedPadding => "convolutions padded on one side",
+            ConvOneByOne => "1x1 convolutions",
+            ConvWholeMapKernel => "kernels as large as the padded map",
+            MaxPool => "max pools",
             Layers(n) => return write!(f, "{n} layer{}", if *n == 1 { "" } else { "s" }),
         };
         f.write_str(text)
@@ -174,80 +192,99 @@ pub fn features(model: &Model, plan: Option<&Plan>) -> BTreeSet<Feature> {
     add(true, Layers(model.layers.len()));
     let bounds = crate::bounds::analyze(model);
     for (index, layer) in model.layers.iter().enumerate() {
-        match &layer.kind {
-            LayerKind::Hadamard(h) => {
+        if let Some(window) = layer.window() {
+            let conv = matches!(layer.kind, LayerKind::Conv(_));
+            let p = window.padding;
+            add(conv, Conv);
+            add(!conv, MaxPool);
+            add(
+                conv && window.stride.iter().any(|&s| s >= 2),
+                ConvStride2Plus,
+            );
+            add(
+                conv && p.iter().filter(|&&x| x > 0).count() == 1,
+                ConvOneSidedPadding,
+            );
+            add(conv && window.kernel == [1, 1], ConvOneByOne);
+            add(
+                conv && window.kernel[0] == window.input.height + p[0] + p[2]
+                    && window.kernel[1] == window.input.width + p[1] + p[3],
+                ConvWholeMapKernel,
+            );
+        }
+        let Some(dense) = layer.accumulating() else {
+            if let LayerKind::Hadamard(h) = &layer.kind {
                 add(h.shift.is_some(), HadamardShift);
                 add(h.shift.is_none(), HadamardNoShift);
                 add(h.out_bits.is_some(), HadamardClamp);
                 add(h.block >= 32, HadamardBlock32Plus);
             }
-            LayerKind::Dense(dense) => {
-                let weight = dense.weight_type();
-                add(dense.weight_bits == 1, WeightOneBit);
-                add(dense.weight_bits == 16, WeightSixteenBits);
+            continue;
+        };
+        let weight = dense.weight_type();
+        add(dense.weight_bits == 1, WeightOneBit);
+        add(dense.weight_bits == 16, WeightSixteenBits);
+        add(
+            dense.weights.iter().any(|&w| i128::from(w) == weight.min()),
+            ExtremeWeight,
+        );
+        add(
+            dense
+                .weights
+                .rows()
+                .into_iter()
+                .any(|r| r.iter().all(|&w| w == 0)),
+            ZeroRow,
+        );
+        add(dense.weights.iter().all(|&w| w == 0), ZeroLayer);
+        let sizes = [dense.in_features, dense.out_features];
+        add(sizes.iter().any(|&n| n >= 3 && is_prime(n)), PrimeSize);
+        add(sizes.iter().any(|&n| n > 100), LayerOver100);
+        let hw = dense.hardware;
+        add(hw.pe == Some(1), PeOne);
+        add(
+            dense.out_features > 1 && hw.pe == Some(dense.out_features),
+            PeFull,
+        );
+        add(hw.simd == Some(1), SimdOne);
+        add(
+            dense.in_features > 1 && hw.simd == Some(dense.in_features),
+            SimdFull,
+        );
+        add(hw.multiplier == MultiplierStyle::Dsp, Dsp);
+        let hardwired = hw.weights == WeightsHint::Hardwired;
+        add(hardwired, Hardwired);
+        let unfolded = hw.pe.unwrap_or(dense.out_features) == dense.out_features
+            && hw.simd.unwrap_or(dense.in_features) == dense.in_features;
+        add(hardwired && !unfolded, HardwiredFolded);
+        add(hw.weights == WeightsHint::Auto, AutoWeights);
+        add(dense.bias.is_some(), Bias);
+        let acc = dense.accumulator;
+        add(acc.tile.is_some(), Tiled);
+        add(acc.bits == 64, Accumulator64);
+        let proof = bounds.layers[index].dense.as_ref().expect("dense bounds");
+        add(acc.bits > proof.min_bits, AccumulatorAboveMinimum);
+        let narrow = !(proof.outer_proven() && proof.inner_proven());
+        add(narrow && acc.overflow == OverflowMode::Wrap, WrapOverflow);
+        add(acc.overflow == OverflowMode::Saturate, Saturate);
+        match &dense.activation {
+            Activation::None => add(true, RawOutput),
+            Activation::Thresholds { output, thresholds } => {
+                add(output.bits == 1, ThresholdOneBit);
+                add(output.bits >= 11, ThresholdsElevenPlus);
+                add(output.signed, SignedOutput);
+                let a = IntType::signed(acc.bits);
                 add(
-                    dense.weights.iter().any(|&w| i128::from(w) == weight.min()),
-                    ExtremeWeight,
+                    thresholds.iter().any(|&t| !a.contains(t.into())),
+                    ThresholdOutsideAccumulator,
                 );
                 add(
-                    dense
-                        .weights
+                    thresholds
                         .rows()
                         .into_iter()
-                        .any(|r| r.iter().all(|&w| w == 0)),
-                    ZeroRow,
+                        .any(|r| r.iter().zip(r.iter().skip(1)).any(|(a, b)| a == b)),
+                    RepeatedThreshold,
                 );
-                add(dense.weights.iter().all(|&w| w == 0), ZeroLayer);
-                let sizes = [dense.in_features, dense.out_features];
-                add(sizes.iter().any(|&n| n >= 3 && is_prime(n)), PrimeSize);
-                add(sizes.iter().any(|&n| n > 100), LayerOver100);
-                let hw = dense.hardware;
-                add(hw.pe == Some(1), PeOne);
-                add(
-                    dense.out_features > 1 && hw.pe == Some(dense.out_features),
-                    PeFull,
-                );
-                add(hw.simd == Some(1), SimdOne);
-                add(
-                    dense.in_features > 1 && hw.simd == Some(dense.in_features),
-                    SimdFull,
-                );
-                add(hw.multiplier == MultiplierStyle::Dsp, Dsp);
-                let hardwired = hw.weights == WeightsHint::Hardwired;
-                add(hardwired, Hardwired);
-                let unfolded = hw.pe.unwrap_or(dense.out_features) == dense.out_features
-                    && hw.simd.unwrap_or(dense.in_features) == dense.in_features;
-                add(hardwired && !unfolded, HardwiredFolded);
-                add(hw.weights == WeightsHint::Auto, AutoWeights);
-                add(dense.bias.is_some(), Bias);
-                let acc = dense.accumulator;
-                add(acc.tile.is_some(), Tiled);
-                add(acc.bits == 64, Accumulator64);
-                let proof = bounds.layers[index].dense.as_ref().expect("dense bounds");
-                add(acc.bits > proof.min_bits, AccumulatorAboveMinimum);
-                let narrow = !(proof.outer_proven() && proof.inner_proven());
-                add(narrow && acc.overflow == OverflowMode::Wrap, WrapOverflow);
-                add(acc.overflow == OverflowMode::Saturate, Saturate);
-                match &dense.activation {
-                    Activation::None => add(true, RawOutput),
-                    Activation::Thresholds { output, thresholds } => {
-                        add(output.bits == 1, ThresholdOneBit);
-                        add(output.bits >= 11, ThresholdsElevenPlus);
-                        add(output.signed, SignedOutput);
-                        let a = IntType::signed(acc.bits);
-                        add(
-                            thresholds.iter().any(|&t| !a.contains(t.into())),
-                            ThresholdOutsideAccumulator,
-                        );
-                        add(
-                            thresholds
-                                .rows()
-                                .into_iter()
-                                .any(|r| r.iter().zip(r.iter().skip(1)).any(|(a, b)| a == b)),
-                            RepeatedThreshold,
-                        );
-                    }
-                }
             }
         }
     }

@@ -20,8 +20,9 @@
 use super::draw::Draw;
 use crate::bounds::{DenseBounds, ValueRange, analyze, dense_bounds};
 use crate::model::{
-    Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
-    MAX_ELEMENT_BITS, Model, MultiplierStyle, OverflowMode, Tile, WeightsHint,
+    Accumulator, Activation, Conv, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
+    MAX_ELEMENT_BITS, MapShape, MaxPool, Model, MultiplierStyle, OverflowMode, Tile,
+    WeightsHint, Window,
 };
 use ndarray::{Array1, Array2};
 use std::ops::RangeInclusive;
@@ -90,6 +91,14 @@ pub struct GenConfig {
     pub repeated_thresholds: f64,
     pub hadamard_shift: f64,
     pub hadamard_clamp: f64,
+    /// Chance that the model takes an NHWC map through one or two window
+    /// layers (conv, maybe max pool) before its vector layers; drawn from
+    /// a stream of its own so that other models stay what they were.
+    pub windows: f64,
+    /// Chance that a convolution's kernel is as large as its padded map.
+    pub whole_map_kernel: f64,
+    /// Chance that a convolution is padded (on one side, or on several).
+    pub padding: f64,
     /// Chance that the model carries its float scales (`input.scale`,
     /// `[output] scale`), as an imported one does.
     pub scales: f64,
@@ -152,6 +161,9 @@ impl Default for GenConfig {
             repeated_thresholds: 0.35,
             hadamard_shift: 0.5,
             hadamard_clamp: 0.5,
+            windows: 0.3,
+            whole_map_kernel: 0.2,
+            padding: 0.5,
             scales: 0.3,
         }
     }
@@ -174,7 +186,17 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         signed: d.chance(config.signed_input),
     };
     let mut draw = ModelDraw { config, class, d };
-    let input_length = draw.length(hadamard[0], draw.class.max_features);
+    let mut w = Draw::new(seed ^ 0x3c0f_3c0f_3c0f_3c0f);
+    let map = w.chance(config.windows).then(|| MapShape {
+        height: w.size(1, 6),
+        width: w.size(1, 6),
+        channels: w.size(1, 3),
+    });
+    let window_layers = map.map_or(0, |_| w.size(1, count.min(2)));
+    let input_length = match map {
+        Some(m) => m.len(),
+        None => draw.length(hadamard[0], draw.class.max_features),
+    };
     let name = model_name(seed);
     let mut model = Model {
         description: Some(format!(
@@ -185,11 +207,16 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
         name,
         input_length,
         input,
+        input_shape: map,
         layers: Vec::with_capacity(count),
         input_scale: None,
         output_scale: None,
     };
-    for index in 0..count {
+    for index in 0..window_layers {
+        let layer = draw_window_layer(&mut draw, &mut w, &model, index);
+        model.layers.push(layer);
+    }
+    for index in window_layers..count {
         let length = model.input_length_of(index);
         let next_is_hadamard = hadamard.get(index + 1).copied().unwrap_or(false);
         let rotation = if hadamard[index] {
@@ -214,6 +241,92 @@ pub fn draw_model(config: &GenConfig, seed: u64) -> Model {
     }
     draw_scales(config, seed, &mut model);
     model
+}
+
+/// A window layer over the map the model has so far: a max pool (after a
+/// convolution, with chance 0.35) or a convolution of 1 to 4 channels,
+/// its kernel up to the padded map, stride 1 to 3, padding on any sides.
+fn draw_window_layer(draw: &mut ModelDraw, w: &mut Draw, model: &Model, index: usize) -> Layer {
+    let input = match index {
+        0 => model.input_shape.expect("a window model has a map"),
+        _ => model
+            .output_map(index - 1)
+            .expect("window layers give maps"),
+    };
+    let axis = |w: &mut Draw, size: usize, whole: bool| {
+        let kernel = if whole { size } else { w.size(1, size.min(4)) };
+        (kernel, w.size(1, 3))
+    };
+    if index > 0 && w.chance(0.35) {
+        let (kh, sh) = axis(w, input.height, false);
+        let (kw, sw) = axis(w, input.width, false);
+        let window = Window {
+            input,
+            kernel: [kh, kw],
+            stride: [sh, sw],
+            padding: [0; 4],
+        };
+        return Layer {
+            name: format!("pool{index}"),
+            kind: LayerKind::MaxPool(MaxPool { window }),
+        };
+    }
+    let mut padding = [0usize; 4];
+    if w.chance(draw.config.padding) {
+        let sides = if w.chance(0.5) { 1 } else { 4 };
+        for _ in 0..sides {
+            padding[w.size(0, 3)] = 1;
+        }
+    }
+    let whole = w.chance(draw.config.whole_map_kernel);
+    let (kh, sh) = axis(w, input.height + padding[0] + padding[2], whole);
+    let (kw, sw) = axis(w, input.width + padding[1] + padding[3], whole);
+    // Padding the kernel never reaches is refused by the format.
+    padding[0] = padding[0].min(kh - 1);
+    padding[2] = padding[2].min(kh - 1);
+    padding[1] = padding[1].min(kw - 1);
+    padding[3] = padding[3].min(kw - 1);
+    let (kh, kw) = (
+        kh.min(input.height + padding[0] + padding[2]),
+        kw.min(input.width + padding[1] + padding[3]),
+    );
+    let window = Window {
+        input,
+        kernel: [kh, kw],
+        stride: [sh, sw],
+        padding,
+    };
+    // Every tap takes a value of the map's range, or a padding zero.
+    let hull = ValueRange::hull(&input_ranges(model));
+    let tap = if window.has_padding() {
+        ValueRange::new(hull.lo.min(0), hull.hi.max(0))
+    } else {
+        hull
+    };
+    let max_features = draw.class.max_features;
+    draw.class.max_features = 4;
+    let mut dense = draw.dense(window.taps(), &vec![tap; window.taps()], false);
+    draw.class.max_features = max_features;
+    // Convolutions are drawn with weight ROMs only (hardwired ones are not
+    // verified behind a window unit yet).
+    dense.hardware.weights = WeightsHint::Rom;
+    // A convolution's SIMD divides its channels or is a multiple of them
+    // dividing the window; their common divisor keeps any tile a multiple.
+    let channels = input.channels;
+    if let Some(simd) = dense.hardware.simd
+        && !channels.is_multiple_of(simd)
+        && !simd.is_multiple_of(channels)
+    {
+        dense.hardware.simd = Some(gcd(simd, channels));
+    }
+    Layer {
+        name: format!("conv{index}"),
+        kind: LayerKind::Conv(Box::new(Conv { window, dense })),
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Float scales, from a draw stream of their own so that every other draw
@@ -254,6 +367,8 @@ fn element_bits(model: &Model) -> u32 {
         .fold(input, |bits, layer| match &layer.kind {
             LayerKind::Dense(d) => d.output_bits(),
             LayerKind::Hadamard(h) => h.output_bits(bits),
+            LayerKind::Conv(c) => c.dense.output_bits(),
+            LayerKind::MaxPool(_) => bits,
         })
 }
 

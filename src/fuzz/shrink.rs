@@ -88,7 +88,8 @@ pub fn size(model: &Model) -> usize {
         .enumerate()
         .map(|(i, l)| match &l.kind {
             LayerKind::Dense(d) => d.in_features * d.out_features + 1,
-            LayerKind::Hadamard(_) => model.input_length_of(i) + 1,
+            LayerKind::Conv(c) => c.dense.weights.len() + 1,
+            LayerKind::Hadamard(_) | LayerKind::MaxPool(_) => model.input_length_of(i) + 1,
         })
         .sum()
 }
@@ -155,8 +156,25 @@ pub fn variants(model: &Model) -> Vec<Model> {
     for variant in &mut out {
         fit_output_scale(variant);
     }
+    out.retain_mut(fit_input_shape);
     out.retain(|v| v != model);
     out
+}
+
+/// A variant whose input length changed drops its input map when no window
+/// layer reads one; one whose window layers read a map of another length
+/// is no model.
+fn fit_input_shape(model: &mut Model) -> bool {
+    match model.input_shape {
+        Some(map) if map.len() != model.input_length => {
+            if model.has_windows() {
+                return false;
+            }
+            model.input_shape = None;
+            true
+        }
+        _ => true,
+    }
 }
 
 /// A variant whose output length changed keeps one output step per element:
@@ -257,6 +275,7 @@ fn without_layer(model: &Model, index: usize) -> Option<Model> {
         }
         m.input = output;
         m.input_length = out_len;
+        m.input_shape = model.output_map(0);
     } else if in_len != out_len {
         return None;
     }
@@ -299,6 +318,8 @@ fn reconnect(m: &mut Model, index: usize, size: usize) -> Option<()> {
             }
             reconnect(m, index + 1, size)
         }
+        // A window layer reads a map, which a shorter vector is not.
+        Some(LayerKind::Conv(_) | LayerKind::MaxPool(_)) => None,
     }
 }
 

@@ -128,6 +128,7 @@ fn build(
         source: PathBuf::new(),
         input_length: graph.input_length,
         input: graph.input_type,
+        input_shape: None,
         layers: Vec::new(),
         input_scale: Some(graph.input_scale),
         output_scale: Some(graph.output_scale.clone()),

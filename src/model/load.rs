@@ -86,6 +86,86 @@ struct Reader {
     base_dir: PathBuf,
 }
 
+/// The layer kinds, for messages.
+const LAYER_KINDS: &str = "\"dense\", \"hadamard\", \"conv\" or \"maxpool\"";
+
+/// What a layer receives: `length` elements of at most `bits` signed bits,
+/// and the map they form when the previous layer (or `[input] shape`) gives one.
+#[derive(Clone, Copy)]
+struct Incoming {
+    length: usize,
+    bits: u32,
+    map: Option<MapShape>,
+}
+
+/// `[input] shape = [H, W, C]`: three dimensions of at least 1 whose
+/// product is `length`.
+fn input_map(shape: &[usize], length: usize) -> Result<MapShape, String> {
+    let [height, width, channels] = shape else {
+        return Err(format!(
+            "has {} entries, expected 3: [height, width, channels]",
+            shape.len()
+        ));
+    };
+    if let Some(axis) = shape.iter().position(|&d| d == 0) {
+        return Err(format!(
+            "dimension {axis} is 0; every dimension must be at least 1"
+        ));
+    }
+    let product = height
+        .checked_mul(*width)
+        .and_then(|p| p.checked_mul(*channels));
+    match product {
+        Some(p) if p == length => Ok(MapShape {
+            height: *height,
+            width: *width,
+            channels: *channels,
+        }),
+        Some(p) => Err(format!(
+            "{height} x {width} x {channels} = {p} elements, but input.length is {length}"
+        )),
+        None => Err(format!(
+            "{height} x {width} x {channels} overflows; input.length is {length}"
+        )),
+    }
+}
+
+/// The map a window layer slides over, or why there is none.
+fn spec_map(
+    context: &LayerContext,
+    map: Option<MapShape>,
+    kind: &str,
+) -> Result<MapShape, ModelError> {
+    map.ok_or_else(|| {
+        let why = match context.layer.index {
+            0 => "the input has no `shape = [H, W, C]`".to_string(),
+            i => format!(
+                "layer {} produces a vector, not a map (a {kind} layer follows only the shaped \
+                 input, a conv or a maxpool layer)",
+                i - 1
+            ),
+        };
+        context.error(
+            "kind",
+            format!("a {kind} layer needs an input map, but {why}"),
+        )
+    })
+}
+
+/// A pair `[a, b]` of dimensions of at least 1 (`kernel`, `stride`).
+fn pair(values: &[usize], what: &str) -> Result<[usize; 2], String> {
+    match values {
+        [a, b] if *a >= 1 && *b >= 1 => Ok([*a, *b]),
+        [_, _] => Err(format!(
+            "{values:?}: every {what} dimension must be at least 1"
+        )),
+        _ => Err(format!(
+            "has {} entries, expected 2: [{what} height, {what} width]",
+            values.len()
+        )),
+    }
+}
+
 /// Where we are while validating one layer, for error messages.
 struct LayerContext<'a> {
     reader: &'a Reader,
@@ -126,6 +206,12 @@ impl Reader {
             bits: input.bits,
             signed: input.signed,
         };
+        let input_shape = match &input.shape {
+            None => None,
+            Some(shape) => {
+                Some(input_map(shape, input.length).map_err(|m| self.error("input.shape", m))?)
+            }
+        };
 
         let layer_tables = match document.remove("layers") {
             Some(toml::Value::Array(items)) if !items.is_empty() => items,
@@ -140,11 +226,23 @@ impl Reader {
         let mut layers: Vec<Layer> = Vec::with_capacity(layer_tables.len());
         let mut length = input.length;
         let mut element_bits = input_type.bits + u32::from(!input_type.signed);
+        let mut map = input_shape;
         for (index, value) in layer_tables.into_iter().enumerate() {
-            let layer = self.read_layer(index, value, (length, element_bits), &layers)?;
-            (length, element_bits) = match &layer.kind {
-                LayerKind::Dense(d) => (d.out_features, d.output_bits()),
-                LayerKind::Hadamard(h) => (length, h.output_bits(element_bits)),
+            let incoming = Incoming {
+                length,
+                bits: element_bits,
+                map,
+            };
+            let layer = self.read_layer(index, value, incoming, &layers)?;
+            (length, element_bits, map) = match &layer.kind {
+                LayerKind::Dense(d) => (d.out_features, d.output_bits(), None),
+                LayerKind::Hadamard(h) => (length, h.output_bits(element_bits), None),
+                LayerKind::Conv(c) => (
+                    c.output_map().len(),
+                    c.dense.output_bits(),
+                    Some(c.output_map()),
+                ),
+                LayerKind::MaxPool(p) => (p.output_map().len(), element_bits, Some(p.output_map())),
             };
             layers.push(layer);
         }
@@ -162,6 +260,7 @@ impl Reader {
             source: self.file.clone(),
             input_length: input.length,
             input: input_type,
+            input_shape,
             layers,
             input_scale: input.scale,
             output_scale,
@@ -209,15 +308,19 @@ impl Reader {
         deserialize(value).map_err(|(field, message)| self.error(&join(key, &field), message))
     }
 
-    /// Reads layer `index`, whose input is `input_length` elements of at
-    /// most `input_bits` signed bits.
+    /// Reads layer `index`, whose input is `incoming`.
     fn read_layer(
         &self,
         index: usize,
         value: toml::Value,
-        (input_length, input_bits): (usize, u32),
+        incoming: Incoming,
         earlier: &[Layer],
     ) -> Result<Layer, ModelError> {
+        let Incoming {
+            length: input_length,
+            bits: input_bits,
+            map,
+        } = incoming;
         let toml::Value::Table(mut table) = value else {
             return Err(self.error("layers", format!("entry {index} is not a table")));
         };
@@ -232,9 +335,9 @@ impl Reader {
         let kind = match table.remove("kind") {
             Some(toml::Value::String(kind)) => kind,
             Some(_) => {
-                return Err(context.error("kind", "must be a string: \"dense\" or \"hadamard\""));
+                return Err(context.error("kind", format!("must be a string: {LAYER_KINDS}")));
             }
-            None => return Err(context.error("kind", "missing: \"dense\" or \"hadamard\"")),
+            None => return Err(context.error("kind", format!("missing: {LAYER_KINDS}"))),
         };
         let value = toml::Value::Table(table);
         let from_serde = |(field, message): (String, String)| context.error(&field, message);
@@ -255,10 +358,26 @@ impl Reader {
                     kind: LayerKind::Hadamard(hadamard),
                 }
             }
+            "conv" => {
+                let spec: ConvSpec = deserialize(value).map_err(from_serde)?;
+                let conv = context.conv(spec_map(&context, map, "conv")?, spec)?;
+                Layer {
+                    name: conv.0,
+                    kind: LayerKind::Conv(Box::new(conv.1)),
+                }
+            }
+            "maxpool" => {
+                let spec: MaxPoolSpec = deserialize(value).map_err(from_serde)?;
+                let pool = context.maxpool(spec_map(&context, map, "maxpool")?, &spec)?;
+                Layer {
+                    name: spec.name,
+                    kind: LayerKind::MaxPool(pool),
+                }
+            }
             other => {
                 return Err(context.error(
                     "kind",
-                    format!("unknown layer kind \"{other}\" (expected \"dense\" or \"hadamard\")"),
+                    format!("unknown layer kind \"{other}\" (expected {LAYER_KINDS})"),
                 ));
             }
         };
@@ -294,16 +413,29 @@ impl LayerContext<'_> {
                 format!("is {} but {source} is {input_length}", spec.in_features),
             ));
         }
+        self.dense_body(spec, |context| {
+            context.matrix(
+                &spec.weights,
+                "weights",
+                [spec.out_features, spec.in_features],
+            )
+        })
+    }
+
+    /// Everything of a dense layer but how its input arrives: widths,
+    /// hardware hints, weights (read by `weights` as `[out, in]`), bias and
+    /// activation.
+    fn dense_body(
+        &self,
+        spec: &DenseSpec,
+        weights: impl FnOnce(&Self) -> Result<Array2<i64>, ModelError>,
+    ) -> Result<Dense, ModelError> {
         check_vector_length(spec.out_features).map_err(|m| self.error("out_features", m))?;
         check_data_bits(spec.weight_bits).map_err(|m| self.error("weight_bits", m))?;
         let accumulator = self.accumulator(&spec.accumulator, spec.in_features)?;
         let hardware = self.hardware(spec, accumulator.tile)?;
 
-        let weights = self.matrix(
-            &spec.weights,
-            "weights",
-            [spec.out_features, spec.in_features],
-        )?;
+        let weights = weights(self)?;
         let weight_type = IntType::signed(spec.weight_bits);
         if let Some(((c, i), &w)) = weights
             .indexed_iter()
@@ -350,6 +482,193 @@ impl LayerContext<'_> {
             activation,
             hardware,
         })
+    }
+
+    /// The window of a conv or maxpool layer over `map`: kernel, stride and
+    /// padding, each pad smaller than the kernel along its axis, the kernel
+    /// within the padded map, and the output map and window within limits.
+    fn window(
+        &self,
+        map: MapShape,
+        kernel: &[usize],
+        stride: Option<&[usize]>,
+        padding: Option<&[usize]>,
+    ) -> Result<Window, ModelError> {
+        let kernel = pair(kernel, "kernel").map_err(|m| self.error("kernel", m))?;
+        let stride = match stride {
+            None => [1, 1],
+            Some(s) => pair(s, "stride").map_err(|m| self.error("stride", m))?,
+        };
+        let padding = match padding {
+            None => [0; 4],
+            Some(&[top, left, bottom, right]) => [top, left, bottom, right],
+            Some(p) => {
+                return Err(self.error(
+                    "padding",
+                    format!(
+                        "has {} entries, expected 4: [top, left, bottom, right]",
+                        p.len()
+                    ),
+                ));
+            }
+        };
+        for (side, (&pad, axis)) in ["top", "left", "bottom", "right"]
+            .iter()
+            .zip(padding.iter().zip([0, 1, 0, 1]))
+        {
+            if pad >= kernel[axis] {
+                return Err(self.error(
+                    "padding",
+                    format!(
+                        "{side} padding {pad} is not smaller than the kernel's {} {} (a window \
+                         of padding only)",
+                        ["height", "width"][axis],
+                        kernel[axis]
+                    ),
+                ));
+            }
+        }
+        // Pads are below the kernel, which may be absurd: checked sums.
+        let padded = [
+            map.height
+                .checked_add(padding[0])
+                .and_then(|h| h.checked_add(padding[2])),
+            map.width
+                .checked_add(padding[1])
+                .and_then(|w| w.checked_add(padding[3])),
+        ];
+        for axis in 0..2 {
+            let fits = padded[axis].is_some_and(|p| kernel[axis] <= p);
+            if !fits {
+                return Err(self.error(
+                    "kernel",
+                    format!(
+                        "{:?} is larger than the padded {map} input map ({} {} with padding)",
+                        kernel,
+                        padded[axis].map_or("overflowing".into(), |p| p.to_string()),
+                        ["rows", "columns"][axis]
+                    ),
+                ));
+            }
+        }
+        let taps = kernel[0]
+            .checked_mul(kernel[1])
+            .and_then(|k| k.checked_mul(map.channels))
+            .filter(|&t| t <= MAX_VECTOR_LENGTH)
+            .ok_or_else(|| {
+                self.error(
+                    "kernel",
+                    format!(
+                        "{kernel:?} over {} channels exceeds the longest window, \
+                         {MAX_VECTOR_LENGTH} elements",
+                        map.channels
+                    ),
+                )
+            })?;
+        debug_assert!(taps >= 1);
+        Ok(Window {
+            input: map,
+            kernel,
+            stride,
+            padding,
+        })
+    }
+
+    /// The output map of `window` with `channels` channels, within the
+    /// longest vector.
+    fn output_map(&self, window: &Window, channels: usize) -> Result<MapShape, ModelError> {
+        let out = window.output(channels);
+        let length = out
+            .height
+            .checked_mul(out.width)
+            .and_then(|p| p.checked_mul(channels));
+        match length {
+            Some(l) if l <= MAX_VECTOR_LENGTH => Ok(out),
+            _ => Err(self.error(
+                "kernel",
+                format!(
+                    "the output map {} x {} x {channels} exceeds the longest vector, \
+                     {MAX_VECTOR_LENGTH} elements",
+                    out.height, out.width
+                ),
+            )),
+        }
+    }
+
+    fn conv(&self, map: MapShape, spec: ConvSpec) -> Result<(String, Conv), ModelError> {
+        if spec.in_channels != map.channels {
+            return Err(self.error(
+                "in_channels",
+                format!(
+                    "is {} but the incoming {map} map has {} channels",
+                    spec.in_channels, map.channels
+                ),
+            ));
+        }
+        check_vector_length(spec.out_channels).map_err(|m| self.error("out_channels", m))?;
+        let window = self.window(
+            map,
+            &spec.kernel,
+            spec.stride.as_deref(),
+            spec.padding.as_deref(),
+        )?;
+        self.output_map(&window, spec.out_channels)?;
+        let taps = window.taps();
+        if let Some(simd) = spec.hardware.as_ref().and_then(|h| h.simd) {
+            let within_pixel = simd >= 1 && map.channels.is_multiple_of(simd);
+            let whole_pixels =
+                simd >= 1 && simd.is_multiple_of(map.channels) && taps.is_multiple_of(simd);
+            if !(within_pixel || whole_pixels) {
+                return Err(self.error(
+                    "hardware.simd",
+                    format!(
+                        "{simd} neither divides in_channels = {} nor is a multiple of it \
+                         dividing the window's kh * kw * in_channels = {taps}",
+                        map.channels
+                    ),
+                ));
+            }
+        }
+        let shape = [
+            spec.out_channels,
+            window.kernel[0],
+            window.kernel[1],
+            map.channels,
+        ];
+        let dense_spec = DenseSpec {
+            name: spec.name,
+            in_features: taps,
+            out_features: spec.out_channels,
+            weight_bits: spec.weight_bits,
+            weights: spec.weights,
+            bias: spec.bias,
+            accumulator: spec.accumulator,
+            activation: spec.activation,
+            hardware: spec.hardware,
+        };
+        let dense = self.dense_body(&dense_spec, |context| {
+            let array = context.array(&dense_spec.weights, "weights")?;
+            if array.shape() != shape {
+                return Err(context.error(
+                    "weights",
+                    format!(
+                        "has shape {:?}, expected {shape:?} = [out_channels, kh, kw, in_channels]",
+                        array.shape()
+                    ),
+                ));
+            }
+            Ok(array
+                .into_shape_with_order((shape[0], taps))
+                .expect("the shape was checked")
+                .into_owned())
+        })?;
+        Ok((dense_spec.name, Conv { window, dense }))
+    }
+
+    fn maxpool(&self, map: MapShape, spec: &MaxPoolSpec) -> Result<MaxPool, ModelError> {
+        let window = self.window(map, &spec.kernel, spec.stride.as_deref(), None)?;
+        self.output_map(&window, map.channels)?;
+        Ok(MaxPool { window })
     }
 
     fn accumulator(
@@ -896,6 +1215,181 @@ out_bits = 3
             ]))
             .is_err()
         );
+    }
+
+    const CONV: &str = r#"
+[model]
+name = "cnn"
+
+[input]
+length = 18
+bits = 2
+signed = false
+shape = [3, 3, 2]
+
+[[layers]]
+name = "conv"
+kind = "conv"
+in_channels = 2
+out_channels = 2
+kernel = [2, 2]
+stride = [1, 1]
+padding = [1, 1, 0, 0]
+weight_bits = 3
+weights = [[[[1, 0], [0, 1]], [[2, 0], [0, 3]]], [[[-1, 0], [0, -1]], [[-2, 0], [0, -3]]]]
+accumulator = { bits = 8 }
+activation = { kind = "thresholds", bits = 1, thresholds = [[0], [0]] }
+
+[[layers]]
+name = "pool"
+kind = "maxpool"
+kernel = [2, 2]
+stride = [1, 1]
+
+[[layers]]
+name = "fc"
+kind = "dense"
+in_features = 8
+out_features = 1
+weight_bits = 2
+weights = [[1, 1, 1, 1, 1, 1, 1, 1]]
+accumulator = { bits = 6 }
+"#;
+
+    fn conv_error(from: &str, to: &str) -> ModelError {
+        let text = CONV.replacen(from, to, 1);
+        assert_ne!(text, CONV, "edit {from:?} did not apply");
+        parse(&text).unwrap_err()
+    }
+
+    #[test]
+    fn parses_convolution_and_pooling() {
+        let model = parse(CONV).unwrap();
+        let map = MapShape {
+            height: 3,
+            width: 3,
+            channels: 2,
+        };
+        assert_eq!(model.input_shape, Some(map));
+        let LayerKind::Conv(conv) = &model.layers[0].kind else {
+            panic!("not a conv layer")
+        };
+        assert_eq!(conv.window.input, map);
+        assert_eq!(conv.dense.in_features, 8);
+        // Weights flattened (ky, kx, c), c fastest.
+        assert_eq!(conv.dense.weights.row(0).to_vec(), [1, 0, 0, 1, 2, 0, 0, 3]);
+        assert_eq!(model.output_map(0).map(|m| m.len()), Some(18));
+        assert_eq!(
+            model.output_map(1).map(|m| (m.height, m.width)),
+            Some((2, 2))
+        );
+        assert_eq!(model.output_length(2), 1);
+    }
+
+    #[test]
+    fn convolution_shapes_are_validated_by_field() {
+        for ((from, to), field, says) in [
+            (
+                ("in_channels = 2", "in_channels = 3"),
+                "in_channels",
+                "2 channels",
+            ),
+            (
+                ("kernel = [2, 2]", "kernel = [2, 0]"),
+                "kernel",
+                "at least 1",
+            ),
+            (("kernel = [2, 2]", "kernel = [2]"), "kernel", "expected 2"),
+            (
+                ("kernel = [2, 2]", "kernel = [5, 2]"),
+                "kernel",
+                "larger than the padded",
+            ),
+            (
+                ("stride = [1, 1]", "stride = [0, 1]"),
+                "stride",
+                "at least 1",
+            ),
+            (
+                ("padding = [1, 1, 0, 0]", "padding = [2, 1, 0, 0]"),
+                "padding",
+                "top padding 2",
+            ),
+            (
+                ("padding = [1, 1, 0, 0]", "padding = [1, 1, 0]"),
+                "padding",
+                "expected 4",
+            ),
+            (("[[[[1, 0]", "[[[[1]"), "weights", "not rectangular"),
+            (
+                (", [[[-1, 0], [0, -1]], [[-2, 0], [0, -3]]]", ""),
+                "weights",
+                "[1, 2, 2, 2], expected [2, 2, 2, 2]",
+            ),
+            (
+                (
+                    "accumulator = { bits = 8 }",
+                    "accumulator = { bits = 8 }\nhardware = { simd = 3 }",
+                ),
+                "hardware.simd",
+                "in_channels = 2",
+            ),
+            (
+                (
+                    "accumulator = { bits = 8 }",
+                    "accumulator = { bits = 8 }\nhardware = { pe = 3 }",
+                ),
+                "hardware.pe",
+                "out_features = 2",
+            ),
+            (
+                ("shape = [3, 3, 2]", "shape = [3, 3, 3]"),
+                "input.shape",
+                "27 elements",
+            ),
+            (
+                ("shape = [3, 3, 2]", "shape = [3, 0, 2]"),
+                "input.shape",
+                "dimension 1 is 0",
+            ),
+            (
+                ("shape = [3, 3, 2]", "shape = [3, 3]"),
+                "input.shape",
+                "expected 3",
+            ),
+            (
+                ("shape = [3, 3, 2]", "shape = [4294967296, 4294967296, 2]"),
+                "input.shape",
+                "overflows",
+            ),
+            (
+                (
+                    "kind = \"maxpool\"",
+                    "kind = \"maxpool\"\npadding = [0, 0, 0, 0]",
+                ),
+                "padding",
+                "unknown field",
+            ),
+        ] {
+            let e = conv_error(from, to);
+            assert_eq!(e.field.as_deref(), Some(field), "{to}: {e}");
+            assert!(e.message.contains(says), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn window_layers_need_a_map() {
+        let e = conv_error("shape = [3, 3, 2]\n", "");
+        assert_eq!(e.field.as_deref(), Some("kind"));
+        assert!(e.message.contains("no `shape"), "{e}");
+        let dense_first = SMALL.replacen(
+            "[[layers]]\nname = \"had\"\nkind = \"hadamard\"\nblock = 2",
+            "[[layers]]\nname = \"pool\"\nkind = \"maxpool\"\nkernel = [1, 1]",
+            1,
+        );
+        let e = parse(&dense_first.replace("shift = 1\nout_bits = 3\n", "")).unwrap_err();
+        assert_eq!(e.layer.as_ref().map(|l| l.index), Some(1));
+        assert!(e.message.contains("produces a vector"), "{e}");
     }
 
     #[test]

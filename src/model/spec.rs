@@ -19,6 +19,9 @@ pub struct InputSection {
     pub length: usize,
     pub bits: u32,
     pub signed: bool,
+    /// `[H, W, C]`: the input is an NHWC map of `length = H * W * C`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Vec<usize>>,
     /// The real value of one input step: float input = integer * scale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
@@ -134,6 +137,39 @@ pub struct HadamardSpec {
     pub out_bits: Option<u32>,
 }
 
+/// A convolution: the dense fields of [`DenseSpec`] with the window instead
+/// of `in_features`/`out_features`; weights `[out_channels, kh, kw, in_channels]`.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ConvSpec {
+    pub name: String,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Vec<usize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<Vec<usize>>,
+    pub weight_bits: u32,
+    pub weights: toml::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<toml::Value>,
+    pub accumulator: AccumulatorSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<ActivationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<HardwareSpec>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPoolSpec {
+    pub name: String,
+    pub kernel: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<Vec<usize>>,
+}
+
 /// One `[[layers]]` table as the writer emits it: `kind` selects the layer
 /// type. The reader dispatches on `kind` by hand instead, so that its errors
 /// can name the layer.
@@ -142,6 +178,8 @@ pub struct HadamardSpec {
 pub enum LayerSpec {
     Dense(DenseSpec),
     Hadamard(HadamardSpec),
+    Conv(ConvSpec),
+    MaxPool(MaxPoolSpec),
 }
 
 /// A whole model file as the writer emits it.

@@ -271,10 +271,141 @@ impl Hadamard {
     }
 }
 
+/// A feature map in NHWC order: `height x width` pixels of `channels`
+/// elements each, channel fastest when streamed or flattened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MapShape {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl MapShape {
+    /// Elements of the map, `H * W * C` (validated not to overflow).
+    pub fn len(&self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Index of element `(y, x, c)` in the flattened map.
+    pub fn index(&self, y: usize, x: usize, c: usize) -> usize {
+        (y * self.width + x) * self.channels + c
+    }
+}
+
+impl fmt::Display for MapShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}x{}", self.height, self.width, self.channels)
+    }
+}
+
+/// A sliding window over an input map: `kernel = [kh, kw]` pixels, moved by
+/// `stride = [sh, sw]`, over the map surrounded by `padding = [top, left,
+/// bottom, right]` pixels of zeros.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub input: MapShape,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 4],
+}
+
+impl Window {
+    /// Output rows: `(H + top + bottom - kh) / sh + 1`.
+    pub fn out_height(&self) -> usize {
+        (self.input.height + self.padding[0] + self.padding[2] - self.kernel[0]) / self.stride[0]
+            + 1
+    }
+
+    /// Output columns: `(W + left + right - kw) / sw + 1`.
+    pub fn out_width(&self) -> usize {
+        (self.input.width + self.padding[1] + self.padding[3] - self.kernel[1]) / self.stride[1] + 1
+    }
+
+    /// Elements of one window, `kh * kw * C`.
+    pub fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1] * self.input.channels
+    }
+
+    /// The output map with `channels` channels.
+    pub fn output(&self, channels: usize) -> MapShape {
+        MapShape {
+            height: self.out_height(),
+            width: self.out_width(),
+            channels,
+        }
+    }
+
+    pub fn has_padding(&self) -> bool {
+        self.padding.iter().any(|&p| p > 0)
+    }
+
+    /// The input element each tap of the window at output pixel `(oy, ox)`
+    /// reads, in `(ky, kx, c)` order with `c` fastest; `None` for a padded
+    /// position (which reads zero).
+    pub fn taps_at(&self, oy: usize, ox: usize) -> impl Iterator<Item = Option<usize>> + '_ {
+        let [kh, kw] = self.kernel;
+        let channels = self.input.channels;
+        (0..kh).flat_map(move |ky| {
+            (0..kw).flat_map(move |kx| {
+                let pixel = self.pixel(oy, ox, ky, kx);
+                (0..channels).map(move |c| pixel.map(|(y, x)| self.input.index(y, x, c)))
+            })
+        })
+    }
+
+    /// The input pixel under tap `(ky, kx)` of the window at `(oy, ox)`, or
+    /// `None` when it falls in the padding.
+    pub fn pixel(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        Some((self.pixel_axis(oy, ky, 0)?, self.pixel_axis(ox, kx, 1)?))
+    }
+
+    /// Along `axis` (0 rows, 1 columns): the input coordinate under kernel
+    /// offset `k` of output coordinate `o`, or `None` in the padding.
+    pub fn pixel_axis(&self, o: usize, k: usize, axis: usize) -> Option<usize> {
+        let size = [self.input.height, self.input.width][axis];
+        let at = (o * self.stride[axis] + k).checked_sub(self.padding[axis])?;
+        (at < size).then_some(at)
+    }
+}
+
+/// A convolution: the dense layer `dense` applied to every window. Its
+/// `in_features` is `kh * kw * C`, its `out_features` the output channels,
+/// and its weight rows are flattened in `(ky, kx, c)` order, `c` fastest:
+/// the order the window is streamed and accumulated in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv {
+    pub window: Window,
+    pub dense: Dense,
+}
+
+impl Conv {
+    pub fn output_map(&self) -> MapShape {
+        self.window.output(self.dense.out_features)
+    }
+}
+
+/// Max pooling over windows without padding; the output type is the input's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPool {
+    pub window: Window,
+}
+
+impl MaxPool {
+    pub fn output_map(&self) -> MapShape {
+        self.window.output(self.window.input.channels)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerKind {
     Dense(Box<Dense>),
     Hadamard(Hadamard),
+    Conv(Box<Conv>),
+    MaxPool(MaxPool),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -288,13 +419,44 @@ impl Layer {
         match self.kind {
             LayerKind::Dense(_) => "dense",
             LayerKind::Hadamard(_) => "hadamard",
+            LayerKind::Conv(_) => "conv",
+            LayerKind::MaxPool(_) => "maxpool",
         }
     }
 
+    /// The layer when it is a dense layer proper (its input is the vector).
     pub fn as_dense(&self) -> Option<&Dense> {
         match &self.kind {
             LayerKind::Dense(d) => Some(d.as_ref()),
-            LayerKind::Hadamard(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The dense computation of a layer that accumulates: a dense layer, or
+    /// the per-window dense layer of a convolution.
+    pub fn accumulating(&self) -> Option<&Dense> {
+        match &self.kind {
+            LayerKind::Dense(d) => Some(d.as_ref()),
+            LayerKind::Conv(c) => Some(&c.dense),
+            LayerKind::Hadamard(_) | LayerKind::MaxPool(_) => None,
+        }
+    }
+
+    /// [`accumulating`](Self::accumulating), mutable.
+    pub fn accumulating_mut(&mut self) -> Option<&mut Dense> {
+        match &mut self.kind {
+            LayerKind::Dense(d) => Some(d.as_mut()),
+            LayerKind::Conv(c) => Some(&mut c.dense),
+            LayerKind::Hadamard(_) | LayerKind::MaxPool(_) => None,
+        }
+    }
+
+    /// The sliding window of a convolution or pooling layer.
+    pub fn window(&self) -> Option<&Window> {
+        match &self.kind {
+            LayerKind::Conv(c) => Some(&c.window),
+            LayerKind::MaxPool(p) => Some(&p.window),
+            LayerKind::Dense(_) | LayerKind::Hadamard(_) => None,
         }
     }
 }
@@ -308,6 +470,8 @@ pub struct Model {
     pub source: PathBuf,
     pub input_length: usize,
     pub input: IntType,
+    /// `[input] shape`: the input as an NHWC map of `input_length` elements.
+    pub input_shape: Option<MapShape>,
     pub layers: Vec<Layer>,
     /// Real value of one input step (float input = integer * scale), when
     /// the model came from a float one.
@@ -323,7 +487,33 @@ impl Model {
         match &self.layers[layer].kind {
             LayerKind::Dense(d) => d.out_features,
             LayerKind::Hadamard(_) => self.input_length_of(layer),
+            LayerKind::Conv(c) => c.output_map().len(),
+            LayerKind::MaxPool(p) => p.output_map().len(),
         }
+    }
+
+    /// The map a layer produces: a convolution's or pooling's output map;
+    /// `None` for vector layers.
+    pub fn output_map(&self, layer: usize) -> Option<MapShape> {
+        match &self.layers[layer].kind {
+            LayerKind::Conv(c) => Some(c.output_map()),
+            LayerKind::MaxPool(p) => Some(p.output_map()),
+            LayerKind::Dense(_) | LayerKind::Hadamard(_) => None,
+        }
+    }
+
+    /// Whether any layer slides a window (convolution or pooling).
+    pub fn has_windows(&self) -> bool {
+        self.layers.iter().any(|l| l.window().is_some())
+    }
+
+    /// Layers that accumulate (dense and convolution), with their dense
+    /// computation.
+    pub fn accumulating_layers(&self) -> impl Iterator<Item = (usize, &Layer, &Dense)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.accumulating().map(|d| (i, l, d)))
     }
 
     /// Length of the vector a layer consumes.

@@ -130,6 +130,9 @@ fn model_toml(model: &Model, arrays: &ArrayFiles) -> Result<String, WriteModelEr
             length: model.input_length,
             bits: model.input.bits,
             signed: model.input.signed,
+            shape: model
+                .input_shape
+                .map(|m| vec![m.height, m.width, m.channels]),
             scale: model.input_scale,
         },
         output: model.output_scale.as_ref().map(|scale| OutputSection {
@@ -175,6 +178,44 @@ fn layer_spec(layer: &Layer, arrays: &ArrayFiles) -> Result<LayerSpec, WriteMode
     Ok(match &layer.kind {
         LayerKind::Dense(dense) => LayerSpec::Dense(dense_spec(&layer.name, dense, arrays)?),
         LayerKind::Hadamard(hadamard) => LayerSpec::Hadamard(hadamard_spec(&layer.name, hadamard)),
+        LayerKind::Conv(conv) => LayerSpec::Conv(conv_spec(&layer.name, conv, arrays)?),
+        LayerKind::MaxPool(pool) => LayerSpec::MaxPool(MaxPoolSpec {
+            name: layer.name.clone(),
+            kernel: pool.window.kernel.to_vec(),
+            stride: Some(pool.window.stride.to_vec()),
+        }),
+    })
+}
+
+/// Stride and padding are written even at their defaults, as the overflow
+/// mode is; the weights as `[out_channels, kh, kw, in_channels]`.
+fn conv_spec(name: &str, conv: &Conv, arrays: &ArrayFiles) -> Result<ConvSpec, WriteModelError> {
+    let window = &conv.window;
+    let dense = dense_spec(name, &conv.dense, arrays)?;
+    let weights = conv
+        .dense
+        .weights
+        .to_shape((
+            conv.dense.out_features,
+            window.kernel[0],
+            window.kernel[1],
+            window.input.channels,
+        ))
+        .expect("a conv's weight rows are its windows")
+        .to_owned();
+    Ok(ConvSpec {
+        name: dense.name,
+        in_channels: window.input.channels,
+        out_channels: dense.out_features,
+        kernel: window.kernel.to_vec(),
+        stride: Some(window.stride.to_vec()),
+        padding: Some(window.padding.to_vec()),
+        weight_bits: dense.weight_bits,
+        weights: arrays.write(name, "weights", &weights)?,
+        bias: dense.bias,
+        accumulator: dense.accumulator,
+        activation: dense.activation,
+        hardware: dense.hardware,
     })
 }
 
@@ -314,6 +355,47 @@ mod tests {
         }
     }
 
+    #[test]
+    fn convolution_and_pooling_round_trip() {
+        let text = r#"
+[model]
+name = "cnn"
+
+[input]
+length = 18
+bits = 3
+signed = true
+shape = [3, 3, 2]
+
+[[layers]]
+name = "conv"
+kind = "conv"
+in_channels = 2
+out_channels = 2
+kernel = [2, 1]
+stride = [2, 1]
+padding = [1, 0, 1, 0]
+weight_bits = 3
+weights = [[[[1, -4]], [[2, 0]]], [[[-1, 3]], [[0, 0]]]]
+bias = [3, -3]
+accumulator = { bits = 9, tile = { size = 2, inner_bits = 8 } }
+hardware = { pe = 1, simd = 2 }
+
+[[layers]]
+name = "pool"
+kind = "maxpool"
+kernel = [2, 3]
+"#;
+        let model = crate::model::parse_model(text, Path::new("cnn.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let reloaded = assert_round_trips(&model, dir.path());
+        assert_eq!(reloaded.output_map(1).map(|m| m.len()), Some(2));
+        let written = fs::read_to_string(dir.path().join("written.toml")).unwrap();
+        assert!(written.contains("shape = [3, 3, 2]"), "{written}");
+        let weights = npyio::read_int_array(&dir.path().join("written/conv_weights.npy")).unwrap();
+        assert_eq!(weights.shape(), [2, 2, 1, 2]);
+    }
+
     /// A model that leaves every optional field out: no description, no
     /// bias, no activation, no hardware hints, a Hadamard with no shift.
     fn minimal_model() -> Model {
@@ -323,6 +405,7 @@ mod tests {
             source: PathBuf::new(),
             input_length: 4,
             input: IntType::signed(3),
+            input_shape: None,
             input_scale: None,
             output_scale: None,
             layers: vec![

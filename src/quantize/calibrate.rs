@@ -60,17 +60,17 @@ pub fn calibrate(
     activation_bits: u32,
     percentile: f64,
 ) -> Calibration {
-    let values = float.activations(inputs);
+    let values = float.layer_values(inputs);
     let levels = ((1u64 << activation_bits) - 1) as f64;
-    let hidden = &values[1..float.layers.len()];
+    let hidden = &values[..float.layers.len() - 1];
     Calibration {
         activation_scales: hidden
             .iter()
-            .map(|v| activation_scale(v, percentile, levels))
+            .map(|v| activation_scale(&v.outputs, percentile, levels))
             .collect(),
-        inputs: values[..float.layers.len()]
+        inputs: values
             .iter()
-            .map(|v| InputStatistics::of(v.view()))
+            .map(|v| InputStatistics::of(v.rows.view()))
             .collect(),
     }
 }

@@ -1,8 +1,11 @@
 //! The float network quantization starts from: dense layers with ReLU
-//! between them, read from `fc{i}_weight.npy` / `fc{i}_bias.npy`, and its
-//! forward pass (for calibration and for the float accuracy).
+//! between them, read from `fc{i}_weight.npy` / `fc{i}_bias.npy`, or a
+//! network of convolutions, max pools and dense layers that
+//! `architecture.toml` lists; and its forward pass (for calibration and
+//! for the float accuracy).
 
 use super::QuantizeError;
+use crate::model::{MapShape, MaxPool, Window};
 use crate::npyio;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Dimension, Ix1, Ix2};
 use std::path::Path;
@@ -27,10 +30,34 @@ impl FloatDense {
     }
 }
 
-/// A float MLP: dense layers, ReLU after every layer but the last.
+/// A float MLP: dense layers, ReLU after every layer but the last; or,
+/// with `windows`, a CNN whose accumulating layers (`layers`) may be
+/// convolutions with max pools between them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatModel {
+    /// The accumulating layers; a convolution's weights are flattened to
+    /// `[out, kh * kw * in]` in `(ky, kx, c)` order, as the model format's.
     pub layers: Vec<FloatDense>,
+    pub windows: Option<FloatWindows>,
+}
+
+/// The maps of a float CNN: its input map, the window of each
+/// accumulating layer (`None` for a dense one), and the max pools that
+/// follow each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatWindows {
+    pub input: MapShape,
+    pub conv: Vec<Option<Window>>,
+    pub pools_after: Vec<Vec<(String, MaxPool)>>,
+}
+
+/// The values one accumulating layer sees and makes over a batch.
+pub struct LayerValues {
+    /// The vectors its dot products run over: `[n, in]` for a dense layer,
+    /// every window `[n * pixels, kh * kw * in]` for a convolution.
+    pub rows: Array2<f64>,
+    /// Its outputs (ReLU applied but on the last), `[n, output length]`.
+    pub outputs: Array2<f64>,
 }
 
 impl FloatModel {
@@ -81,7 +108,10 @@ impl FloatModel {
                 return Err(float_error(layer, "holds a NaN or infinite value".into()));
             }
         }
-        Ok(FloatModel { layers })
+        Ok(FloatModel {
+            layers,
+            windows: None,
+        })
     }
 
     /// Reads `fc0_weight.npy`, `fc1_weight.npy`, ... from `dir` until the
@@ -94,6 +124,10 @@ impl FloatModel {
                 "{}: {problem}; expected the folder of a float model (fc0_weight.npy, ...)",
                 dir.display()
             )));
+        }
+        let architecture = dir.join(super::windows::ARCHITECTURE_FILE);
+        if architecture.exists() {
+            return super::windows::load_windowed(dir, &architecture);
         }
         let mut layers = Vec::new();
         loop {
@@ -125,12 +159,34 @@ impl FloatModel {
     }
 
     pub fn input_length(&self) -> usize {
-        self.layers[0].in_features()
+        match &self.windows {
+            Some(windows) => windows.input.len(),
+            None => self.layers[0].in_features(),
+        }
+    }
+
+    /// Every accumulating layer's rows and outputs for a batch of float
+    /// inputs `[n, input_length]`.
+    pub fn layer_values(&self, inputs: ArrayView2<f64>) -> Vec<LayerValues> {
+        match &self.windows {
+            Some(windows) => super::windows::layer_values(self, windows, inputs),
+            None => {
+                let values = self.activations(inputs);
+                values
+                    .windows(2)
+                    .map(|pair| LayerValues {
+                        rows: pair[0].clone(),
+                        outputs: pair[1].clone(),
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// The input of every layer and the final logits, for a batch of float
     /// inputs `[n, input_length]`: `result[l]` is layer `l`'s input (ReLU
-    /// applied), the last element the raw output of the last layer.
+    /// applied), the last element the raw output of the last layer. Dense
+    /// networks only (`windows` is `None`).
     pub fn activations(&self, inputs: ArrayView2<f64>) -> Vec<Array2<f64>> {
         let mut values = vec![inputs.to_owned()];
         for (index, layer) in self.layers.iter().enumerate() {
@@ -146,7 +202,10 @@ impl FloatModel {
     /// The predicted class of each input: the argmax of the logits, ties to
     /// the lowest index (as the integer model's prediction).
     pub fn predict(&self, inputs: ArrayView2<f64>) -> Vec<usize> {
-        let logits = self.activations(inputs).pop().expect("at least the input");
+        let logits = match &self.windows {
+            Some(_) => self.layer_values(inputs).pop().expect("a layer").outputs,
+            None => self.activations(inputs).pop().expect("at least the input"),
+        };
         logits
             .axis_iter(Axis(0))
             .map(|row| argmax(row.iter().copied()))
@@ -179,6 +238,14 @@ fn read_finite_array(path: &Path) -> Result<ndarray::ArrayD<f64>, QuantizeError>
         }));
     }
     Ok(array)
+}
+
+pub(super) fn read_float_vector_of(path: &Path) -> Result<Array1<f64>, QuantizeError> {
+    read_float_vector(path)
+}
+
+pub(super) fn read_finite(path: &Path) -> Result<ndarray::ArrayD<f64>, QuantizeError> {
+    read_finite_array(path)
 }
 
 fn read_float_matrix(path: &Path) -> Result<Array2<f64>, QuantizeError> {

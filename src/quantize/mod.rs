@@ -34,6 +34,7 @@ mod float;
 mod layer;
 mod project;
 mod requantize;
+mod windows;
 
 pub use axe::{Greedy, QuantizeMethod, l1_ball_threshold};
 pub use calibrate::{Calibration, InputStatistics, calibrate, percentile_of_sorted};
@@ -48,8 +49,8 @@ pub use requantize::{integer_bias, relu_thresholds};
 
 use crate::bounds::{WidthVerdict, analyze};
 use crate::model::{
-    ACCUMULATOR_BITS, HardwareHints, IntType, Layer, LayerKind, MAX_DATA_BITS, MAX_THRESHOLD_BITS,
-    Model, Tile, check_identifier,
+    ACCUMULATOR_BITS, Conv, HardwareHints, IntType, Layer, LayerKind, MAX_DATA_BITS,
+    MAX_THRESHOLD_BITS, Model, Tile, Window, check_identifier,
 };
 use crate::npyio::NpyError;
 use layer::{LayerPlan, quantize_layer};
@@ -289,6 +290,16 @@ pub fn quantize(
 ) -> Result<Quantized, QuantizeError> {
     settings.validate(float)?;
     check_calibration(calibration, float.input_length(), settings.input)?;
+    if let (Some(windows), Some(_)) = (&float.windows, settings.method.greedy()) {
+        // AXE corrects against the layer's float inputs row by row; over
+        // the windows of a convolution that is not implemented.
+        if let Some(index) = windows.conv.iter().position(Option::is_some) {
+            return Err(QuantizeError::Settings(format!(
+                "layer `{}` is a convolution: method {} is implemented for dense layers only (use a2q)",
+                float.layers[index].name, settings.method
+            )));
+        }
+    }
     let float_inputs = calibration.mapv(|v| v as f64 * settings.input_scale);
     let calibrated = calibrate(
         float,
@@ -322,7 +333,7 @@ pub fn quantize(
             output,
             limits,
             scale_search: settings.scale_search,
-            hardware: folding(float_layer, settings),
+            hardware: folding(float_layer, window_of(float, index), settings),
         };
         let (dense, report) = match (settings.method.greedy(), &mut axe_inputs) {
             (Some(greedy), Some((float_values, integer_inputs))) => {
@@ -339,10 +350,21 @@ pub fn quantize(
             }
             _ => quantize_layer(&plan),
         };
+        let kind = match window_of(float, index) {
+            Some(window) => LayerKind::Conv(Box::new(Conv { window, dense })),
+            None => LayerKind::Dense(Box::new(dense)),
+        };
         layers.push(Layer {
             name: float_layer.name.clone(),
-            kind: LayerKind::Dense(Box::new(dense)),
+            kind,
         });
+        // Max pools keep the type and the scale of what they pool.
+        for (name, pool) in float.windows.iter().flat_map(|w| &w.pools_after[index]) {
+            layers.push(Layer {
+                name: name.clone(),
+                kind: LayerKind::MaxPool(*pool),
+            });
+        }
         reports.push(report);
         if let Some((output, scale)) = output {
             (input, input_scale) = (output, scale);
@@ -354,11 +376,16 @@ pub fn quantize(
         source: PathBuf::new(),
         input_length: float.input_length(),
         input: settings.input,
+        input_shape: float.windows.as_ref().map(|w| w.input),
         layers,
         // The float values the integers stand for, so that `infer
         // --dequantize` writes the float model's outputs.
         input_scale: Some(settings.input_scale),
-        output_scale: reports.last().map(|r| r.accumulator_scales.clone()),
+        output_scale: reports.last().map(|r| {
+            // A convolution's output repeats its channels at every pixel.
+            let pixels = model_output_pixels(float);
+            r.accumulator_scales.repeat(pixels)
+        }),
     };
     prove_widths(&model)?;
     Ok(Quantized {
@@ -430,17 +457,43 @@ fn layer_limits(
     })
 }
 
+/// The window of accumulating layer `index` when it is a convolution.
+fn window_of(float: &FloatModel, index: usize) -> Option<Window> {
+    float.windows.as_ref().and_then(|w| w.conv[index])
+}
+
+/// Pixels of the last layer's output: 1 for a dense layer.
+fn model_output_pixels(float: &FloatModel) -> usize {
+    match window_of(float, float.layers.len() - 1) {
+        Some(window) => window.out_height() * window.out_width(),
+        None => 1,
+    }
+}
+
 /// PE and SIMD: the largest powers of two within the limits that divide
-/// the layer's output and input counts (always at least 1).
-fn folding(layer: &FloatDense, settings: &QuantizeSettings) -> HardwareHints {
+/// the layer's output and input counts (always at least 1). A
+/// convolution's SIMD also divides its input channels or is a multiple of
+/// them (a chunk within a pixel or of whole pixels).
+fn folding(
+    layer: &FloatDense,
+    window: Option<Window>,
+    settings: &QuantizeSettings,
+) -> HardwareHints {
     // SIMD must divide the tile too; the tile divides the input count.
     let simd_of = settings.tile.map_or(layer.in_features(), |tile| tile.size);
+    let mut simd = largest_power_of_two_dividing(simd_of, settings.max_simd);
+    if let Some(window) = window {
+        let channels = window.input.channels;
+        while !(channels.is_multiple_of(simd) || simd.is_multiple_of(channels)) {
+            simd /= 2;
+        }
+    }
     HardwareHints {
         pe: Some(largest_power_of_two_dividing(
             layer.out_features(),
             settings.max_pe,
         )),
-        simd: Some(largest_power_of_two_dividing(simd_of, settings.max_simd)),
+        simd: Some(simd),
         ..HardwareHints::default()
     }
 }

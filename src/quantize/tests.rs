@@ -317,3 +317,91 @@ fn comparison_runs_the_reference_beside_the_float_model() {
     .unwrap_err();
     assert_eq!(err.to_string(), "test set: 10 labels for 540 inputs");
 }
+
+fn digits_cnn_float() -> FloatModel {
+    FloatModel::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_cnn/float"))
+        .unwrap()
+}
+
+fn digits_test_split() -> (Array2<i64>, Vec<usize>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits/data");
+    let x = read_int_array(&dir.join("test_x.npy"))
+        .unwrap()
+        .into_dimensionality::<Ix2>()
+        .unwrap();
+    let y = read_int_array(&dir.join("test_y.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
+    (x, y)
+}
+
+#[test]
+fn the_float_cnn_forward_pass_matches_the_training_script() {
+    // The script measured its test accuracy in PyTorch (NCHW, flattened
+    // NHWC before the dense layer); the windows, the NHWC order and the
+    // pooling here must reproduce it.
+    let float = digits_cnn_float();
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits_cnn/float/metrics.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (x, y) = digits_test_split();
+    let predictions = float.predict(x.mapv(|v| v as f64 / 16.0).view());
+    let correct = predictions.iter().zip(&y).filter(|(p, y)| p == y).count();
+    let accuracy = correct as f64 / y.len() as f64;
+    let expected = metrics["test_accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - expected).abs() < 1e-6,
+        "{accuracy} vs {expected}"
+    );
+}
+
+#[test]
+fn a_float_cnn_quantizes_into_proven_conv_and_pool_layers() {
+    let (float, calibration) = (digits_cnn_float(), digits_calibration());
+    for bits in [11, 12] {
+        let quantized = quantize(
+            &float,
+            calibration.view(),
+            &digits_settings(bits, NormConstraint::A2q),
+        )
+        .unwrap();
+        let model = &quantized.model;
+        let kinds: Vec<&str> = model.layers.iter().map(|l| l.kind_name()).collect();
+        assert_eq!(kinds, ["conv", "conv", "maxpool", "dense"]);
+        assert_eq!(model.input_shape.map(|m| m.len()), Some(64));
+        let bounds = analyze(model);
+        assert!(bounds.all_proven(), "P={bits}");
+        for (_, layer, dense) in model.accumulating_layers() {
+            let proof = bounds.layers[model.layer_index(&layer.name).unwrap()]
+                .dense
+                .as_ref()
+                .unwrap();
+            assert!(proof.a2q.pass(), "P={bits} {}", layer.name);
+            assert_eq!(dense.accumulator.bits, bits);
+        }
+        // conv1 reads 8 channels: SIMD 8 is one pixel per chunk.
+        assert_eq!(
+            model.layers[1].accumulating().unwrap().hardware.simd,
+            Some(8)
+        );
+    }
+}
+
+#[test]
+fn greedy_methods_refuse_convolutions_by_name() {
+    let settings = QuantizeSettings {
+        method: QuantizeMethod::AxeOptq,
+        ..digits_settings(12, NormConstraint::A2q)
+    };
+    let err = quantize(&digits_cnn_float(), digits_calibration().view(), &settings).unwrap_err();
+    assert!(
+        err.to_string().contains("`conv0` is a convolution"),
+        "{err}"
+    );
+}

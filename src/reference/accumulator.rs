@@ -3,7 +3,7 @@
 //! and how a register settles a sum.
 
 use super::error::{OverrideProblem, ReferenceError};
-use crate::model::{ACCUMULATOR_BITS, Dense, Layer, LayerKind, Model, OverflowMode};
+use crate::model::{ACCUMULATOR_BITS, Dense, Layer, Model, OverflowMode};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -97,9 +97,9 @@ pub(super) fn resolve(
     model
         .layers
         .iter()
-        .map(|layer| match &layer.kind {
-            LayerKind::Dense(dense) => layer_accumulation(&layer.name, dense, mode).map(Some),
-            LayerKind::Hadamard(_) => Ok(None),
+        .map(|layer| match layer.accumulating() {
+            Some(dense) => layer_accumulation(&layer.name, dense, mode).map(Some),
+            None => Ok(None),
         })
         .collect()
 }
@@ -172,8 +172,8 @@ fn override_problem(model: &Model, name: &str, bits: u32, inner: bool) -> Option
             known: layer_names(&model.layers),
         });
     };
-    let Some(dense) = layer.as_dense() else {
-        return Some(OverrideProblem::NotDense);
+    let Some(dense) = layer.accumulating() else {
+        return Some(OverrideProblem::NotDense(layer.kind_name()));
     };
     if inner && dense.accumulator.tile.is_none() {
         return Some(OverrideProblem::NotTiled);

@@ -56,8 +56,8 @@ pub enum ReferenceError {
 pub enum OverrideProblem {
     #[error("no layer has this name (layers: {known})")]
     UnknownLayer { known: String },
-    #[error("it is a Hadamard layer, which has no accumulator")]
-    NotDense,
+    #[error("it is a {0} layer, which has no accumulator")]
+    NotDense(&'static str),
     #[error("the layer is not tiled, so it has no inner accumulator")]
     NotTiled,
     #[error("{bits} bits is out of range {}..={}", crate::model::ACCUMULATOR_BITS.start(), crate::model::ACCUMULATOR_BITS.end())]

@@ -16,6 +16,8 @@ struct Scratch {
     next: Vec<i64>,
     /// Dense accumulators, or the Hadamard butterflies.
     wide: Vec<i128>,
+    /// One convolution window.
+    window: Vec<i64>,
 }
 
 impl Scratch {
@@ -26,10 +28,20 @@ impl Scratch {
             .chain([model.input_length])
             .max()
             .unwrap_or(0);
+        let widest_window = reference
+            .stages
+            .iter()
+            .map(|stage| match stage {
+                Stage::Conv(conv) => conv.taps(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
         Scratch {
             current: vec![0; longest],
             next: vec![0; longest],
             wide: vec![0; longest],
+            window: vec![0; widest_window],
         }
     }
 }
@@ -67,9 +79,9 @@ impl Recorder {
         Recorder {
             accumulators: layers
                 .clone()
-                .map(|layer| match reference.stages[layer] {
-                    Stage::Dense(_) => Vec::with_capacity(capacity(layer)),
-                    Stage::Hadamard(_) => Vec::new(),
+                .map(|layer| match reference.stages[layer].accumulates() {
+                    true => Vec::with_capacity(capacity(layer)),
+                    false => Vec::new(),
                 })
                 .collect(),
             outputs: layers
@@ -99,10 +111,9 @@ impl Recorder {
                 let length = model.output_length(index);
                 LayerTrace {
                     name: model.layers[index].name.clone(),
-                    accumulators: match reference.stages[index] {
-                        Stage::Dense(_) => Some(shaped(acc, length)),
-                        Stage::Hadamard(_) => None,
-                    },
+                    accumulators: reference.stages[index]
+                        .accumulates()
+                        .then(|| shaped(acc, length)),
                     outputs: shaped(out, length),
                 }
             })
@@ -236,6 +247,7 @@ impl Reference<'_> {
             current,
             next,
             wide,
+            window,
         } = scratch;
         let mut length = self.model.input_length;
         for (index, stage) in self.stages.iter().enumerate() {
@@ -243,6 +255,8 @@ impl Reference<'_> {
             let out_length = match stage {
                 Stage::Dense(dense) => dense.out_features(),
                 Stage::Hadamard(_) => length,
+                Stage::Conv(conv) => conv.out_length(),
+                Stage::MaxPool(pool) => pool.out_length(),
             };
             let (y, wide) = (&mut next[..out_length], &mut wide[..out_length]);
             let step = match stage {
@@ -253,6 +267,16 @@ impl Reference<'_> {
                         .and_then(|()| dense.activate(wide, y))
                 }
                 Stage::Hadamard(hadamard) => hadamard.apply(x, wide, y),
+                Stage::Conv(conv) => {
+                    conv.accumulate(x, window, wide, &mut events[index]);
+                    observer
+                        .accumulators(index, wide)
+                        .and_then(|()| conv.activate(wide, y))
+                }
+                Stage::MaxPool(pool) => {
+                    pool.apply(x, y);
+                    Ok(())
+                }
             };
             step.map_err(|e| e.at(vector, &self.model.layers[index].name))?;
             observer.outputs(index, y);

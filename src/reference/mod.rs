@@ -10,12 +10,15 @@
 //! register's range counts as an overflow event.
 
 mod accumulator;
+#[cfg(test)]
+mod conv_tests;
 mod dense;
 mod error;
 mod forward;
 mod hadamard;
 #[cfg(test)]
 mod tests;
+mod window;
 
 pub use accumulator::{AccumulatorMode, LayerAccumulation, Overrides, Register, TileRegister};
 pub use error::{OverrideProblem, ReferenceError, override_target};
@@ -25,19 +28,29 @@ use dense::DenseStage;
 use hadamard::HadamardStage;
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, Ix2};
 use std::ops::AddAssign;
+use window::{ConvStage, MaxPoolStage};
 
 /// A model ready to run: its layers laid out for the inner loop with the
 /// run's accumulator registers.
 pub struct Reference<'m> {
     model: &'m Model,
     stages: Vec<Stage>,
-    /// `None` for Hadamard layers.
+    /// `None` for layers without accumulators (Hadamard, maxpool).
     accumulation: Vec<Option<LayerAccumulation>>,
 }
 
 enum Stage {
     Dense(DenseStage),
     Hadamard(HadamardStage),
+    Conv(ConvStage),
+    MaxPool(MaxPoolStage),
+}
+
+impl Stage {
+    /// Whether the stage has accumulators (dense and convolution).
+    fn accumulates(&self) -> bool {
+        matches!(self, Stage::Dense(_) | Stage::Conv(_))
+    }
 }
 
 /// Overflow events of one layer in a run: settles whose exact value left the
@@ -105,7 +118,14 @@ impl<'m> Reference<'m> {
                     Stage::Dense(DenseStage::new(dense, accumulation))
                 }
                 (LayerKind::Hadamard(hadamard), _) => Stage::Hadamard(HadamardStage::new(hadamard)),
-                (LayerKind::Dense(_), None) => unreachable!("resolve gives every dense layer one"),
+                (LayerKind::Conv(conv), Some(accumulation)) => Stage::Conv(ConvStage::new(
+                    conv.window,
+                    DenseStage::new(&conv.dense, accumulation),
+                )),
+                (LayerKind::MaxPool(pool), _) => Stage::MaxPool(MaxPoolStage::new(pool)),
+                (LayerKind::Dense(_) | LayerKind::Conv(_), None) => {
+                    unreachable!("resolve gives every accumulating layer one")
+                }
             })
             .collect();
         Ok(Reference {
@@ -135,7 +155,8 @@ impl<'m> Reference<'m> {
             .iter()
             .map(|stage| match stage {
                 Stage::Dense(dense) => dense.macs(),
-                Stage::Hadamard(_) => 0,
+                Stage::Conv(conv) => conv.macs(),
+                Stage::Hadamard(_) | Stage::MaxPool(_) => 0,
             })
             .sum()
     }

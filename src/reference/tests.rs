@@ -211,6 +211,7 @@ fn build(input: IntType, input_length: usize, plans: &[LayerPlan]) -> Model {
         source: "random.toml".into(),
         input_length,
         input,
+        input_shape: None,
         layers,
         input_scale: None,
         output_scale: None,
@@ -320,7 +321,7 @@ fn naive_requantize(h: &Hadamard, y: i128) -> i128 {
 }
 
 /// `docs/design.md#2-integer-semantics` read literally: formulas, no chunks, no registers.
-fn naive_forward(model: &Model, x: ArrayView1<i64>) -> Vec<i64> {
+pub(super) fn naive_forward(model: &Model, x: ArrayView1<i64>) -> Vec<i64> {
     let mut v: Vec<i128> = x.iter().map(|&x| x.into()).collect();
     for layer in &model.layers {
         v = match &layer.kind {
@@ -342,9 +343,65 @@ fn naive_forward(model: &Model, x: ArrayView1<i64>) -> Vec<i64> {
                     })
                 })
                 .collect(),
+            LayerKind::Conv(conv) => naive_conv(conv, &v),
+            LayerKind::MaxPool(pool) => naive_maxpool(pool, &v),
         };
     }
     v.into_iter().map(|v| v as i64).collect()
+}
+
+/// The input value under kernel position `(ky, kx)`, channel `c`, of the
+/// window at `(oy, ox)`: read from the padded map, zero outside the input.
+fn padded_value(w: &crate::model::Window, x: &[i128], pos: [usize; 4], c: usize) -> i128 {
+    let [oy, ox, ky, kx] = pos;
+    let y = (oy * w.stride[0] + ky) as i64 - w.padding[0] as i64;
+    let x_ = (ox * w.stride[1] + kx) as i64 - w.padding[1] as i64;
+    let inside = (0..w.input.height as i64).contains(&y) && (0..w.input.width as i64).contains(&x_);
+    if inside {
+        x[((y as usize * w.input.width) + x_ as usize) * w.input.channels + c]
+    } else {
+        0
+    }
+}
+
+/// `y[oy][ox][o] = b[o] + sum_{ky,kx,c} W[o][ky][kx][c] * xpad[oy*sh+ky][ox*sw+kx][c]`.
+fn naive_conv(conv: &crate::model::Conv, x: &[i128]) -> Vec<i128> {
+    let w = &conv.window;
+    let [kh, kw] = w.kernel;
+    let channels = w.input.channels;
+    let out = conv.output_map();
+    let mut y = Vec::new();
+    for oy in 0..out.height {
+        for ox in 0..out.width {
+            let mut window = Vec::new();
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for c in 0..channels {
+                        window.push(padded_value(w, x, [oy, ox, ky, kx], c));
+                    }
+                }
+            }
+            y.extend((0..out.channels).map(|o| naive_dense(&conv.dense, o, &window)));
+        }
+    }
+    y
+}
+
+fn naive_maxpool(pool: &crate::model::MaxPool, x: &[i128]) -> Vec<i128> {
+    let w = &pool.window;
+    let out = pool.output_map();
+    let mut y = Vec::new();
+    for oy in 0..out.height {
+        for ox in 0..out.width {
+            for c in 0..out.channels {
+                let values = (0..w.kernel[0])
+                    .flat_map(|ky| (0..w.kernel[1]).map(move |kx| (ky, kx)))
+                    .map(|(ky, kx)| padded_value(w, x, [oy, ox, ky, kx], c));
+                y.push(values.max().expect("kernels are not empty"));
+            }
+        }
+    }
+    y
 }
 
 fn naive_dense(d: &Dense, c: usize, x: &[i128]) -> i128 {
@@ -557,7 +614,7 @@ fn overrides_must_name_a_dense_layer_and_a_valid_width() {
     );
     assert_eq!(
         problem(overrides(&[("rot", 8)], &[])),
-        OverrideProblem::NotDense
+        OverrideProblem::NotDense("hadamard")
     );
     assert_eq!(
         problem(overrides(&[], &[("fc", 8)])),

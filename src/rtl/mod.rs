@@ -16,9 +16,10 @@ pub mod mvau;
 pub mod stream;
 pub mod top;
 pub mod verilog;
+pub mod window;
 pub mod wire;
 
-pub use emit::{Design, generate};
+pub use emit::{Design, generate, generate_named};
 pub use files::{DesignOutputs, ScriptOptions, claim_design, stage_design};
 
 #[cfg(test)]

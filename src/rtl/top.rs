@@ -3,6 +3,7 @@
 use super::hadamard::HadamardBlock;
 use super::mvau::MvauBlock;
 use super::stream::{StreamFifo, WidthConverter, stream_ports};
+use super::window::{MaxPoolBlock, SlidingWindowBlock};
 use super::wire::Wire;
 use crate::arch::{Plan, Unit};
 use rust_hdl::prelude::*;
@@ -24,6 +25,8 @@ pub struct StreamStage {
     pub hadamard: Vec<HadamardBlock>,
     pub fifo: Vec<StreamFifo>,
     pub converter: Vec<WidthConverter>,
+    pub window: Vec<SlidingWindowBlock>,
+    pub pool: Vec<MaxPoolBlock>,
 }
 
 impl StreamStage {
@@ -43,6 +46,8 @@ impl StreamStage {
             hadamard: Vec::new(),
             fifo: Vec::new(),
             converter: Vec::new(),
+            window: Vec::new(),
+            pool: Vec::new(),
         };
         match unit {
             Unit::Mvau(m) => stage
@@ -51,6 +56,8 @@ impl StreamStage {
             Unit::Hadamard(h) => stage.hadamard.push(HadamardBlock::new(h)),
             Unit::Fifo(f) => stage.fifo.push(StreamFifo::new(f)),
             Unit::Converter(c) => stage.converter.push(WidthConverter::new(c)),
+            Unit::SlidingWindow(w) => stage.window.push(SlidingWindowBlock::new(w)),
+            Unit::MaxPool(p) => stage.pool.push(MaxPoolBlock::new(p)),
         }
         stage
     }
@@ -98,6 +105,26 @@ impl Logic for StreamStage {
             self.in_ready.next = self.converter[i].in_ready.val();
             self.out_data.next = self.converter[i].out_data.val();
             self.out_valid.next = self.converter[i].out_valid.val();
+        }
+        for i in 0..self.window.len() {
+            self.window[i].clock.next = self.clock.val();
+            self.window[i].rst_n.next = self.rst_n.val();
+            self.window[i].in_data.next = self.in_data.val();
+            self.window[i].in_valid.next = self.in_valid.val();
+            self.window[i].out_ready.next = self.out_ready.val();
+            self.in_ready.next = self.window[i].in_ready.val();
+            self.out_data.next = self.window[i].out_data.val();
+            self.out_valid.next = self.window[i].out_valid.val();
+        }
+        for i in 0..self.pool.len() {
+            self.pool[i].clock.next = self.clock.val();
+            self.pool[i].rst_n.next = self.rst_n.val();
+            self.pool[i].in_data.next = self.in_data.val();
+            self.pool[i].in_valid.next = self.in_valid.val();
+            self.pool[i].out_ready.next = self.out_ready.val();
+            self.in_ready.next = self.pool[i].in_ready.val();
+            self.out_data.next = self.pool[i].out_data.val();
+            self.out_valid.next = self.pool[i].out_valid.val();
         }
     }
 }

@@ -42,7 +42,50 @@ pub(super) fn check_plan(plan: &Plan) -> Result<(), SimError> {
             return fail(problem);
         }
     }
+    if let Some(problem) = vector_problem(plan) {
+        return fail(problem);
+    }
     Ok(())
+}
+
+/// Vectors that do not fit the unit taking them, followed from the input
+/// (elements per input vector, and per vector between units): an MVAU
+/// takes vectors of its `in_features`, a window or pool unit maps of its
+/// `H x W x C`; the last unit gives `output_length` elements.
+fn vector_problem(plan: &Plan) -> Option<String> {
+    let (mut elements, mut length) = (plan.input_length, plan.input_length);
+    for unit in &plan.units {
+        let map = match unit {
+            Unit::SlidingWindow(w) => Some((w.height * w.width * w.channels, w.channels)),
+            Unit::MaxPool(p) => Some((p.height * p.width * p.channels, p.channels)),
+            _ => None,
+        };
+        let fits = match (unit, map) {
+            // Behind a map the MVAU takes whole maps, flattened in stream
+            // order: several of the vectors (pixels) it is given.
+            (Unit::Mvau(m), _) => {
+                m.in_features > 0
+                    && elements.is_multiple_of(m.in_features)
+                    && m.in_features.is_multiple_of(length)
+            }
+            (_, Some((image, channels))) => elements == image && length.is_multiple_of(channels),
+            _ => true,
+        };
+        if !fits {
+            return Some(format!(
+                "`{}` takes other vectors than the {length} elements ({elements} per input vector) it is given",
+                unit.name()
+            ));
+        }
+        elements = unit.output_elements(elements);
+        length = unit.output_vector_length(unit.input_vector_length(length));
+    }
+    (elements != plan.output_length).then(|| {
+        format!(
+            "the units give {elements} elements per input vector, the plan declares {}",
+            plan.output_length
+        )
+    })
 }
 
 fn unit_problem(unit: &Unit) -> Option<String> {
@@ -60,6 +103,8 @@ fn unit_problem(unit: &Unit) -> Option<String> {
         }
         Unit::Fifo(f) => (f.depth == 0 || f.beat.elements == 0)
             .then(|| format!("`{}`: depth {}", f.name, f.depth)),
+        Unit::SlidingWindow(w) => w.problem(),
+        Unit::MaxPool(p) => p.problem(),
         Unit::Converter(c) => (c.input_elements == 0 || c.output_elements == 0).then(|| {
             format!(
                 "`{}`: {} -> {} elements",

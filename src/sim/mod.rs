@@ -107,6 +107,11 @@
 //! * Hadamard butterflies are exact (each stage is one bit wider); the
 //!   output register applies the shift, then the clamp, then keeps the
 //!   output type's width (a no-op for a plan built from proven ranges).
+//! * The window unit reads its line buffer before the input beat of the
+//!   same edge is written; the two never share a slot (a slot is written
+//!   only while no held row uses it), so the order only mirrors the RTL.
+//!   Its counters are [`crate::arch::WindowControl`], shared with the
+//!   plan's timeline.
 //! * Elements, accumulators and thresholds are `i64` (the model format
 //!   keeps them within 64 bits). A dot product of `SIMD` products can be
 //!   wider (`dot_bits` up to 64 + log2 SIMD): it is summed in `i64` when
@@ -125,6 +130,7 @@ mod result;
 mod schedule;
 mod top;
 mod unit;
+mod window;
 
 pub use converter::ConverterState;
 pub use fifo::FifoState;
@@ -134,3 +140,4 @@ pub use result::{IiSummary, OutputBeat, SimResult, UnitStats};
 pub use schedule::{Schedule, ScheduleError, SplitMix64};
 pub use top::{SimError, Simulator, cycle_limit, simulate, simulate_with_limit};
 pub use unit::{Clocked, StreamUnit, clock};
+pub use window::{PoolState, WindowState};

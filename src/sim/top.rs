@@ -9,6 +9,7 @@ use super::mvau::MvauState;
 use super::result::{SimResult, UnitStats};
 use super::schedule::Schedule;
 use super::unit::{Clocked, StreamUnit, clock};
+use super::window::{PoolState, WindowState};
 use crate::arch::{Plan, Unit};
 use ndarray::ArrayView2;
 
@@ -46,6 +47,8 @@ enum UnitState {
     Converter(ConverterState),
     Hadamard(HadamardState),
     Mvau(Box<MvauState>),
+    Window(Box<WindowState>),
+    Pool(Box<PoolState>),
 }
 
 impl UnitState {
@@ -55,6 +58,8 @@ impl UnitState {
             Unit::Converter(c) => UnitState::Converter(ConverterState::new(c)),
             Unit::Hadamard(h) => UnitState::Hadamard(HadamardState::new(h)),
             Unit::Mvau(m) => UnitState::Mvau(Box::new(MvauState::new(m))),
+            Unit::SlidingWindow(w) => UnitState::Window(Box::new(WindowState::new(w))),
+            Unit::MaxPool(p) => UnitState::Pool(Box::new(PoolState::new(p))),
         }
     }
 
@@ -64,6 +69,8 @@ impl UnitState {
             UnitState::Converter(_) => "converter",
             UnitState::Hadamard(_) => "hadamard",
             UnitState::Mvau(_) => "mvau",
+            UnitState::Window(_) => "window",
+            UnitState::Pool(_) => "maxpool",
         }
     }
 
@@ -73,6 +80,8 @@ impl UnitState {
             UnitState::Converter(u) => u.out_data(),
             UnitState::Hadamard(u) => u.out_data(),
             UnitState::Mvau(u) => u.out_data(),
+            UnitState::Window(u) => u.out_data(),
+            UnitState::Pool(u) => u.out_data(),
         }
     }
 
@@ -89,6 +98,8 @@ impl UnitState {
             UnitState::Converter(u) => clock(u, in_valid, input, out_ready),
             UnitState::Hadamard(u) => clock(u, in_valid, input, out_ready),
             UnitState::Mvau(u) => clock(u.as_mut(), in_valid, input, out_ready),
+            UnitState::Window(u) => clock(u.as_mut(), in_valid, input, out_ready),
+            UnitState::Pool(u) => clock(u.as_mut(), in_valid, input, out_ready),
         }
     }
 
@@ -98,6 +109,8 @@ impl UnitState {
             UnitState::Converter(u) => u.describe(),
             UnitState::Hadamard(u) => u.describe(),
             UnitState::Mvau(u) => u.describe(),
+            UnitState::Window(u) => u.describe(),
+            UnitState::Pool(u) => u.describe(),
         }
     }
 

@@ -10,7 +10,8 @@ pub trait StreamUnit {
     fn out_data(&self) -> &[i64];
 
     /// `ready` of the input stream given the output stream's `ready`
-    /// (FIFOs and converters ignore it: their ready is registered).
+    /// (FIFOs, converters and window units ignore it: their ready comes
+    /// from state alone).
     fn in_ready(&self, out_ready: bool) -> bool;
 
     /// The clock edge: `input` is the beat taken in this cycle (when the

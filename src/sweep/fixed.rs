@@ -4,7 +4,7 @@
 use super::measure::{LabelledSet, measure};
 use super::resources::Pricing;
 use super::{Outcome, Series, SweepError, SweepRow};
-use crate::model::{LayerKind, Model, OverflowMode};
+use crate::model::{Model, OverflowMode};
 
 /// `model` with every accumulator at most `acc_bits` wide: each outer
 /// accumulator at exactly `acc_bits`, each tile's inner one at the smaller
@@ -15,7 +15,7 @@ pub fn narrowed(model: &Model, acc_bits: u32, overflow: OverflowMode) -> Model {
     let mut narrow = model.clone();
     narrow.name = format!("{}_p{acc_bits}_{overflow}", model.name);
     for layer in &mut narrow.layers {
-        if let LayerKind::Dense(dense) = &mut layer.kind {
+        if let Some(dense) = layer.accumulating_mut() {
             let accumulator = &mut dense.accumulator;
             accumulator.bits = acc_bits;
             if let Some(tile) = &mut accumulator.tile {

@@ -58,7 +58,7 @@ fn two_thousand_draws_cover_every_feature() {
     }
     let rare = coverage.rare(20);
     assert!(rare.is_empty(), "rarely drawn: {rare:?}\n{coverage}");
-    assert_eq!(Feature::all().len(), 44);
+    assert_eq!(Feature::all().len(), 50);
 }
 
 #[test]
