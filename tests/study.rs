@@ -148,7 +148,11 @@ fn the_driver_without_yosys_reads_unchanged_designs_from_the_cache_and_waits_for
     assert_eq!(rows.len(), committed.len());
     for (new, old) in rows.iter().zip(&committed) {
         let what = format!("{} {:?}", new.model, new.variant);
-        assert_eq!((&new.model, new.variant), (&old.model, old.variant), "{what}");
+        assert_eq!(
+            (&new.model, new.variant),
+            (&old.model, old.variant),
+            "{what}"
+        );
         if new.status == a2qgen::study::Status::NotBuilt {
             assert_eq!(old.status, new.status, "{what}: built before, refused now");
             continue;
@@ -159,7 +163,11 @@ fn the_driver_without_yosys_reads_unchanged_designs_from_the_cache_and_waits_for
         }
         if new.hash == old.hash {
             // Same Verilog: the counts come back from the cache.
-            assert_eq!(results_csv(&[new.clone()]), results_csv(&[old.clone()]), "{what}");
+            assert_eq!(
+                results_csv(&[new.clone()]),
+                results_csv(&[old.clone()]),
+                "{what}"
+            );
         } else {
             // The generator changed the design (or built it for the first
             // time) since the study last ran: `make study` synthesizes it;

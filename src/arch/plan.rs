@@ -812,9 +812,9 @@ fn mvau(
         }),
         WeightStorage::Hardwired => {
             let dot = constant_dots.iter().fold(ValueRange::ZERO, |hull, d| {
-                    let r = d.range();
-                    ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
-                });
+                let r = d.range();
+                ValueRange::new(hull.lo.min(r.lo), hull.hi.max(r.hi))
+            });
             let product = product_range(input, weight);
             (
                 min_signed_bits(product.lo, product.hi),

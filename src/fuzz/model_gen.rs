@@ -21,8 +21,8 @@ use super::draw::Draw;
 use crate::bounds::{DenseBounds, ValueRange, analyze, dense_bounds};
 use crate::model::{
     Accumulator, Activation, Conv, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind,
-    MAX_ELEMENT_BITS, MapShape, MaxPool, Model, MultiplierStyle, OverflowMode, Tile,
-    WeightsHint, Window,
+    MAX_ELEMENT_BITS, MapShape, MaxPool, Model, MultiplierStyle, OverflowMode, Tile, WeightsHint,
+    Window,
 };
 use ndarray::{Array1, Array2};
 use std::ops::RangeInclusive;
