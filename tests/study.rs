@@ -164,8 +164,8 @@ fn the_driver_without_yosys_reads_unchanged_designs_from_the_cache_and_waits_for
         if new.hash == old.hash {
             // Same Verilog: the counts come back from the cache.
             assert_eq!(
-                results_csv(&[new.clone()]),
-                results_csv(&[old.clone()]),
+                results_csv(std::slice::from_ref(new)),
+                results_csv(std::slice::from_ref(old)),
                 "{what}"
             );
         } else {

@@ -8,7 +8,7 @@
 use a2qgen::arch::{MaxPoolUnit, Padding, Plan, SlidingWindowUnit, Unit, assemble, dense_mvau};
 use a2qgen::model::{
     Accumulator, Activation, Dense, HardwareHints, IntType, MultiplierStyle, OverflowMode,
-    WeightStorage,
+    WeightsHint,
 };
 use a2qgen::sim::SplitMix64;
 use ndarray::{Array1, Array2};
@@ -80,7 +80,7 @@ pub fn random_dense(inputs: usize, outputs: usize, pe: usize, simd: usize, seed:
             pe: Some(pe),
             simd: Some(simd),
             multiplier: MultiplierStyle::Lut,
-            weights: WeightStorage::Rom,
+            weights: WeightsHint::Rom,
         },
     }
 }
