@@ -580,11 +580,17 @@ fn proven_mvau(
         });
         m
     };
-    Ok(match dense.hardware.weights {
+    Ok(built_as_hinted(dense.hardware.weights, build))
+}
+
+/// The MVAU `build` makes with the storage `hint` asks for; `auto` builds
+/// both and keeps the smaller estimate ([`choose_storage`]).
+fn built_as_hinted(hint: WeightsHint, build: impl Fn(WeightStorage) -> Mvau) -> Mvau {
+    match hint {
         WeightsHint::Rom => build(WeightStorage::Rom),
         WeightsHint::Hardwired => build(WeightStorage::Hardwired),
         WeightsHint::Auto => choose_storage(build),
-    })
+    }
 }
 
 /// The largest divisor of `channels` not above `wanted`: a window or pool
@@ -704,11 +710,9 @@ pub fn dense_mvau(
     pe: usize,
     simd: usize,
 ) -> Mvau {
-    let storage = match dense.hardware.weights {
-        WeightsHint::Hardwired => WeightStorage::Hardwired,
-        WeightsHint::Rom | WeightsHint::Auto => WeightStorage::Rom,
-    };
-    mvau(name, layer, dense, input, (pe, simd), storage, None)
+    built_as_hinted(dense.hardware.weights, |storage| {
+        mvau(name, layer, dense, input, (pe, simd), storage, None)
+    })
 }
 
 /// The MVAU of `build(storage)` for the storage the estimator counts
