@@ -62,7 +62,7 @@ calibrate: deps build
 ## Rerun Yosys on the bundled examples, refresh calibration/cached/*.json,
 ## and check the estimates against them.
 check-estimates: deps build
-	for model in mlp3 hadamard_tiled digits_p12; do \
+	for model in mlp3 hadamard_tiled digits_p12 digits_cnn_p12; do \
 	  ./target/release/a2qgen synth examples/$$model.toml --json calibration/cached/$$model.json || exit 1; \
 	done
 	$(CARGO) test --test estimates

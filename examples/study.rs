@@ -6,17 +6,20 @@
 //! design synthesized again with the hierarchy kept, for the breakdown per
 //! part.
 //!
-//! `cargo run --release --example study -- [--jobs N] [--timeout S] [--no-synth]`
+//! `cargo run --release --example study -- [--jobs N] [--timeout S] [--no-synth] [--only rom|hardwired]`
 //! (`make study`) writes `docs/study/results.csv`, `parts.csv`, `table.md`
 //! and `study.svg`. `results.csv` is also the cache: a design whose
 //! Verilog hashes as a measured row does is not synthesized again, the file
 //! is rewritten after every Yosys run, and a Yosys run whose statistics are
 //! already in the work folder (`sim/study/<model>/<variant>/`) beside the
-//! same Verilog is read back, so an interrupted study resumes. Variants the
-//! tool refuses (hardwired weights with folding, today) are recorded as not
-//! built with the reason, and are built by the next run once it accepts
-//! them. `--no-synth` runs no Yosys: designs not in the cache stay pending.
+//! same Verilog is read back, so an interrupted study resumes. A variant the
+//! tool refuses (none, today) is recorded as not built with the reason,
+//! and is built by the next run once it is accepted. `--no-synth` runs no Yosys: designs not in the cache stay pending.
+//! `--only rom` synthesizes the ROM designs (and the breakdown) only, the
+//! hardwired ones staying pending, so that the larger hardwired runs can
+//! follow in another run.
 
+use a2qgen::study::Weights;
 use a2qgen::study::driver::{DriverOptions, run};
 use a2qgen::study::report::markdown;
 use std::error::Error;
@@ -30,6 +33,15 @@ fn options() -> Result<DriverOptions, Box<dyn Error>> {
             "--jobs" => options.jobs = value("--jobs")?.parse()?,
             "--timeout" => options.timeout = value("--timeout")?.parse()?,
             "--no-synth" => options.synth = false,
+            "--only" => {
+                options.only = Some(match value("--only")?.as_str() {
+                    "rom" => Weights::Rom,
+                    "hardwired" => Weights::Hardwired,
+                    other => {
+                        return Err(format!("--only: `rom` or `hardwired`, not `{other}`").into());
+                    }
+                })
+            }
             "--models" => options.models = value("--models")?.into(),
             "--out" => options.out = value("--out")?.into(),
             "--work" => options.work = value("--work")?.into(),

@@ -320,8 +320,30 @@ fn make_float_cnn_fixtures(dir: &Path) {
     .unwrap();
 }
 
+/// Calibration runs files whose style columns name no known storage or
+/// comparator style: the committed runs file's first row, its last two
+/// fields replaced.
+fn make_calibration_fixtures(dir: &Path) {
+    let runs = std::fs::read_to_string(root().join("calibration/yosys_runs.csv")).unwrap();
+    let mut lines = runs.lines();
+    let (header, row) = (lines.next().unwrap(), lines.next().unwrap());
+    let fields: Vec<&str> = row.split(',').collect();
+    let config = fields[..fields.len() - 2].join(",");
+    for (name, styles) in [
+        ("runs_bad_storage", "flash,search"),
+        ("runs_bad_thresholds", "rom,binary"),
+    ] {
+        std::fs::write(
+            dir.join(format!("{name}.csv")),
+            format!("{header}\n{config},{styles}\n"),
+        )
+        .unwrap();
+    }
+}
+
 /// Every file the cases read, made in `dir`.
 fn make_fixtures(dir: &Path) {
+    make_calibration_fixtures(dir);
     make_conv_fixtures(dir);
     make_float_cnn_fixtures(dir);
     let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
@@ -1058,6 +1080,18 @@ fn counts_and_probabilities_are_bounded_before_allocating() {
             2,
             "calibrate --work {out} --jobs 0",
             &["--jobs 0: expected 1 to 256"],
+        ),
+        case(
+            "calibrate_runs_bad_storage",
+            2,
+            "calibrate --fit-only --runs {fx}/runs_bad_storage.csv --constants {out}/constants.toml",
+            &["{fx}/runs_bad_storage.csv: line 2: column `storage`: `flash`"],
+        ),
+        case(
+            "calibrate_runs_bad_thresholds",
+            2,
+            "calibrate --fit-only --runs {fx}/runs_bad_thresholds.csv --constants {out}/constants.toml",
+            &["{fx}/runs_bad_thresholds.csv: line 2: column `thresholds`: `binary`"],
         ),
         case(
             "sweep_synth_timeout",

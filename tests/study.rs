@@ -183,3 +183,44 @@ fn the_driver_without_yosys_reads_unchanged_designs_from_the_cache_and_waits_for
         .any(|r| r.status == a2qgen::study::Status::Measured);
     assert_eq!(out.path().join("study.svg").exists(), measured);
 }
+
+/// The estimator on every design of the study Yosys measured
+/// (`docs/study.md#the-estimator-on-the-study-designs`): DSP48E1 and
+/// BRAM18 exact and flip-flops within 10% of the whole design, as the
+/// acceptance asks; LUTs within 10% on 55 of the 76 designs, the rest
+/// overestimated by up to 64.3% (hardwired layers of very sparse weights),
+/// so the LUT check guards against regressions from there.
+#[test]
+fn the_estimator_against_yosys_on_every_measured_design() {
+    const TARGET_PERCENT: f64 = 10.0;
+    const LUT_WITHIN_TARGET: usize = 55;
+    const LUT_BOUND_PERCENT: f64 = 70.0;
+    let mut problems = Vec::new();
+    let (mut measured, mut lut_within) = (0, 0);
+    for row in committed_rows() {
+        let (Some(yosys), Some(estimate)) = (row.yosys, row.estimate) else {
+            continue;
+        };
+        measured += 1;
+        let what = format!("{} ({})", row.model, row.variant);
+        let error = |e: f64, m: u64| 100.0 * (e - m as f64) / m as f64;
+        let (lut, ff) = (error(estimate.lut, yosys.lut), error(estimate.ff, yosys.ff));
+        println!("{what}: LUT {lut:+.1}%, FF {ff:+.1}%");
+        lut_within += usize::from(lut.abs() <= TARGET_PERCENT);
+        if lut.abs() > LUT_BOUND_PERCENT || ff.abs() > TARGET_PERCENT {
+            problems.push(format!("{what}: LUT {lut:+.1}%, FF {ff:+.1}%"));
+        }
+        if estimate.dsp.round() as u64 != yosys.dsp
+            || estimate.bram18.round() as u64 != yosys.bram18
+        {
+            problems.push(format!("{what}: DSP or BRAM18 not exact"));
+        }
+    }
+    assert_eq!(measured, 76, "every design of results.csv measured");
+    if lut_within < LUT_WITHIN_TARGET {
+        problems.push(format!(
+            "LUTs within {TARGET_PERCENT}% on only {lut_within} designs"
+        ));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

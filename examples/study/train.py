@@ -1,9 +1,10 @@
 """The accumulator-width study's models: digits MLPs trained with Brevitas.
 
-Trains 64-64-32-10 MLPs with quantization-aware training on the split of
-`examples/digits/data` (pixels 0..16 scaled by 1/16), all with the same
-seed and schedule (Adam, lr 0.01, 60 epochs of 128-image batches, one
-thread):
+Trains a float 64-64-32-10 MLP on the split of `examples/digits/data`
+(pixels 0..16 scaled by 1/16; Adam, lr 0.01, 60 epochs of 128-image
+batches, one thread), then fine-tunes every quantized model from it with
+quantization-aware training, all with the same seed and schedule (Adam,
+lr 0.01 annealed by a cosine over 300 epochs of 128-image batches):
 
 - an input quantizer with the fixed scale 1/16 (uint5: the integer input is
   the pixel itself),
@@ -12,6 +13,14 @@ thread):
 - weights: the per-tensor baseline (`Int8WeightPerTensorFloat`), A2Q
   (`Int8AccumulatorAwareWeightQuant`) and A2Q+ with zero-centering
   (`Int8AccumulatorAwareZeroCenterWeightQuant`) at P = 8 .. 16.
+
+An A2Q / A2Q+ layer can hold at most floor(T) non-zero integer weights
+per output channel, where T = (2^(P-1) - 1) / (2^N - 1) is its integer
+L1 budget for N-bit unsigned inputs. Each channel of such a layer starts
+from the float weights with all but its floor(T) largest-magnitude entries
+zeroed: started from the dense float rows, every entry of a channel whose
+budget is spread over 64 inputs rounds to zero at P = 8 and 9, the ReLUs
+after it never open, and training never leaves that point.
 
 Each trained model is written as an a2qgen model from its trained integers
 (Brevitas 0.13.4's A2Q exports do not reproduce the PyTorch model, see
@@ -64,7 +73,8 @@ SIZES = (64, 64, 32, 10)
 FOLDING = ((8, 8), (8, 8), (2, 8))  # (PE, SIMD) per layer
 WEIGHT_BITS = 4
 ACT_BITS = 4
-EPOCHS = 60
+FLOAT_EPOCHS = 60
+QAT_EPOCHS = 300
 SEED = 11
 WIDTHS = range(8, 17)
 
@@ -137,6 +147,46 @@ class Mlp(torch.nn.Module):
         return inputs
 
 
+class FloatMlp(torch.nn.Module):
+    """The float network every quantized model is fine-tuned from."""
+
+    def __init__(self):
+        super().__init__()
+        self.linears = torch.nn.ModuleList(
+            torch.nn.Linear(a, b, bias=False) for a, b in zip(SIZES[:-1], SIZES[1:])
+        )
+
+    def forward(self, x):
+        for index, linear in enumerate(self.linears):
+            x = linear(x)
+            if index + 1 < len(self.linears):
+                x = torch.relu(x)
+        return x
+
+
+def l1_budget(acc_bits, input_bits):
+    """A2Q's integer L1 budget per output channel for unsigned inputs."""
+    return (2 ** (acc_bits - 1) - 1) / (2**input_bits - 1)
+
+
+def start_from_float(model, float_model, acc_bits):
+    """Copy the float weights into the quantized model and re-initialize
+    its weight quantizers from them; under an L1 budget, keep each
+    channel's floor(T) largest entries only (see the module's text)."""
+    input_bits = INPUT_BITS
+    with torch.no_grad():
+        for linear, source in zip(model.linears, float_model.linears):
+            weights = source.weight.clone()
+            if acc_bits is not None:
+                keep = max(1, int(l1_budget(acc_bits, input_bits)))
+                if keep < weights.shape[1]:
+                    largest = weights.abs().topk(keep, dim=1).indices
+                    weights *= torch.zeros_like(weights).scatter_(1, largest, 1.0)
+            linear.weight.copy_(weights)
+            linear.weight_quant.init_tensor_quant()
+            input_bits = ACT_BITS
+
+
 def load_split():
     def load(name):
         return np.load(os.path.join(DATA_DIR, name))
@@ -146,13 +196,14 @@ def load_split():
     return train_x, load("train_y.npy"), load("test_x.npy"), load("test_y.npy")
 
 
-def train(model, x, y):
+def train(model, x, y, epochs, anneal):
     torch.manual_seed(SEED)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if anneal else None
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     generator = torch.Generator().manual_seed(SEED)
     model.train()
-    for _ in range(EPOCHS):
+    for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), 128):
             batch = order[start : start + 128]
@@ -160,6 +211,8 @@ def train(model, x, y):
             loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
             loss.backward()
             optimizer.step()
+        if schedule is not None:
+            schedule.step()
     model.eval()
 
 
@@ -306,11 +359,18 @@ def main():
     os.makedirs(MODEL_DIR, exist_ok=True)
     train_x, train_y, test_pixels, test_y = load_split()
     test_x = torch.from_numpy(test_pixels.astype(np.float32) / PIXEL_MAX)
+    torch.manual_seed(SEED)
+    float_model = FloatMlp()
+    train(float_model, train_x, train_y, FLOAT_EPOCHS, anneal=False)
+    with torch.no_grad():
+        float_accuracy = (float_model(test_x).numpy().argmax(axis=1) == test_y).mean()
+    print(f"float model: test accuracy {float_accuracy:.6f}", flush=True)
     rows = []
     for name, weight_quant, acc_bits, description in MODELS:
         torch.manual_seed(SEED)
         model = Mlp(weight_quant, acc_bits)
-        train(model, train_x, train_y)
+        start_from_float(model, float_model, acc_bits)
+        train(model, train_x, train_y, QAT_EPOCHS, anneal=True)
         with torch.no_grad():
             torch_out = model(test_x).numpy()
         layers, input_scale = integer_layers(model, test_x[:1])

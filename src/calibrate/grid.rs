@@ -3,10 +3,11 @@
 //! pseudo-random weights, thresholds and biases, so that every run can be
 //! rebuilt exactly from its row in `calibration/yosys_runs.csv`.
 
+use crate::arch::ThresholdStyle;
 use crate::estimate::{WIDE_ACCUMULATOR_BITS, widened_model};
 use crate::model::{
     Accumulator, Activation, Dense, Hadamard, HardwareHints, IntType, Layer, LayerKind, Model,
-    MultiplierStyle, OverflowMode, Tile,
+    MultiplierStyle, OverflowMode, Tile, WeightsHint,
 };
 use ndarray::{Array1, Array2};
 use std::path::PathBuf;
@@ -109,6 +110,14 @@ pub struct Config {
     /// compare a model: the same weights, thresholds and biases at the
     /// baseline's widths.
     pub wide: bool,
+    /// The first layer's weights as constants in the Verilog rather than
+    /// in a ROM (`hardware.weights = "hardwired"`).
+    pub hardwired: bool,
+    /// The comparator bank's style, as measured; `None` lets `arch` choose
+    /// by its rule (the grid's configs; a recorded run keeps what was
+    /// built, so that a later change of the rule cannot silently refit
+    /// other designs than those Yosys measured).
+    pub thresholds: Option<ThresholdStyle>,
 }
 
 /// A small deterministic generator (xorshift64*).
@@ -165,6 +174,14 @@ pub struct Round {
     /// accumulator-aware quantized network ([`A2Q_LAYERS`]), their weights
     /// alternately small and centred.
     pub a2q_mvau: usize,
+    /// Single-layer MVAU configs as [`Round::a2q_mvau`] with up to twice
+    /// as many lanes ([`LARGE_A2Q_LAYERS`]), each also with every
+    /// accumulator at 32 bits.
+    pub large_a2q_mvau: usize,
+    /// Single-layer MVAU configs with hardwired weights
+    /// ([`HARDWIRED_LAYERS`]), their weights alternately small and
+    /// centred, each also with every accumulator at 32 bits.
+    pub hardwired: usize,
     /// How many single-layer MVAU configs of the earlier rounds (in id
     /// order, skipping those whose accumulators are 32 bits already) come
     /// again with every accumulator at 32 bits.
@@ -178,13 +195,15 @@ const NO_CONFIGS: Round = Round {
     small_mvau: 0,
     peaked_mvau: 0,
     a2q_mvau: 0,
+    large_a2q_mvau: 0,
+    hardwired: 0,
     widened: 0,
 };
 
 /// The rounds `a2qgen calibrate` runs. A later round only appends configs:
 /// the ids (and configs) of earlier rounds never change, so recorded runs
 /// stay valid and a calibration resumes.
-pub const ROUNDS: [Round; 6] = [
+pub const ROUNDS: [Round; 8] = [
     Round {
         mvau: 60,
         pipeline: 8,
@@ -220,6 +239,19 @@ pub const ROUNDS: [Round; 6] = [
     Round {
         a2q_mvau: 40,
         widened: 40,
+        ..NO_CONFIGS
+    },
+    // Hardwired weights (`docs/estimator.md#hardwired-weights`), from
+    // unfolded to 64 folds, declared and 32-bit.
+    Round {
+        hardwired: 40,
+        ..NO_CONFIGS
+    },
+    // Layers as large as a digits MLP's hidden layers (PE x SIMD 8 x 8 of
+    // 4-bit weights and activations), beyond the earlier rounds' budget,
+    // where the earlier fit overestimated whole designs by 10 to 20%.
+    Round {
+        large_a2q_mvau: 30,
         ..NO_CONFIGS
     },
 ];
@@ -262,6 +294,29 @@ pub fn grid(rounds: &[Round]) -> Vec<Config> {
         for (i, config) in configs[first..].iter_mut().enumerate() {
             config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
         }
+        let first = configs.len();
+        draw_dense(
+            &mut random,
+            &mut configs,
+            round.large_a2q_mvau,
+            &LARGE_A2Q_LAYERS,
+        );
+        for (i, config) in configs[first..].iter_mut().enumerate() {
+            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
+        }
+        widen_where(&mut configs, round.large_a2q_mvau, |c| c.id >= first);
+        let first = configs.len();
+        draw_dense(
+            &mut random,
+            &mut configs,
+            round.hardwired,
+            &HARDWIRED_LAYERS,
+        );
+        for (i, config) in configs[first..].iter_mut().enumerate() {
+            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
+            config.hardwired = true;
+        }
+        widen_where(&mut configs, round.hardwired, |c| c.hardwired);
         widen(&mut configs, round.widened);
     }
     configs
@@ -270,6 +325,11 @@ pub fn grid(rounds: &[Round]) -> Vec<Config> {
 /// Appends 32-bit copies of the first `count` single-layer configs with
 /// narrower accumulators that have none yet.
 fn widen(configs: &mut Vec<Config>, count: usize) {
+    widen_where(configs, count, |_| true);
+}
+
+/// [`widen`] among the configs `eligible` accepts.
+fn widen_where(configs: &mut Vec<Config>, count: usize, eligible: impl Fn(&Config) -> bool) {
     let has_copy = |c: &Config, all: &[Config]| {
         all.iter()
             .any(|w| w.wide && w.seed == c.seed && w.weights == c.weights)
@@ -278,6 +338,7 @@ fn widen(configs: &mut Vec<Config>, count: usize) {
         .iter()
         .filter(|c| {
             c.kind == ConfigKind::Mvau
+                && eligible(c)
                 && !c.wide
                 && c.acc_bits.max(c.inner_bits) < WIDE_ACCUMULATOR_BITS
                 && !has_copy(c, configs)
@@ -367,6 +428,29 @@ const ANY_PIPELINE: DenseRanges = DenseRanges {
     kind: ConfigKind::Pipeline,
     out_bits: &[0, 2, 4],
     ..ANY_LAYER
+};
+
+/// Hardwired hidden layers of accumulator-aware quantized MLPs: as
+/// [`A2Q_LAYERS`], with LUT multipliers only (hardwired products are
+/// constant-coefficient circuits) and from one fold to 64, across the
+/// crossover where a ROM becomes cheaper.
+pub const HARDWIRED_LAYERS: DenseRanges = DenseRanges {
+    dsp_percent: 0,
+    nf: &[1, 2, 4, 8],
+    sf: &[1, 2, 4, 8],
+    ..A2Q_LAYERS
+};
+
+/// [`A2Q_LAYERS`] with 4 to 16 PEs of 8 or 16 lanes and up to four times
+/// the first rounds' product bits, LUT multipliers only.
+pub const LARGE_A2Q_LAYERS: DenseRanges = DenseRanges {
+    weight_bits: &[3, 4, 4, 5],
+    input_bits: &[3, 4, 4, 5],
+    dsp_percent: 0,
+    pe: &[4, 8, 8, 16],
+    simd: &[8, 16],
+    lut_product_bits: 4 * LUT_PRODUCT_BITS_BUDGET,
+    ..A2Q_LAYERS
 };
 
 /// Hidden layers of accumulator-aware quantized MLPs (as the bundled
@@ -461,6 +545,8 @@ fn dense_config(random: &mut Random, id: usize, ranges: &DenseRanges) -> Option<
         seed: random.next() >> 1,
         weights: WeightValues::Uniform,
         wide: false,
+        hardwired: false,
+        thresholds: None,
     })
 }
 
@@ -500,6 +586,8 @@ fn hadamard_config(random: &mut Random, id: usize) -> Config {
         seed: random.next() >> 1,
         weights: WeightValues::Uniform,
         wide: false,
+        hardwired: false,
+        thresholds: None,
     }
 }
 
@@ -592,7 +680,11 @@ impl Config {
                 pe: Some(self.pe),
                 simd: Some(self.simd),
                 multiplier: self.multiplier,
-                ..HardwareHints::default()
+                weights: if self.hardwired {
+                    WeightsHint::Hardwired
+                } else {
+                    WeightsHint::Rom
+                },
             },
         );
         Layer {
@@ -749,6 +841,41 @@ mod tests {
             let plan = build_plan(&model, &analyze(&model), PlanOptions::default());
             assert!(plan.is_ok(), "{config:?}: {:?}", plan.err());
         }
+    }
+
+    /// The styles the estimator fits are in the grid: hardwired weights
+    /// from unfolded to folded, declared and 32-bit, and both comparator
+    /// banks.
+    #[test]
+    fn the_grid_builds_every_fitted_style() {
+        use crate::arch::{ActivationPlan, ThresholdStyle, Unit};
+        use crate::model::WeightStorage;
+        let mut hardwired_folds = std::collections::BTreeSet::new();
+        let mut styles = std::collections::BTreeSet::new();
+        let mut hardwired_wide = 0;
+        for config in grid(&ROUNDS) {
+            let model = config.model();
+            let plan = build_plan(&model, &analyze(&model), PlanOptions::default()).unwrap();
+            let Some(Unit::Mvau(mvau)) = plan.units.first() else {
+                continue;
+            };
+            assert_eq!(
+                mvau.storage == WeightStorage::Hardwired,
+                config.hardwired,
+                "{config:?}"
+            );
+            if config.hardwired {
+                hardwired_folds.insert(config.nf * config.sf);
+                hardwired_wide += usize::from(config.wide);
+            }
+            if let ActivationPlan::Thresholds { style, .. } = mvau.activation {
+                styles.insert(format!("{style:?}"));
+            }
+        }
+        assert!(hardwired_folds.contains(&1) && hardwired_folds.iter().any(|&f| f >= 16));
+        assert!(hardwired_wide >= 20, "{hardwired_wide}");
+        let both = [ThresholdStyle::Parallel, ThresholdStyle::Search].map(|s| format!("{s:?}"));
+        assert!(both.iter().all(|s| styles.contains(s)), "{styles:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! runs finish, so an interrupted calibration resumes where it stopped.
 
 use super::grid::{Config, ConfigKind, WeightValues};
-use crate::arch::{Plan, PlanOptions, ThresholdStyle, Unit, build_plan};
+use crate::arch::{ActivationPlan, Plan, PlanOptions, ThresholdStyle, Unit, build_plan};
 use crate::bounds::analyze;
 use crate::model::{MultiplierStyle, OverflowMode};
 use crate::rtl::emit::generate;
@@ -61,9 +61,40 @@ const COLUMNS: [&str; 33] = [
     "muxf",
 ];
 
-/// The CSV header line (the last column is Yosys's wall time in seconds).
+/// Columns after `seconds`: the weights' storage and the comparator
+/// bank's style as built. Rows written before they existed end at
+/// `seconds` and were ROMs with parallel banks.
+const STYLE_COLUMNS: [&str; 2] = ["storage", "thresholds"];
+
+/// The CSV header line (`seconds` is Yosys's wall time).
 pub fn csv_header() -> String {
-    format!("{},seconds", COLUMNS.join(","))
+    format!("{},seconds,{}", COLUMNS.join(","), STYLE_COLUMNS.join(","))
+}
+
+fn threshold_style_name(style: Option<ThresholdStyle>) -> &'static str {
+    match style {
+        None => "-",
+        Some(ThresholdStyle::Parallel) => "parallel",
+        Some(ThresholdStyle::Search) => "search",
+    }
+}
+
+fn parse_threshold_style(text: &str) -> Result<Option<ThresholdStyle>, String> {
+    match text {
+        "-" => Ok(None),
+        "parallel" => Ok(Some(ThresholdStyle::Parallel)),
+        "search" => Ok(Some(ThresholdStyle::Search)),
+        other => Err(format!("column `thresholds`: `{other}`")),
+    }
+}
+
+/// The comparator bank's style of the first MVAU of `plan` (the unit
+/// whose style matters; the second layer of a pipeline config has none).
+fn built_threshold_style(plan: &Plan) -> Option<ThresholdStyle> {
+    plan.mvaus().next().and_then(|m| match m.activation {
+        ActivationPlan::Thresholds { style, .. } => Some(style),
+        ActivationPlan::None => None,
+    })
 }
 
 impl RunRecord {
@@ -105,19 +136,28 @@ impl RunRecord {
             m.inv.to_string(),
             m.muxf.to_string(),
             format!("{:.2}", self.seconds),
+            if c.hardwired { "hardwired" } else { "rom" }.into(),
+            threshold_style_name(c.thresholds).into(),
         ];
         fields.join(",")
     }
 
     pub fn from_csv(line: &str) -> Result<Self, String> {
         let f: Vec<&str> = line.trim().split(',').collect();
-        if f.len() != COLUMNS.len() + 1 {
-            return Err(format!(
-                "expected {} fields, found {}",
-                COLUMNS.len() + 1,
-                f.len()
-            ));
+        let (legacy, current) = (COLUMNS.len() + 1, COLUMNS.len() + 1 + STYLE_COLUMNS.len());
+        if f.len() != legacy && f.len() != current {
+            return Err(format!("expected {current} fields, found {}", f.len()));
         }
+        let (hardwired, thresholds) = if f.len() == legacy {
+            (false, Some(ThresholdStyle::Parallel))
+        } else {
+            let hardwired = match f[legacy] {
+                "rom" => false,
+                "hardwired" => true,
+                other => return Err(format!("column `storage`: `{other}`")),
+            };
+            (hardwired, parse_threshold_style(f[legacy + 1])?)
+        };
         let num = |i: usize| -> Result<u64, String> {
             f[i].parse()
                 .map_err(|_| format!("column `{}`: `{}` is not a number", COLUMNS[i], f[i]))
@@ -160,6 +200,8 @@ impl RunRecord {
                 "32" => true,
                 other => return Err(format!("column `accumulators`: `{other}`")),
             },
+            hardwired,
+            thresholds,
         };
         Ok(RunRecord {
             config,
@@ -199,11 +241,12 @@ pub fn parse_runs(text: &str) -> Result<Vec<RunRecord>, String> {
 }
 
 /// The plan of a config (every config builds one; see the grid's tests),
-/// with the parallel comparator banks its recorded runs measured.
+/// with the comparator banks its recorded runs measured, or as `arch`
+/// chooses them for a config not yet run.
 pub fn config_plan(config: &Config) -> Plan {
     let model = config.model();
     let options = PlanOptions {
-        thresholds: Some(ThresholdStyle::Parallel),
+        thresholds: config.thresholds,
         ..PlanOptions::default()
     };
     build_plan(&model, &analyze(&model), options).expect("calibration configs build a plan")
@@ -283,7 +326,11 @@ pub fn synthesize_grid(run: &CalibrationRun) -> Result<Vec<SynthError>, String> 
                 top: unit_module(&plan, unit),
                 hierarchy: false,
             });
-            pending.push((config.clone(), unit, unit_kind(&plan.units[unit])));
+            let measured = Config {
+                thresholds: built_threshold_style(&plan),
+                ..config.clone()
+            };
+            pending.push((measured, unit, unit_kind(&plan.units[unit])));
         }
     }
     let csv = std::sync::Mutex::new(
@@ -354,6 +401,38 @@ mod tests {
             RunRecord::from_csv(&unknown)
                 .unwrap_err()
                 .contains("accumulators")
+        );
+    }
+
+    #[test]
+    fn storage_and_threshold_style_round_trip_and_old_rows_read_as_rom_and_parallel() {
+        let configs = grid(&ROUNDS);
+        let hardwired = configs
+            .iter()
+            .find(|c| c.hardwired)
+            .expect("a hardwired config");
+        let record = RunRecord {
+            config: Config {
+                thresholds: Some(ThresholdStyle::Search),
+                ..hardwired.clone()
+            },
+            unit: 0,
+            unit_kind: "mvau".into(),
+            measured: Measured::default(),
+            seconds: 1.5,
+        };
+        let row = record.to_csv();
+        assert!(row.ends_with(",1.50,hardwired,search"), "{row}");
+        assert_eq!(RunRecord::from_csv(&row).unwrap(), record);
+        let old = row.trim_end_matches(",hardwired,search");
+        let parsed = RunRecord::from_csv(old).unwrap();
+        assert!(!parsed.config.hardwired);
+        assert_eq!(parsed.config.thresholds, Some(ThresholdStyle::Parallel));
+        let bad = row.replace(",hardwired,search", ",hardwired,binary");
+        assert!(
+            RunRecord::from_csv(&bad)
+                .unwrap_err()
+                .contains("thresholds")
         );
     }
 }

@@ -22,7 +22,7 @@ pub struct CalibrateArgs {
     /// Where the RTL of every config is generated and synthesized.
     #[arg(long, default_value = "sim/calibration")]
     work: PathBuf,
-    /// Grid rounds to run (1 to 6; see `calibrate::grid::ROUNDS`).
+    /// Grid rounds to run (1 to 7; see `calibrate::grid::ROUNDS`).
     #[arg(long, default_value_t = ROUNDS.len())]
     rounds: usize,
     /// Seconds after which one Yosys run is stopped (at most a week).

@@ -18,17 +18,27 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Block {
     Mvau,
+    /// An MVAU whose weights are constants in the Verilog: the same parts
+    /// in another proportion, so it is fitted and banded on its own.
+    HardwiredMvau,
     Hadamard,
     Fifo,
     Converter,
 }
 
 impl Block {
-    pub const ALL: [Block; 4] = [Block::Mvau, Block::Hadamard, Block::Fifo, Block::Converter];
+    pub const ALL: [Block; 5] = [
+        Block::Mvau,
+        Block::HardwiredMvau,
+        Block::Hadamard,
+        Block::Fifo,
+        Block::Converter,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Block::Mvau => "mvau",
+            Block::HardwiredMvau => "hardwired_mvau",
             Block::Hadamard => "hadamard",
             Block::Fifo => "fifo",
             Block::Converter => "converter",
@@ -37,6 +47,7 @@ impl Block {
 
     pub fn of(unit: &Unit) -> Self {
         match unit {
+            Unit::Mvau(m) if m.storage == WeightStorage::Hardwired => Block::HardwiredMvau,
             Unit::Mvau(_) => Block::Mvau,
             Unit::Hadamard(_) => Block::Hadamard,
             Unit::Fifo(_) => Block::Fifo,
@@ -261,22 +272,11 @@ fn mvau_features(m: &Mvau) -> UnitFeatures {
     f
 }
 
-/// Features of hardwired dot products, counted at one LUT per full adder,
-/// per final-adder bit and per multiplexer LUT, and one CARRY4 per four
-/// final-adder bits, of binary-search comparator banks, and of window and
-/// pool units: structural counts, not fitted
-/// (`docs/estimator.md#hardwired-weights`,
-/// `docs/estimator.md#threshold-search`).
-pub const UNIT_COST_FEATURES: [&str; 12] = [
-    "hardwired_full_adders",
-    "hardwired_final_adder_bits",
-    "hardwired_carry4",
-    "hardwired_product_adder_bits",
-    "hardwired_select_luts",
-    "search_compare_luts",
-    "search_select_luts",
-    "search_carry4",
-    // The window and pool units (`docs/estimator.md#sliding-window-and-max-pool-units`).
+/// Features of the window and pool units, counted at one LUT per adder
+/// bit and per memory LUT, one flip-flop per register bit and one CARRY4
+/// per four adder bits: structural counts, not fitted
+/// (`docs/estimator.md#sliding-window-and-max-pool-units`).
+pub const UNIT_COST_FEATURES: [&str; 4] = [
     "window_adder_bits",
     "window_register_bits",
     "window_carry4",
@@ -842,7 +842,7 @@ fn activation_features(f: &mut UnitFeatures, m: &Mvau, pe: usize) {
 }
 
 /// A binary-search comparator bank (`ThresholdStyle::Search`), counted
-/// structurally at unit costs (`docs/estimator.md#threshold-search`): per
+/// structurally and fitted (`docs/estimator.md#threshold-search`): per
 /// stage, one carry-chain comparator LUT per significant bit of the
 /// thresholds that stage selects, and one LUT per distinct varying bit
 /// column of them (the selection by the fold index and the bits above).

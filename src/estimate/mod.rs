@@ -21,7 +21,7 @@ pub use features::{Block, Component, Resource, UnitFeatures, unit_features};
 
 use crate::arch::{ArchError, Plan, PlanOptions, Unit, build_plan};
 use crate::bounds::analyze;
-use crate::model::{Model, WeightStorage};
+use crate::model::Model;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::{Add, AddAssign};
@@ -122,8 +122,8 @@ pub struct UnitEstimate {
     pub total: Resources,
     pub components: BTreeMap<Component, Resources>,
     /// The error band of the unit's block kind; `None` when the unit is
-    /// counted at unit costs the calibration does not cover (hardwired
-    /// weights).
+    /// counted at unit costs the calibration does not cover (window and
+    /// pool units).
     pub band: Option<Band>,
 }
 
@@ -218,12 +218,11 @@ pub fn estimate_plan_with(plan: &Plan, constants: &Constants) -> PlanEstimate {
     }
 }
 
-/// The band of `unit`'s block kind, unless the unit is built in a style
-/// the calibration grid does not synthesize (hardwired weights, and the
-/// window and pool units, counted at unit costs and never calibrated).
+/// The band of `unit`'s block kind, unless the unit is one the
+/// calibration grid does not synthesize (the window and pool units,
+/// counted at unit costs and never calibrated).
 fn calibrated_band(unit: &Unit, constants: &Constants) -> Option<Band> {
     match unit {
-        Unit::Mvau(m) if m.storage == WeightStorage::Hardwired => None,
         Unit::SlidingWindow(_) | Unit::MaxPool(_) => None,
         _ => constants.band(Block::of(unit)),
     }
@@ -261,23 +260,14 @@ pub fn declared_and_wide_plans(
 pub struct Comparison {
     pub declared: PlanEstimate,
     pub wide: PlanEstimate,
-    /// Layers with hardwired weights, whose dot products are counted
-    /// structurally at unit costs (uncalibrated).
-    pub hardwired: Vec<String>,
 }
 
 /// Estimates both variants of `model`.
 pub fn compare(model: &Model, options: PlanOptions) -> Result<Comparison, ArchError> {
     let (declared, wide) = declared_and_wide_plans(model, options)?;
-    let hardwired = declared
-        .mvaus()
-        .filter(|m| m.storage == WeightStorage::Hardwired)
-        .map(|m| m.name.clone())
-        .collect();
     Ok(Comparison {
         declared: estimate_plan(&declared),
         wide: estimate_plan(&wide),
-        hardwired,
     })
 }
 
@@ -324,7 +314,6 @@ mod tests {
         let c = compare(&example("mlp3.toml"), PlanOptions::default()).unwrap();
         // fc2: 2 PEs x 8 products of int8 x uint4 (13 bits): one DSP each.
         assert_eq!(c.declared.total.dsp, 16.0);
-        assert!(c.hardwired.is_empty());
     }
 
     #[test]
@@ -369,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn hardwired_layers_have_no_rom_and_are_named() {
+    fn hardwired_layers_have_no_rom_and_carry_their_own_band() {
         let mut model = example("mlp3.toml");
         let LayerKind::Dense(fc1) = &mut model.layers[1].kind else {
             panic!()
@@ -379,13 +368,15 @@ mod tests {
             ..Default::default()
         };
         let c = compare(&model, PlanOptions::default()).unwrap();
-        assert_eq!(c.hardwired, ["fc1"]);
         let fc1 = c.declared.units.iter().find(|u| u.name == "fc1").unwrap();
+        assert_eq!(fc1.block, Block::HardwiredMvau);
         assert!(!fc1.components.contains_key(&Component::WeightRom));
         assert!(!fc1.components.contains_key(&Component::Multipliers));
         assert!(fc1.components[&Component::AdderTree].lut > 0.0);
         assert_eq!(fc1.total.bram18, 0.0);
-        assert_eq!(fc1.band, None);
+        let band = crate::estimate::constants::Constants::bundled().band(Block::HardwiredMvau);
+        assert!(band.is_some());
+        assert_eq!(fc1.band, band);
     }
 
     #[test]
@@ -416,7 +407,8 @@ mod tests {
         assert_eq!(choice.hardwired_luts, hardwired_luts);
         assert_eq!(fc1.storage, choice.storage());
         assert!(
-            (fc1.storage == WeightStorage::Hardwired) == (choice.hardwired_luts < choice.rom_luts)
+            (fc1.storage == crate::model::WeightStorage::Hardwired)
+                == (choice.hardwired_luts < choice.rom_luts)
         );
     }
 }

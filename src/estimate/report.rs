@@ -163,7 +163,7 @@ pub fn render(c: &Comparison, micros: f64) -> String {
         w.lut - d.lut,
         w.ff - d.ff,
         savings_table(c)
-    ) + &hardwired_note(c)
+    )
 }
 
 /// The total with its error band, and which units the band leaves out.
@@ -196,19 +196,6 @@ pub fn band_line(estimate: &PlanEstimate) -> String {
         line += &format!("; not covering {} (uncalibrated)", uncovered.join(", "));
     }
     line + ".\n"
-}
-
-/// Says which estimates rest on no calibration of their own.
-fn hardwired_note(c: &Comparison) -> String {
-    if c.hardwired.is_empty() {
-        return String::new();
-    }
-    format!(
-        "\nnote: hardwired weights in {}: their dot products are counted structurally (full \
-         adders and final adders at one LUT each), not calibrated; its measured error is in \
-         docs/estimator.md#hardwired-weights.\n",
-        c.hardwired.join(", ")
-    )
 }
 
 /// The JSON document of `--json`.

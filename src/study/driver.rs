@@ -9,8 +9,8 @@ use super::design::{correct_predictions, design_on_disk};
 use super::report::{breakdown_designs, markdown};
 use super::{
     Accumulators, BuiltVariant, PartRow, Status, StudyError, StudyRow, TrainedModel, Variant,
-    VariantBuild, build_variant, parse_parts, parse_results, parts_csv, plot, read_trained_models,
-    results_csv,
+    VariantBuild, Weights, build_variant, parse_parts, parse_results, parts_csv, plot,
+    read_trained_models, results_csv,
 };
 use crate::arch::Plan;
 use crate::estimate::estimate_plan;
@@ -35,6 +35,10 @@ pub struct DriverOptions {
     pub timeout: u64,
     /// Run Yosys on what the cache lacks; without it those stay pending.
     pub synth: bool,
+    /// Synthesize only the designs with these weights (the others are
+    /// read from the cache or stay pending): the ROM designs and the
+    /// breakdown first, the hardwired ones in a later run.
+    pub only: Option<Weights>,
     /// The trained models and their `accuracy.csv`.
     pub models: PathBuf,
     /// The digits data: `test_x.npy`, `test_y.npy`.
@@ -52,6 +56,7 @@ impl Default for DriverOptions {
             jobs: 2,
             timeout: 4 * 3600,
             synth: true,
+            only: None,
             models: PathBuf::from("examples/study/models"),
             data: PathBuf::from("examples/digits/data"),
             out: PathBuf::from("docs/study"),
@@ -302,7 +307,7 @@ pub fn run(options: &DriverOptions) -> Result<(Vec<StudyRow>, Vec<PartRow>), Stu
     let cache = cached_rows(&options.out.join("results.csv"))?;
     let mut rows = Vec::new();
     let mut built_designs: Vec<Option<BuiltVariant>> = Vec::new();
-    let mut pending = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for model in &trained {
         for variant in Variant::ALL {
             let mut row = base_row(model, variant);
@@ -336,7 +341,7 @@ pub fn run(options: &DriverOptions) -> Result<(Vec<StudyRow>, Vec<PartRow>), Stu
                 let cells = parse_stat(&stat, &built.design.top).map_err(|e| io(&dir, e))?;
                 row.status = Status::Measured;
                 row.yosys = Some(Measured::from_cells(&cells));
-            } else if options.synth {
+            } else if options.synth && options.only.is_none_or(|w| w == variant.weights) {
                 place_design(&built, &dir)?;
                 let label = format!("{} ({variant})", model.name);
                 pending.push(Pending {
@@ -349,12 +354,17 @@ pub fn run(options: &DriverOptions) -> Result<(Vec<StudyRow>, Vec<PartRow>), Stu
         }
     }
     write_results(&options.out, &rows)?;
-    // The baseline first, then every proven design, then the rest.
+    // ROMs before hardwired designs, the baseline first, proven before
+    // 32-bit accumulators, then the smaller estimate first: an interrupted
+    // study has measured what its headline needs.
     pending.sort_by_key(|p| {
         let r = &rows[p.row];
+        let lut = r.estimate.map_or(0, |e| e.lut.round() as i64);
         (
+            r.variant.weights != Weights::Rom,
             r.method != "baseline",
             r.variant.accumulators != Accumulators::Proven,
+            lut,
             p.row,
         )
     });
