@@ -289,37 +289,43 @@ pub fn grid(rounds: &[Round]) -> Vec<Config> {
                 config.weights = weights;
             }
         }
-        let first = configs.len();
-        draw_dense(&mut random, &mut configs, round.a2q_mvau, &A2Q_LAYERS);
-        for (i, config) in configs[first..].iter_mut().enumerate() {
-            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
-        }
-        let first = configs.len();
-        draw_dense(
+        draw_alternating(&mut random, &mut configs, round.a2q_mvau, &A2Q_LAYERS);
+        let first = draw_alternating(
             &mut random,
             &mut configs,
             round.large_a2q_mvau,
             &LARGE_A2Q_LAYERS,
         );
-        for (i, config) in configs[first..].iter_mut().enumerate() {
-            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
-        }
         widen_where(&mut configs, round.large_a2q_mvau, |c| c.id >= first);
-        let first = configs.len();
-        draw_dense(
+        let first = draw_alternating(
             &mut random,
             &mut configs,
             round.hardwired,
             &HARDWIRED_LAYERS,
         );
-        for (i, config) in configs[first..].iter_mut().enumerate() {
-            config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
+        for config in &mut configs[first..] {
             config.hardwired = true;
         }
         widen_where(&mut configs, round.hardwired, |c| c.hardwired);
         widen(&mut configs, round.widened);
     }
     configs
+}
+
+/// Appends `count` dense configs drawn from `ranges`, their weights
+/// alternately small and centred; returns the index of the first.
+fn draw_alternating(
+    random: &mut Random,
+    configs: &mut Vec<Config>,
+    count: usize,
+    ranges: &DenseRanges,
+) -> usize {
+    let first = configs.len();
+    draw_dense(random, configs, count, ranges);
+    for (i, config) in configs[first..].iter_mut().enumerate() {
+        config.weights = [WeightValues::Small, WeightValues::Peaked][i % 2];
+    }
+    first
 }
 
 /// Appends 32-bit copies of the first `count` single-layer configs with
