@@ -14,10 +14,10 @@
 //! already in the work folder (`sim/study/<model>/<variant>/`) beside the
 //! same Verilog is read back, so an interrupted study resumes. A variant the
 //! tool refuses (none, today) is recorded as not built with the reason,
-//! and is built by the next run once it is accepted. `--no-synth` runs no Yosys: designs not in the cache stay pending.
-//! `--only rom` synthesizes the ROM designs (and the breakdown) only, the
-//! hardwired ones staying pending, so that the larger hardwired runs can
-//! follow in another run.
+//! and is built by the next run once it is accepted. `--no-synth` runs no
+//! Yosys: designs not in the cache stay pending. `--only rom` synthesizes
+//! the ROM designs (and the breakdown) only, the hardwired ones staying
+//! pending for another run (`--only hardwired` the other way round).
 
 use a2qgen::study::Weights;
 use a2qgen::study::driver::{DriverOptions, run};
