@@ -34,13 +34,10 @@ fn options() -> Result<DriverOptions, Box<dyn Error>> {
             "--timeout" => options.timeout = value("--timeout")?.parse()?,
             "--no-synth" => options.synth = false,
             "--only" => {
-                options.only = Some(match value("--only")?.as_str() {
-                    "rom" => Weights::Rom,
-                    "hardwired" => Weights::Hardwired,
-                    other => {
-                        return Err(format!("--only: `rom` or `hardwired`, not `{other}`").into());
-                    }
-                })
+                let key = value("--only")?;
+                let weights = Weights::from_key(&key)
+                    .ok_or(format!("--only: `rom` or `hardwired`, not `{key}`"))?;
+                options.only = Some(weights);
             }
             "--models" => options.models = value("--models")?.into(),
             "--out" => options.out = value("--out")?.into(),

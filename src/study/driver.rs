@@ -307,7 +307,7 @@ pub fn run(options: &DriverOptions) -> Result<(Vec<StudyRow>, Vec<PartRow>), Stu
     let cache = cached_rows(&options.out.join("results.csv"))?;
     let mut rows = Vec::new();
     let mut built_designs: Vec<Option<BuiltVariant>> = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
+    let mut pending = Vec::new();
     for model in &trained {
         for variant in Variant::ALL {
             let mut row = base_row(model, variant);

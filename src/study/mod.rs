@@ -27,6 +27,18 @@ pub enum Weights {
     Hardwired,
 }
 
+impl Weights {
+    /// The weights named `rom` or `hardwired` (the CSV's key, and the
+    /// study driver's `--only`).
+    pub fn from_key(key: &str) -> Option<Self> {
+        match key {
+            "rom" => Some(Weights::Rom),
+            "hardwired" => Some(Weights::Hardwired),
+            _ => None,
+        }
+    }
+}
+
 /// The accumulator widths a variant declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Accumulators {
@@ -85,11 +97,7 @@ impl Variant {
 
     /// The variant of the CSV's two keys.
     pub fn from_keys(weights: &str, accumulators: &str) -> Option<Self> {
-        let weights = match weights {
-            "rom" => Weights::Rom,
-            "hardwired" => Weights::Hardwired,
-            _ => return None,
-        };
+        let weights = Weights::from_key(weights)?;
         let accumulators = match accumulators {
             "proven" => Accumulators::Proven,
             "32" => Accumulators::Wide32,
