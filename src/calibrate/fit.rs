@@ -125,7 +125,12 @@ pub fn fit_constants(records: &[RunRecord]) -> Result<Fitted, String> {
             continue;
         }
         for resource in Resource::ALL {
-            constants.set(block, resource, fit_resource(&training, resource));
+            let shared = |feature: &str| {
+                shares_rom_coefficient(block, feature)
+                    .then(|| constants.coefficient(Block::Mvau, resource, feature))
+            };
+            let coefficients = fit_resource(&training, resource, shared);
+            constants.set(block, resource, coefficients);
         }
     }
     let evaluations: Vec<Evaluation> = samples.iter().map(|s| evaluate(s, &constants)).collect();
@@ -204,8 +209,23 @@ fn evaluate(sample: &Sample, constants: &Constants) -> Evaluation {
     }
 }
 
-/// The coefficients of one resource on the features.
-fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
+/// Whether `block` takes `feature`'s coefficient from the ROM MVAU's fit
+/// instead of fitting its own: a hardwired MVAU's accumulator, comparators,
+/// output and control are the ROM layer's RTL, and its own grid layers are
+/// too few to separate them from its dot products (fitted alone, the
+/// accumulator took nearly twice the LUTs per bit that Yosys measures).
+fn shares_rom_coefficient(block: Block, feature: &str) -> bool {
+    block == Block::HardwiredMvau && !feature.starts_with("hardwired_") && feature != "unit"
+}
+
+/// The coefficients of one resource on the features; a feature that
+/// `shared` gives a coefficient keeps it, and the others are fitted to
+/// what it leaves.
+fn fit_resource(
+    training: &[&Sample],
+    resource: Resource,
+    shared: impl Fn(&str) -> Option<f64>,
+) -> Coefficients {
     let rows: Vec<BTreeMap<&'static str, f64>> = training
         .iter()
         .map(|s| {
@@ -216,22 +236,40 @@ fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
             sums
         })
         .collect();
-    let names: Vec<&'static str> = rows
+    let all_names: BTreeSet<&'static str> = rows
         .iter()
         .flat_map(|r| r.iter().filter(|(_, v)| **v != 0.0).map(|(n, _)| *n))
-        .collect::<BTreeSet<_>>()
+        .collect();
+    let fixed: BTreeMap<&'static str, f64> = all_names
+        .iter()
+        .filter_map(|&n| shared(n).map(|c| (n, c)))
+        .collect();
+    let names: Vec<&'static str> = all_names
         .into_iter()
+        .filter(|n| !fixed.contains_key(n))
         .collect();
     let features: Vec<Vec<f64>> = rows
         .iter()
         .map(|r| names.iter().map(|n| *r.get(n).unwrap_or(&0.0)).collect())
         .collect();
     let measured: Vec<f64> = training.iter().map(|s| s.measured(resource)).collect();
-    let solution = least_relative_deviations(&features, &measured);
+    let fixed_part = |r: &BTreeMap<&'static str, f64>| -> f64 {
+        fixed
+            .iter()
+            .map(|(n, c)| c * r.get(n).unwrap_or(&0.0))
+            .sum()
+    };
+    let left: Vec<f64> = rows
+        .iter()
+        .zip(&measured)
+        .map(|(r, m)| m - fixed_part(r))
+        .collect();
+    let solution = least_relative_deviations_of(&features, &left, &measured);
     names
         .iter()
         .zip(solution)
         .map(|(n, c)| (n.to_string(), c))
+        .chain(fixed.iter().map(|(n, c)| (n.to_string(), *c)))
         .collect()
 }
 
@@ -241,7 +279,13 @@ fn fit_resource(training: &[&Sample], resource: Resource) -> Coefficients {
 /// inverse square root of its last absolute error, so a few structural
 /// outliers do not pull every other estimate off.
 pub fn least_relative_deviations(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
-    let relative: Vec<f64> = y
+    least_relative_deviations_of(x, y, y)
+}
+
+/// [`least_relative_deviations`] of `x b = y` with errors relative to
+/// `total` rather than to `y` (`y` being what fixed terms leave of it).
+fn least_relative_deviations_of(x: &[Vec<f64>], y: &[f64], total: &[f64]) -> Vec<f64> {
+    let relative: Vec<f64> = total
         .iter()
         .map(|v| 1.0 / v.max(SMALLEST_WEIGHTED_COUNT))
         .collect();

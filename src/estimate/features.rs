@@ -7,7 +7,7 @@
 use super::memory::{RamMapping, RomMapping, ram_mapping, rom_luts_per_bit, rom_mapping};
 use crate::arch::{
     ActivationPlan, ConstantDot, ConstantProduct, Converter, Fifo, HadamardUnit, LutProduct,
-    MaxPoolUnit, Mvau, SlidingWindowUnit, ThresholdStyle, Unit,
+    MaxPoolUnit, Mvau, SelectedLane, SlidingWindowUnit, ThresholdStyle, Unit,
 };
 use crate::model::{MultiplierStyle, OverflowMode, WeightStorage, min_signed_bits};
 use crate::rtl::verilog::index_bits;
@@ -283,34 +283,131 @@ pub const UNIT_COST_FEATURES: [&str; 4] = [
     "window_memory_luts",
 ];
 
-/// LUTs per output bit of a lane that is a function of `inputs` bits (its
-/// input element and the fold address): one LUT6 up to six, else a
-/// LUT-ROM of `2^inputs` entries.
-fn lane_table_luts(inputs: u32) -> f64 {
-    if inputs <= 6 {
+/// LUTs of a function of `inputs` bits: one LUT6 up to six, each further
+/// input doubling it (LUT6 pairs joined by MUXF7 and MUXF8).
+fn function_luts(inputs: u32) -> f64 {
+    if inputs <= LUT_INPUTS as u32 {
         1.0
     } else {
-        rom_luts_per_bit(1usize << inputs.min(40))
+        2f64.powi((inputs - LUT_INPUTS as u32).min(40) as i32)
     }
 }
 
-/// LUTs of a lane built as written: each product's shift-and-add (a LUT
-/// per adder bit) and a multiplexer per output bit, a function of the
-/// address and the products (zero is a constant; a LUT6 takes five more
-/// inputs after the first), plus one decoder LUT per product.
-fn product_bank_luts(
-    products: &[&ConstantProduct],
-    width: u32,
-    address_bits: u32,
+/// Inputs up to this width have their lanes' bit functions enumerated;
+/// a wider lane is counted with every input and address bit in every
+/// output bit.
+const ENUMERATED_INPUT_BITS: u32 = 10;
+
+/// One output bit of a value, as a function of the input's bit pattern:
+/// its truth table over every pattern.
+type BitFunction = Vec<bool>;
+
+/// The input bits a function depends on, as a mask.
+fn support(f: &BitFunction, input_bits: u32) -> u32 {
+    (0..input_bits)
+        .filter(|&i| (0..f.len()).any(|r| f[r] != f[r ^ (1 << i)]))
+        .fold(0, |mask, i| mask | 1 << i)
+}
+
+/// AND-OR inputs of a lane's output bit that can share a LUT with the
+/// adder that reads it.
+const NARROW_SELECT_INPUTS: u32 = 3;
+
+/// How synthesis builds a lane that selects among its products.
+struct LaneSelect {
+    /// LUTs of the selection: per output bit and the choice decoders.
+    luts: f64,
+    /// Output bits whose selection is a select and a product bit (or a
+    /// select alone) and so fits beside the sum's own inputs in its LUTs.
+    narrow_bits: f64,
+    /// Whether some bit reads a product's shift-and-add rather than
+    /// taking the input and the address in one LUT.
+    reads_products: bool,
+}
+
+/// A lane that selects among its products, bit by bit: bit `b` is a
+/// function of the input bits that bit `b` of some choice depends on and
+/// of which of the bit's distinct functions the address selects. Where
+/// those input bits and the address fit one LUT6, the bit is that LUT
+/// (ABC collapses it, products and all); where every choice agrees, it
+/// needs no selection. Otherwise it is an AND-OR of the choices that are
+/// not zero at that bit, each a decoded select and a product bit (a select
+/// alone where the bit is one), five more inputs per LUT after the first,
+/// and the lane decodes each choice but its default from the address once.
+fn lane_select(
+    m: &Mvau,
+    lane: &SelectedLane,
+    products: &[ConstantProduct],
     bits: u32,
-) -> f64 {
-    let adder_bits: u32 = products
+    address_bits: u32,
+) -> LaneSelect {
+    let n = m.input.bits;
+    if n > ENUMERATED_INPUT_BITS {
+        return LaneSelect {
+            luts: function_luts(n + address_bits) * f64::from(bits),
+            narrow_bits: 0.0,
+            reads_products: false,
+        };
+    }
+    let inputs: Vec<i64> = (0..1i64 << n)
+        .map(|r| {
+            if m.input.signed && r >> (n - 1) == 1 {
+                r - (1 << n)
+            } else {
+                r
+            }
+        })
+        .collect();
+    let mut choices = lane.choice.clone();
+    choices.sort_unstable();
+    choices.dedup();
+    let weights: Vec<i64> = choices
         .iter()
-        .map(|p| p.adders() as u32 * p.bits.min(width))
-        .sum();
-    let data = products.len() as u32;
-    let per_bit = (address_bits + data).saturating_sub(1).div_ceil(5).max(1);
-    f64::from(adder_bits + per_bit * bits + data)
+        .map(|c| c.map_or(0, |i| products[i].weight))
+        .collect();
+    let (mut luts, mut narrow_bits, mut decoded, mut reads_products) = (0.0, 0.0, false, false);
+    for b in 0..bits.min(63) {
+        let mut functions: Vec<BitFunction> = weights
+            .iter()
+            .map(|&w| inputs.iter().map(|&x| (w * x) >> b & 1 == 1).collect())
+            .collect();
+        functions.sort_unstable();
+        functions.dedup();
+        let supports: Vec<u32> = functions.iter().map(|f| support(f, n)).collect();
+        let read = supports.iter().fold(0, |mask, s| mask | s).count_ones();
+        if functions.len() == 1 {
+            reads_products |= read > 1;
+            continue;
+        }
+        if read + address_bits <= LUT_INPUTS as u32 {
+            luts += 1.0;
+            continue;
+        }
+        let and_or_inputs: u32 = functions
+            .iter()
+            .zip(&supports)
+            .map(|(f, &s)| match (s, f[0]) {
+                (0, false) => 0,
+                (0, true) => 1,
+                _ => 2,
+            })
+            .sum();
+        if and_or_inputs <= NARROW_SELECT_INPUTS {
+            narrow_bits += 1.0;
+        } else {
+            luts += f64::from(and_or_inputs.saturating_sub(1).div_ceil(5));
+        }
+        decoded = true;
+        reads_products |= supports.iter().any(|s| s.count_ones() > 1);
+    }
+    if decoded {
+        luts += (lane.inputs() - 1) as f64 * function_luts(address_bits);
+    }
+    LaneSelect {
+        luts,
+        narrow_bits,
+        reads_products,
+    }
 }
 
 /// A hardwired MVAU: no ROM, no multipliers. Yosys merges each PE's
@@ -318,10 +415,10 @@ fn product_bank_luts(
 /// (`alumacc`) and builds it as rows of full adders that reduce the summand
 /// bits to two rows, then one carry-chain adder (`maccmap`): about one full
 /// adder per summand bit beyond two rows of the sum's width. Folded, a lane
-/// that selects among products by the fold address cannot merge: each of
-/// its products is its own shift-and-add (one carry-chain adder per digit
-/// after the first), the selection a multiplexer per output bit, and the
-/// selected value one summand of the sum.
+/// that selects among products by the fold address cannot merge: its
+/// selection is counted bit by bit ([`lane_select`]), its products'
+/// shift-and-adds where a bit reads them, and the selected value is one
+/// summand of the sum.
 fn hardwired_mvau_features(m: &Mvau) -> UnitFeatures {
     let mut f = UnitFeatures::default();
     let datapath = datapath_bits(m);
@@ -372,18 +469,20 @@ fn hardwired_dot_features(
             continue;
         }
         let bits = lane.bits.min(width);
-        let table = lane_table_luts(m.input.bits + address_bits) * f64::from(bits);
-        let bank = product_bank_luts(&products, width, address_bits, bits);
-        if table <= bank {
-            // Each output bit a function of the input and the address: a
-            // table in LUTs, as synthesis collapses a narrow one.
-            f.add(
-                Resource::Lut,
-                "hardwired_select_luts",
-                Component::Multipliers,
-                table,
-            );
-        } else {
+        let select = lane_select(m, lane, &dot.products, bits, address_bits);
+        f.add(
+            Resource::Lut,
+            "hardwired_select_luts",
+            Component::Multipliers,
+            select.luts,
+        );
+        f.add(
+            Resource::Lut,
+            "hardwired_narrow_select_bits",
+            Component::Multipliers,
+            select.narrow_bits,
+        );
+        if select.reads_products {
             let adder_bits: u32 = products
                 .iter()
                 .map(|p| p.adders() as u32 * p.bits.min(width))
@@ -403,12 +502,6 @@ fn hardwired_dot_features(
                 "hardwired_carry4",
                 Component::Multipliers,
                 carry,
-            );
-            f.add(
-                Resource::Lut,
-                "hardwired_select_luts",
-                Component::Multipliers,
-                bank - f64::from(adder_bits),
             );
         }
         // A selected value adds its own bits (its sign extension is a
