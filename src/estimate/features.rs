@@ -334,6 +334,9 @@ struct LaneSelect {
 /// not zero at that bit, each a decoded select and a product bit (a select
 /// alone where the bit is one), five more inputs per LUT after the first,
 /// and the lane decodes each choice but its default from the address once.
+/// When fewer, the lane is instead one table per bit of its input bits
+/// and all the address bits (products and decoders inside), as for a
+/// short fold over a narrow input.
 fn lane_select(
     m: &Mvau,
     lane: &SelectedLane,
@@ -366,6 +369,9 @@ fn lane_select(
         .map(|c| c.map_or(0, |i| products[i].weight))
         .collect();
     let (mut luts, mut narrow_bits, mut decoded, mut reads_products) = (0.0, 0.0, false, false);
+    // The other way to build it: every bit one table of its input bits
+    // and the address bits, the products and decoders inside the tables.
+    let mut table = 0.0;
     for b in 0..bits.min(63) {
         let mut functions: Vec<BitFunction> = weights
             .iter()
@@ -377,8 +383,10 @@ fn lane_select(
         let read = supports.iter().fold(0, |mask, s| mask | s).count_ones();
         if functions.len() == 1 {
             reads_products |= read > 1;
+            table += if read > 1 { function_luts(read) } else { 0.0 };
             continue;
         }
+        table += function_luts(read + address_bits);
         if read + address_bits <= LUT_INPUTS as u32 {
             luts += 1.0;
             continue;
@@ -402,6 +410,24 @@ fn lane_select(
     }
     if decoded {
         luts += (lane.inputs() - 1) as f64 * function_luts(address_bits);
+    }
+    let product_adder_bits: u32 = choices
+        .iter()
+        .flatten()
+        .map(|&i| products[i].adders() as u32 * products[i].bits.min(bits))
+        .sum();
+    let built = luts
+        + if reads_products {
+            f64::from(product_adder_bits)
+        } else {
+            0.0
+        };
+    if table < built {
+        return LaneSelect {
+            luts: table,
+            narrow_bits: 0.0,
+            reads_products: false,
+        };
     }
     LaneSelect {
         luts,
